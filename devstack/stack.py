@@ -1,0 +1,215 @@
+"""`make dev`: the whole service on one machine, in one foreground process.
+
+Parts: the HTTP API routed from `template.yaml` (devstack.server), warm worker processes per
+function (devstack.pool), an embedded DynamoDB with the template's tables and state kept in
+`$DEV_DATA_DIR` (devstack.dynamo), stream pollers for the functions the template subscribes
+(devstack.streams), and LOCAL object storage under `$DEV_DATA_DIR/object-storage`.
+Ctrl-C or SIGTERM stops everything: workers, pollers, the database (after a final save).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+from devstack.defaults import DEV_JWT_SECRET, DEV_STORAGE_SECRET
+from devstack.dynamo import EmbeddedDynamo
+from devstack.functions import LocalFunction, load_functions
+from devstack.pool import FunctionPool
+from devstack.server import LocalApi
+from devstack.streams import StreamPoller
+from devstack.template import ROOT, load_template
+from devstack.token import make_token
+from profile_photos.settings import SettingsError, load_settings
+
+log = logging.getLogger("devstack")
+SAMPLE_PHOTO = Path(__file__).with_name("sample-photo.jpg")
+# Development defaults, used only where the environment has no value. Public: never deploy.
+DEV_SECRETS = {"JWT_SECRET": DEV_JWT_SECRET, "LOCAL_STORAGE_SECRET": DEV_STORAGE_SECRET}
+DEV_R2 = {"R2_ACCESS_KEY_ID": "local-r2-key", "R2_SECRET_ACCESS_KEY": "local-r2-secret"}
+
+
+class LocalStack:
+    def __init__(self, environ: dict[str, str] | None = None) -> None:
+        self.environ = dict(os.environ if environ is None else environ)
+        self.host = self.environ.get("HOST") or "127.0.0.1"
+        self.port = int(self.environ.get("PORT") or 3000)
+        self.data_dir = Path(self.environ.get("DEV_DATA_DIR") or "./data").absolute()
+        self.template = load_template()
+        self.functions = load_functions(self.template)
+        self.dynamo = EmbeddedDynamo(self.data_dir, self.template)
+        self.pools: dict[str, FunctionPool] = {}
+        self.pollers: list[StreamPoller] = []
+        self.stopping = threading.Event()
+        self.defaults_used: list[str] = []
+        self.api: LocalApi | None = None
+
+    # -- environment -------------------------------------------------------------------------
+
+    def function_environment(self, function: LocalFunction) -> dict[str, str]:
+        """Template env < local defaults < process env; AWS endpoints always local."""
+        env = dict(function.environment)
+        env["OBJECT_STORAGE_PROVIDER"] = "LOCAL"  # the template's R2 default is for AWS
+        env["LOCAL_STORAGE_BASE_PATH"] = str(self.data_dir / "object-storage")
+        env["DEV_DATA_DIR"] = str(self.data_dir)
+        env.update(DEV_SECRETS)
+        if (self.environ.get("OBJECT_STORAGE_PROVIDER") or "").upper() == "R2" and not (
+            self.environ.get("R2_ENDPOINT_URL") or self.environ.get("R2_ACCOUNT_ID")
+        ):
+            # R2 without an endpoint: the embedded moto server stands in for R2.
+            env |= DEV_R2 | {
+                "R2_ENDPOINT_URL": self.dynamo.endpoint,
+                "R2_USER_ASSETS_BUCKET": "user-assets",
+                "R2_APP_ASSETS_BUCKET": "app-assets",
+            }
+        env |= {k: v for k, v in self.environ.items() if v != ""}
+        env |= {
+            "AWS_ENDPOINT_URL_DYNAMODB": self.dynamo.endpoint,
+            "AWS_ENDPOINT_URL_DYNAMODB_STREAMS": self.dynamo.endpoint,
+            "AWS_ACCESS_KEY_ID": "local",
+            "AWS_SECRET_ACCESS_KEY": "local",
+            "AWS_REGION": "eu-west-1",
+            "AWS_DEFAULT_REGION": "eu-west-1",
+            "AWS_LAMBDA_FUNCTION_NAME": function.name,
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "512",
+            "POWERTOOLS_TRACE_DISABLED": "true",  # no X-Ray daemon here
+            "PYTHONUNBUFFERED": "1",
+        }
+        env.pop("AWS_PROFILE", None)
+        env.pop("AWS_SESSION_TOKEN", None)
+        return env
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.dynamo.start()
+        self.defaults_used = sorted(k for k in DEV_SECRETS if not self.environ.get(k))
+        for function in self.functions:
+            env = self.function_environment(function)
+            try:
+                load_settings(env)
+            except SettingsError as exc:
+                raise SystemExit(f"{function.name}: {exc}") from None
+            if env.get("OBJECT_STORAGE_PROVIDER", "").upper() == "R2":
+                self._ensure_buckets(env)
+            self.pools[function.name] = FunctionPool(function, env)
+        self._start_pollers()
+        self.api = LocalApi((self.host, self.port), self.functions, self._invoke_api)
+        self.port = self.api.server_address[1]
+
+    def _invoke_api(self, function: LocalFunction, event: dict[str, Any], request_id: str) -> Any:
+        try:
+            return self.pools[function.name].invoke(event, request_id)
+        finally:
+            self.dynamo.mark_dirty()
+
+    def _start_pollers(self) -> None:
+        dynamodb = self.dynamo.client()
+        streams = self.dynamo.client("dynamodbstreams")
+        for function in self.functions:
+            for trigger in function.streams:
+                table = self.dynamo.tables[trigger.table]
+                arn = dynamodb.describe_table(TableName=table)["Table"]["LatestStreamArn"]
+                pool = self.pools[function.name]
+
+                def invoke(event: dict[str, Any], pool: FunctionPool = pool) -> Any:
+                    try:
+                        return pool.invoke(event)
+                    finally:
+                        self.dynamo.mark_dirty()
+
+                poller = StreamPoller(
+                    streams,
+                    arn,
+                    trigger,
+                    invoke,
+                    self.data_dir / "stream-failures.jsonl",
+                    self.stopping,
+                )
+                poller.start_iterators()
+                poller.start()
+                self.pollers.append(poller)
+
+    def _ensure_buckets(self, env: dict[str, str]) -> None:
+        if env.get("R2_ENDPOINT_URL") != self.dynamo.endpoint:
+            return
+        s3 = self.dynamo.client("s3")
+        existing = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
+        for name in ("user-assets", "app-assets"):
+            if name not in existing:
+                s3.create_bucket(
+                    Bucket=name, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}
+                )
+
+    def serve_forever(self) -> None:
+        assert self.api is not None
+        self.api.serve_forever(poll_interval=0.2)
+
+    def stop(self) -> None:
+        self.stopping.set()
+        if self.api is not None:
+            self.api.server_close()
+        for poller in self.pollers:
+            poller.join(timeout=5)
+        for pool in self.pools.values():
+            pool.close()
+        self.dynamo.stop()
+
+    def banner(self) -> str:
+        url = f"http://{self.host}:{self.port}"
+        token = make_token("demo-user", "demo")
+        lines = [
+            "profile-photos local stack",
+            f"  API        {url}   (routes from template.yaml)",
+            f"  Data       {self.data_dir}",
+            f"             files in {self.data_dir / 'object-storage'},"
+            f" tables in {self.dynamo.snapshot.name}",
+            f"  DynamoDB   {self.dynamo.endpoint}   (embedded moto, streams on)",
+            "  Functions  " + ", ".join(f.name for f in self.functions),
+        ]
+        if self.defaults_used:
+            lines.append(
+                "  Secrets    DEVELOPMENT DEFAULTS for "
+                + ", ".join(self.defaults_used)
+                + " (public values: set them in the environment for anything real)"
+            )
+        lines += [
+            "",
+            "Upload a photo (token for user demo-user, valid 24 h):",
+            f"  curl -s -H 'Authorization: Bearer {token}' \\",
+            f"    -F 'file=@{SAMPLE_PHOTO}' {url}/api/storage/profile-photo/upload",
+            "Then open the uploadUrl from the answer. More tokens:"
+            " make token USER=<id> NAME=<username>",
+            "Ctrl-C stops everything.",
+        ]
+        return "\n".join(lines)
+
+
+def main() -> None:
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr
+    )
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-request lines
+
+    def terminate(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, terminate)
+    os.chdir(ROOT)
+    stack = LocalStack()
+    try:
+        stack.start()
+        print(stack.banner(), flush=True)
+        print(f"Ready on http://{stack.host}:{stack.port}", flush=True)
+        stack.serve_forever()
+    except KeyboardInterrupt:
+        print("\nstopping...", flush=True)
+    finally:
+        stack.stop()
+        print("stopped", flush=True)

@@ -1,0 +1,237 @@
+"""A local event source mapping for DynamoDB Streams, behaving like Lambda's.
+
+For each function the template subscribes to a table's stream, a thread reads every shard
+(from LATEST, after the snapshot was restored), drops records that no filter of
+`FilterCriteria` matches, and delivers batches of up to `BatchSize` records in the shape
+Lambda uses (`eventSourceARN` added, `ApproximateCreationDateTime` in epoch seconds).
+
+Failures follow the real mapping: with `ReportBatchItemFailures` the batch is retried from
+the lowest failed sequence number; a function error retries the whole batch, split in half
+first when `BisectBatchOnFunctionError` is on; after `MaximumRetryAttempts` retries the batch
+is sent to the on-failure destination (here: a JSON line in
+`$DEV_DATA_DIR/stream-failures.jsonl`, plus a log line) and the mapping moves on.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from devstack.functions import StreamTrigger
+
+log = logging.getLogger("devstack.streams")
+POLL_SECONDS = 0.2
+RETRY_BACKOFF_SECONDS = 0.2
+
+Invoke = Callable[[dict[str, Any]], Any]
+
+
+# --- event filtering (https://docs.aws.amazon.com/lambda/latest/dg/invocation-eventfiltering.html)
+
+
+def matches(pattern: dict[str, Any], record: Any) -> bool:
+    """True when `record` satisfies every key of the filter `pattern`."""
+    if not isinstance(record, dict):
+        return False
+    for key, expected in pattern.items():
+        present = key in record
+        value = record.get(key)
+        if isinstance(expected, dict):
+            if not present or not matches(expected, value):
+                return False
+        elif isinstance(expected, list):
+            if not any(_matches_rule(rule, present, value) for rule in expected):
+                return False
+        else:
+            raise ValueError(f"filter values must be lists or objects, got {expected!r}")
+    return True
+
+
+def _matches_rule(rule: Any, present: bool, value: Any) -> bool:
+    if not isinstance(rule, dict):
+        return present and (value == rule or (isinstance(value, list) and rule in value))
+    ((operator, operand),) = rule.items()
+    if operator == "exists":
+        return present is bool(operand)
+    if not present:
+        return False
+    if operator == "prefix":
+        return isinstance(value, str) and value.startswith(operand)
+    if operator == "suffix":
+        return isinstance(value, str) and value.endswith(operand)
+    if operator == "equals-ignore-case":
+        return isinstance(value, str) and value.lower() == str(operand).lower()
+    if operator == "anything-but":
+        if isinstance(operand, dict):
+            return not _matches_rule(operand, present, value)
+        excluded = operand if isinstance(operand, list) else [operand]
+        return value not in excluded
+    if operator == "numeric":
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            return False
+        comparisons = {
+            "=": number.__eq__,
+            "<": number.__lt__,
+            "<=": number.__le__,
+            ">": number.__gt__,
+            ">=": number.__ge__,
+        }
+        pairs = zip(operand[::2], operand[1::2], strict=True)
+        return all(comparisons[op](float(bound)) for op, bound in pairs)
+    raise ValueError(f"unsupported filter operator {operator!r}")
+
+
+def passes_filters(filters: list[dict[str, Any]], record: dict[str, Any]) -> bool:
+    return not filters or any(matches(pattern, record) for pattern in filters)
+
+
+# --- delivery with Lambda's retry semantics
+
+
+def lambda_record(raw: dict[str, Any], stream_arn: str) -> dict[str, Any]:
+    """A `get_records` record as Lambda delivers it."""
+    record = json.loads(json.dumps(raw, default=_epoch))
+    record["eventSourceARN"] = stream_arn
+    return record
+
+
+def _epoch(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return int(value.timestamp())
+    raise TypeError(f"cannot serialise {type(value).__name__}")
+
+
+class BatchDelivery:
+    """Delivers one batch with retries, bisection and the on-failure destination."""
+
+    def __init__(self, trigger: StreamTrigger, invoke: Invoke, failures: Path) -> None:
+        self.trigger = trigger
+        self.invoke = invoke
+        self.failures = failures
+
+    def deliver(self, batch: list[dict[str, Any]], retries_left: int | None = None) -> None:
+        limit = self.trigger.maximum_retry_attempts
+        retries_left = (None if limit < 0 else limit) if retries_left is None else retries_left
+        while batch:
+            try:
+                response = self.invoke({"Records": batch})
+            except Exception as exc:
+                log.warning("stream batch of %d failed: %s", len(batch), exc)
+                if self.trigger.bisect_on_error and len(batch) > 1:
+                    half = len(batch) // 2
+                    self.deliver(batch[:half], retries_left)
+                    self.deliver(batch[half:], retries_left)
+                    return
+            else:
+                failed = self._failed_sequence_numbers(response)
+                if failed is None:
+                    return
+                numbers = [int(r["dynamodb"]["SequenceNumber"]) for r in batch]
+                lowest = min(int(n) for n in failed)
+                batch = [r for r, n in zip(batch, numbers, strict=True) if n >= lowest]
+                if not batch:
+                    return
+            if retries_left is not None:
+                if retries_left == 0:
+                    self._send_to_destination(batch)
+                    return
+                retries_left -= 1
+            time.sleep(RETRY_BACKOFF_SECONDS)
+
+    def _failed_sequence_numbers(self, response: Any) -> list[str] | None:
+        if not self.trigger.report_item_failures or not isinstance(response, dict):
+            return None
+        items = response.get("batchItemFailures") or []
+        numbers = [item.get("itemIdentifier") for item in items if isinstance(item, dict)]
+        return [n for n in numbers if n] or None
+
+    def _send_to_destination(self, batch: list[dict[str, Any]]) -> None:
+        sequence = [r["dynamodb"]["SequenceNumber"] for r in batch]
+        log.error(
+            "stream batch dropped after retries: %d records, sequence %s..%s, destination %s",
+            len(batch),
+            sequence[0],
+            sequence[-1],
+            self.trigger.on_failure,
+        )
+        self.failures.parent.mkdir(parents=True, exist_ok=True)
+        with self.failures.open("a") as out:
+            out.write(
+                json.dumps(
+                    {
+                        "destination": self.trigger.on_failure,
+                        "batchSize": len(batch),
+                        "startSequenceNumber": sequence[0],
+                        "endSequenceNumber": sequence[-1],
+                        "eventSourceARN": batch[0].get("eventSourceARN"),
+                    }
+                )
+                + "\n"
+            )
+
+
+class StreamPoller(threading.Thread):
+    """Reads one table's stream for one function until stopped."""
+
+    def __init__(
+        self,
+        streams_client: Any,
+        stream_arn: str,
+        trigger: StreamTrigger,
+        invoke: Invoke,
+        failures: Path,
+        stop: threading.Event,
+    ) -> None:
+        super().__init__(name=f"stream-{trigger.table}", daemon=True)
+        self.client = streams_client
+        self.stream_arn = stream_arn
+        self.trigger = trigger
+        self.delivery = BatchDelivery(trigger, invoke, failures)
+        self.stop_event = stop
+        self.iterators: dict[str, str] = {}
+        self.idle = threading.Event()  # set when the last poll found nothing new
+
+    def run(self) -> None:
+        while not self.stop_event.is_set():
+            try:
+                found = self.poll_once()
+            except Exception:
+                log.exception("stream poller error")
+                found = 0
+            if found:
+                self.idle.clear()
+            else:
+                self.idle.set()
+                self.stop_event.wait(POLL_SECONDS)
+
+    def start_iterators(self) -> None:
+        """Position every shard at LATEST (called before the stack accepts requests)."""
+        for shard in self.client.describe_stream(StreamArn=self.stream_arn)["StreamDescription"][
+            "Shards"
+        ]:
+            self.iterators[shard["ShardId"]] = self.client.get_shard_iterator(
+                StreamArn=self.stream_arn,
+                ShardId=shard["ShardId"],
+                ShardIteratorType="LATEST",
+            )["ShardIterator"]
+
+    def poll_once(self) -> int:
+        found = 0
+        for shard, iterator in list(self.iterators.items()):
+            response = self.client.get_records(ShardIterator=iterator, Limit=1000)
+            self.iterators[shard] = response.get("NextShardIterator") or iterator
+            records = [lambda_record(r, self.stream_arn) for r in response["Records"]]
+            found += len(records)
+            selected = [r for r in records if passes_filters(self.trigger.filters, r)]
+            size = self.trigger.batch_size
+            for start in range(0, len(selected), size):
+                self.delivery.deliver(selected[start : start + size])
+        return found

@@ -1,0 +1,40 @@
+"""Print a bearer token the local stack accepts: `make token USER=<id> NAME=<username>`.
+
+Signed with `JWT_SECRET` from the environment, else the labelled development default.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+import jwt
+
+from devstack.defaults import DEV_JWT_SECRET
+
+DEFAULT_TTL = 24 * 3600
+
+
+def make_token(user_id: str, username: str | None, *, ttl: int = DEFAULT_TTL) -> str:
+    now = int(time.time())
+    claims: dict[str, object] = {"sub": user_id, "iat": now, "exp": now + ttl}
+    if username:
+        claims["username"] = username
+    for claim, env in (("iss", "JWT_ISSUER"), ("aud", "JWT_AUDIENCE")):
+        if os.environ.get(env):
+            claims[claim] = os.environ[env]
+    return jwt.encode(claims, os.environ.get("JWT_SECRET") or DEV_JWT_SECRET, algorithm="HS256")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--user", default="demo-user", help="the token's sub (user id)")
+    parser.add_argument("--name", default="", help="the username claim")
+    parser.add_argument("--ttl", type=int, default=DEFAULT_TTL, help="seconds until expiry")
+    args = parser.parse_args()
+    print(make_token(args.user or "demo-user", args.name or None, ttl=args.ttl))
+
+
+if __name__ == "__main__":
+    main()

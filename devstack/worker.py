@@ -1,0 +1,95 @@
+"""One warm "container" of a function: a child process that imports the handler once and
+serves invocations until it is told to stop.
+
+Run as a script by `devstack.pool` with the function's environment. Its `sys.path` is what
+Lambda gives a function: the function's own code, then the layers (the SharedLayer is the
+repo's `shared/`; the DependenciesLayer is this venv's site-packages). Requests arrive as
+length-prefixed JSON on one pipe and results leave on another, so stdout and stderr stay
+free for the function's logs, as on Lambda. Only the standard library is imported here.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import struct
+import sys
+import time
+import traceback
+from typing import Any, BinaryIO
+
+HEADER = struct.Struct("!Q")
+
+
+def read_message(stream: BinaryIO) -> Any:
+    header = stream.read(HEADER.size)
+    if len(header) < HEADER.size:
+        return None
+    (length,) = HEADER.unpack(header)
+    return json.loads(stream.read(length))
+
+
+def write_message(stream: BinaryIO, message: Any) -> None:
+    data = json.dumps(message, separators=(",", ":")).encode()
+    stream.write(HEADER.pack(len(data)) + data)
+    stream.flush()
+
+
+class LambdaContext:
+    """The attributes of Lambda's context object that handlers and Powertools read."""
+
+    def __init__(self, request_id: str, deadline: float) -> None:
+        name = os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "local")
+        region = os.environ.get("AWS_REGION", "eu-west-1")
+        self.function_name = name
+        self.function_version = "$LATEST"
+        self.invoked_function_arn = f"arn:aws:lambda:{region}:123456789012:function:{name}"
+        self.memory_limit_in_mb = int(os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "512"))
+        self.aws_request_id = request_id
+        self.log_group_name = f"/aws/lambda/{name}"
+        self.log_stream_name = "local"
+        self._deadline = deadline
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.time()) * 1000))
+
+
+def main() -> None:
+    code_dir, layer_dir, module_name, handler_name, fd_in, fd_out = sys.argv[1:7]
+    sys.path[0:1] = [code_dir, layer_dir]  # replaces this script's own folder
+    os.chdir(code_dir)
+    requests = os.fdopen(int(fd_in), "rb")
+    results = os.fdopen(int(fd_out), "wb")
+    try:
+        handler = getattr(importlib.import_module(module_name), handler_name)
+    except Exception as exc:  # an init error, reported on every invocation like Lambda does
+        init_error = {
+            "errorType": type(exc).__name__,
+            "errorMessage": str(exc),
+            "stackTrace": traceback.format_exc().splitlines(),
+        }
+        handler = None
+    while (request := read_message(requests)) is not None:
+        if handler is None:
+            write_message(results, {"error": init_error})
+            continue
+        context = LambdaContext(request["requestId"], request["deadline"])
+        try:
+            write_message(results, {"result": handler(request["event"], context)})
+        except Exception as exc:
+            traceback.print_exc()
+            write_message(
+                results,
+                {
+                    "error": {
+                        "errorType": type(exc).__name__,
+                        "errorMessage": str(exc),
+                        "stackTrace": traceback.format_exc().splitlines(),
+                    }
+                },
+            )
+
+
+if __name__ == "__main__":
+    main()

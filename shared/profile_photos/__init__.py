@@ -1,0 +1,1 @@
+"""profile-photos: the domain code shared by every function (shipped as the SharedLayer)."""

@@ -1,0 +1,97 @@
+"""PynamoDB models for the photos and users tables.
+
+Photos: one item per photo, key (`userId`, `assetId`). Active photos carry `activeSortKey`
+(`<activeSince>#<assetId>`, ISO-8601 so it sorts by time, the asset id breaking ties) and so
+appear in the sparse `active-by-user` index; archiving removes that attribute, which keeps
+archived history out of every active read however long it grows. Users: one item per user
+with the current photo denormalised onto it, so reading a profile is one GetItem.
+
+Table names come from settings: `bind_tables()` points the models at them before first use.
+"""
+
+from __future__ import annotations
+
+import functools
+
+from pynamodb.attributes import (
+    BooleanAttribute,
+    NumberAttribute,
+    UnicodeAttribute,
+)
+from pynamodb.connection import Connection
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.models import Model
+
+from profile_photos.settings import Settings
+
+ACTIVE_INDEX = "active-by-user"
+
+
+class ActiveByUserIndex(GlobalSecondaryIndex["PhotoModel"]):
+    """Active photos of one user, ordered by `activeSortKey` (sparse: archived are absent)."""
+
+    class Meta:
+        index_name = ACTIVE_INDEX
+        projection = AllProjection()
+
+    user_id = UnicodeAttribute(hash_key=True, attr_name="userId")
+    active_sort_key = UnicodeAttribute(range_key=True, attr_name="activeSortKey")
+
+
+class PhotoModel(Model):
+    class Meta:
+        table_name = "profile-photos-photos"
+
+    user_id = UnicodeAttribute(hash_key=True, attr_name="userId")
+    asset_id = UnicodeAttribute(range_key=True, attr_name="assetId")
+    bucket = UnicodeAttribute()
+    file_key = UnicodeAttribute(attr_name="fileKey")
+    file_name = UnicodeAttribute(attr_name="fileName")
+    content_type = UnicodeAttribute(attr_name="contentType")
+    size = NumberAttribute()
+    sha256 = UnicodeAttribute()
+    asset_context = UnicodeAttribute(attr_name="assetContext")
+    uploaded_at = UnicodeAttribute(attr_name="uploadedAt")
+    active_sort_key = UnicodeAttribute(attr_name="activeSortKey", null=True)
+    archived = BooleanAttribute(default=False)
+    archived_at = UnicodeAttribute(attr_name="archivedAt", null=True)
+
+    active_by_user = ActiveByUserIndex()
+
+
+class UserModel(Model):
+    class Meta:
+        table_name = "profile-photos-users"
+
+    id = UnicodeAttribute(hash_key=True)
+    username = UnicodeAttribute(null=True)
+    created_at = UnicodeAttribute(attr_name="createdAt", null=True)
+    updated_at = UnicodeAttribute(attr_name="updatedAt", null=True)
+    current_asset_id = UnicodeAttribute(attr_name="currentAssetId", null=True)
+    current_bucket = UnicodeAttribute(attr_name="currentBucket", null=True)
+    current_file_key = UnicodeAttribute(attr_name="currentFileKey", null=True)
+    current_uploaded_at = UnicodeAttribute(attr_name="currentUploadedAt", null=True)
+    current_sort_key = UnicodeAttribute(attr_name="currentSortKey", null=True)
+
+
+MODELS: tuple[type[Model], ...] = (PhotoModel, UserModel)
+
+
+def bind_tables(settings: Settings) -> None:
+    """Point the models at the configured tables (and drop any cached connection)."""
+    if (PhotoModel.Meta.table_name, UserModel.Meta.table_name) == (
+        settings.photos_table,
+        settings.users_table,
+    ):
+        return
+    PhotoModel.Meta.table_name = settings.photos_table
+    UserModel.Meta.table_name = settings.users_table
+    for model in MODELS:
+        model._connection = None  # pynamodb caches the table connection on the class
+    transaction_connection.cache_clear()
+
+
+@functools.cache
+def transaction_connection() -> Connection:
+    """One low-level connection per container for TransactWriteItems."""
+    return Connection()

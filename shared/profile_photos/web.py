@@ -1,0 +1,96 @@
+"""API Gateway glue shared by the REST handlers: envelopes, errors, bodies, base URLs.
+
+This is the only module that knows the shape of an API Gateway proxy event; the domain
+modules receive plain values.
+"""
+
+from __future__ import annotations
+
+import binascii
+import json
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
+
+from profile_photos.errors import (
+    INTERNAL_ERROR,
+    INTERNAL_ERROR_MESSAGE,
+    RateLimited,
+    ServiceError,
+    ValidationFailed,
+    error_envelope,
+    status_and_code,
+)
+from profile_photos.observability import logger, metrics
+from profile_photos.settings import Settings, SettingsError
+
+API_PREFIX = "/api/storage"
+
+
+def json_response(status: int, payload: Any, headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        status_code=status,
+        content_type=content_types.APPLICATION_JSON,
+        body=json.dumps(payload, separators=(",", ":")),
+        headers=headers,
+    )
+
+
+def error_response(error: ServiceError) -> Response:
+    status, code = status_and_code(error)
+    headers = {"Retry-After": str(error.retry_after)} if isinstance(error, RateLimited) else None
+    return json_response(status, error_envelope(code, error.message), headers)
+
+
+def install_error_handlers(app: APIGatewayRestResolver) -> None:
+    """Every failure leaves as the contract's envelope; internals are logged, never returned."""
+
+    @app.exception_handler(ServiceError)
+    def _service_error(error: ServiceError) -> Response:
+        status, code = status_and_code(error)
+        logger.info("request refused", extra={"status": status, "code": code})
+        metrics.add_metric(name="RequestRefused", unit=MetricUnit.Count, value=1)
+        return error_response(error)
+
+    @app.not_found
+    def _not_found(_: NotFoundError) -> Response:
+        metrics.add_metric(name="RequestRefused", unit=MetricUnit.Count, value=1)
+        return json_response(404, error_envelope("NOT_FOUND", "Route not found"))
+
+    @app.exception_handler(Exception)
+    def _unexpected(error: Exception) -> Response:
+        if isinstance(error, SettingsError):
+            raise error  # a misconfigured function must fail loudly, like a failed start
+        logger.exception("unhandled error")
+        metrics.add_metric(name="RequestFailed", unit=MetricUnit.Count, value=1)
+        status, code = INTERNAL_ERROR
+        return json_response(status, error_envelope(code, INTERNAL_ERROR_MESSAGE))
+
+
+def raw_body(event: APIGatewayProxyEvent) -> bytes:
+    """The request body as bytes, base64-decoded when API Gateway encoded it."""
+    body = event.body or ""
+    if not event.is_base64_encoded:
+        return body.encode("utf-8", "surrogateescape")
+    try:
+        return binascii.a2b_base64(body, strict_mode=True)
+    except (binascii.Error, ValueError) as exc:
+        raise ValidationFailed("Request body is not valid base64") from exc
+
+
+def public_base_url(event: APIGatewayProxyEvent, settings: Settings) -> str:
+    """Where signed URLs point: `LOCAL_STORAGE_BASE_URL`, else this API's own public URL.
+
+    Behind an `execute-api` host the stage is part of the path; behind a custom domain (or
+    the local stack) it is not.
+    """
+    if settings.local_storage_base_url:
+        return settings.local_storage_base_url
+    context = event.request_context
+    host = event.headers.get("host") or context.domain_name or ""
+    proto = event.headers.get("x-forwarded-proto") or "https"
+    stage = f"/{context.stage}" if host.endswith(".amazonaws.com") and context.stage else ""
+    return f"{proto}://{host}{stage}{API_PREFIX}"

@@ -1,0 +1,163 @@
+"""Both handlers under moto's `mock_aws`, fed with the sample events from `events/`.
+
+`provider` runs every test twice: LOCAL (files under a temporary directory) and R2 (moto's S3
+answering at an R2-style endpoint through `MOTO_S3_CUSTOM_ENDPOINTS`).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from devstack.defaults import DEV_ENV
+from devstack.template import create_tables
+from profile_photos import profiles
+from profile_photos.settings import get_settings
+from profile_photos.storage import get_storage
+
+EVENTS = Path(__file__).resolve().parents[2] / "events"
+R2_ENDPOINT = "https://testaccount.r2.cloudflarestorage.com"
+R2_BUCKETS = {"user-assets": "test-user-assets", "app-assets": "test-app-assets"}
+
+
+@dataclass
+class LambdaContext:
+    function_name: str = "test-function"
+    function_version: str = "$LATEST"
+    memory_limit_in_mb: int = 512
+    invoked_function_arn: str = "arn:aws:lambda:eu-west-1:123456789012:function:test-function"
+    aws_request_id: str = "test-request"
+
+
+@dataclass
+class HttpResult:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+def load_event(name: str) -> dict[str, Any]:
+    return json.loads((EVENTS / f"{name}.json").read_text())
+
+
+def invoke(handler: Any, event: dict[str, Any]) -> HttpResult:
+    response = handler(event, LambdaContext())
+    body = response.get("body") or ""
+    raw = base64.b64decode(body) if response.get("isBase64Encoded") else body.encode()
+    headers = {k.lower(): v for k, v in (response.get("headers") or {}).items()}
+    for name, values in (response.get("multiValueHeaders") or {}).items():
+        headers[name.lower()] = ", ".join(values)
+    return HttpResult(response["statusCode"], headers, raw)
+
+
+class Stack:
+    """What a test can observe of the service's state: stored objects and table items."""
+
+    def __init__(self, provider: str, base_path: Path) -> None:
+        self.provider = provider
+        self.base_path = base_path
+        self.dynamodb = boto3.client("dynamodb")
+        self.s3 = (
+            boto3.client("s3", endpoint_url=R2_ENDPOINT, region_name="us-east-1")
+            if provider == "R2"
+            else None
+        )
+
+    def objects(self) -> list[str]:
+        """Every stored object, as `bucket/key`."""
+        if self.s3 is None:
+            if not self.base_path.exists():
+                return []
+            return sorted(
+                str(path.relative_to(self.base_path))
+                for path in self.base_path.rglob("*")
+                if path.is_file()
+            )
+        found = []
+        for logical, bucket in R2_BUCKETS.items():
+            listing = self.s3.list_objects_v2(Bucket=bucket)
+            found += [f"{logical}/{item['Key']}" for item in listing.get("Contents", [])]
+        return sorted(found)
+
+    def read(self, bucket: str, key: str) -> bytes:
+        if self.s3 is None:
+            return (self.base_path / bucket / key).read_bytes()
+        return self.s3.get_object(Bucket=R2_BUCKETS[bucket], Key=key)["Body"].read()
+
+    def put(self, bucket: str, key: str, data: bytes, content_type: str = "image/jpeg") -> None:
+        get_storage(get_settings()).put(bucket, key, data, content_type)
+
+    def items(self, table: str) -> list[dict[str, Any]]:
+        return self.dynamodb.scan(TableName=DEV_ENV[table])["Items"]
+
+    def assert_unchanged(self) -> None:
+        """Nothing stored and nothing written: the state a rejected request must leave."""
+        assert self.objects() == []
+        assert self.items("PHOTOS_TABLE") == []
+        assert self.items("USERS_TABLE") == []
+
+
+@pytest.fixture(params=["LOCAL", "R2"])
+def provider(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+@pytest.fixture
+def stack(provider: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
+    for name, value in DEV_ENV.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("OBJECT_STORAGE_PROVIDER", provider)
+    monkeypatch.setenv("LOCAL_STORAGE_BASE_PATH", str(tmp_path / "objects"))
+    if provider == "R2":
+        monkeypatch.setenv("R2_ENDPOINT_URL", R2_ENDPOINT)
+        monkeypatch.setenv("MOTO_S3_CUSTOM_ENDPOINTS", R2_ENDPOINT)
+        monkeypatch.setenv("R2_ACCESS_KEY_ID", "test-r2-key")
+        monkeypatch.setenv("R2_SECRET_ACCESS_KEY", "test-r2-secret")
+        monkeypatch.setenv("R2_USER_ASSETS_BUCKET", R2_BUCKETS["user-assets"])
+        monkeypatch.setenv("R2_APP_ASSETS_BUCKET", R2_BUCKETS["app-assets"])
+    get_settings.cache_clear()
+    get_storage.cache_clear()
+    profiles._recent_refresh.clear()  # a warm container's memory of a previous test's table
+    with mock_aws():
+        create_tables(
+            boto3.client("dynamodb"),
+            {"PhotosTable": DEV_ENV["PHOTOS_TABLE"], "UsersTable": DEV_ENV["USERS_TABLE"]},
+        )
+        stack = Stack(provider, tmp_path / "objects")
+        if stack.s3 is not None:
+            for bucket in R2_BUCKETS.values():
+                stack.s3.create_bucket(Bucket=bucket)
+        yield stack
+    get_settings.cache_clear()
+    get_storage.cache_clear()
+
+
+def stream_records(stack: Stack, function: str = "RetentionFunction") -> list[dict[str, Any]]:
+    """Every record of the photos table's stream so far, as Lambda would deliver them to
+    `function`: in the Lambda record shape and through the template's FilterCriteria."""
+    from devstack.functions import load_functions
+    from devstack.streams import lambda_record, passes_filters
+
+    (trigger,) = next(f for f in load_functions() if f.name == function).streams
+    table = DEV_ENV["PHOTOS_TABLE"]
+    arn = stack.dynamodb.describe_table(TableName=table)["Table"]["LatestStreamArn"]
+    streams = boto3.client("dynamodbstreams")
+    records = []
+    for shard in streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]:
+        iterator = streams.get_shard_iterator(
+            StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+        )["ShardIterator"]
+        records += streams.get_records(ShardIterator=iterator, Limit=1000)["Records"]
+    delivered = [lambda_record(record, arn) for record in records]
+    return [record for record in delivered if passes_filters(trigger.filters, record)]

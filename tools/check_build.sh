@@ -1,0 +1,202 @@
+#!/usr/bin/env bash
+# sam build without Docker, then prove the built artefacts import on the runtime's Python.
+#
+# Usage: tools/check_build.sh [--build-only]
+#   PY313_BIN  folder holding python3.13 (default: $(pyenv root)/versions/3.13.0/bin, else the
+#              folder of `command -v python3.13`). It goes first on PATH: `sam build` with
+#              BuildMethod python3.13 needs a real python3.13 there (pyenv's shims fail SAM's
+#              "Binary validation"), and the import check runs the same interpreter.
+#
+# The import check runs `python3.13 -I -S` (no site-packages, no PYTHON* variables, clean
+# environment) with sys.path set to the standard library plus, as on Lambda, the function's
+# folder and the layers' python/ folders. So a module missing from a layer, a wheel built for
+# the wrong Python or CPU, or a handler importing something it was not shipped with, fails
+# here instead of on the first invocation.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+BUILD_DIR=.aws-sam/build
+SAM=${SAM:-$ROOT/.venv-tools/bin/sam}
+TOOLS_PY=$ROOT/.venv-tools/bin/python
+LAMBDA_UNZIPPED_LIMIT=$((250 * 1024 * 1024)) # function + all its layers, unzipped
+
+build_only=0
+case "${1:-}" in
+  --build-only) build_only=1 ;;
+  "") ;;
+  *) echo "usage: $0 [--build-only]" >&2; exit 2 ;;
+esac
+
+fail() { echo "check_build: FAIL: $*" >&2; exit 1; }
+mb() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1048576 }'; }
+
+# ------------------------------------------------------------------ interpreter
+if [[ -z "${PY313_BIN:-}" ]]; then
+  pyenv_root=$(pyenv root 2>/dev/null || true)
+  if [[ -n "$pyenv_root" && -x "$pyenv_root/versions/3.13.0/bin/python3.13" ]]; then
+    PY313_BIN=$pyenv_root/versions/3.13.0/bin
+  elif command -v python3.13 >/dev/null; then
+    PY313_BIN=$(dirname "$(command -v python3.13)")
+  else
+    fail "no python3.13 found: install it (pyenv install 3.13.0) or set PY313_BIN"
+  fi
+fi
+PY313=$PY313_BIN/python3.13
+[[ -x "$PY313" ]] || fail "$PY313 is not executable (set PY313_BIN)"
+[[ "$PY313_BIN" == */shims ]] && fail "PY313_BIN=$PY313_BIN is pyenv's shims: point it at a real interpreter"
+[[ -x "$SAM" ]] || fail "$SAM not found: run 'make tools' first"
+echo "python: $PY313 ($("$PY313" -c 'import platform; print(platform.python_version(), platform.machine())'))"
+
+# ------------------------------------------------------------------ sam build
+echo "== sam build -> $BUILD_DIR"
+started=$SECONDS
+PATH="$PY313_BIN:$PATH" SAM_CLI_TELEMETRY=0 "$SAM" build --build-dir "$BUILD_DIR" --template template.yaml
+echo "-- sam build took $((SECONDS - started))s"
+[[ $build_only == 1 ]] && exit 0
+
+# ------------------------------------------------------------------ what was built
+# "<logical id> <handler>" for every zip function of the built template (new functions are
+# picked up without editing this script).
+mapfile -t functions < <("$TOOLS_PY" - "$BUILD_DIR/template.yaml" <<'PY'
+import sys
+from samtranslator.yaml_helper import yaml_parse
+
+template = yaml_parse(open(sys.argv[1]).read())
+handler_default = (template.get("Globals", {}).get("Function", {}) or {}).get("Handler")
+for logical_id, resource in template.get("Resources", {}).items():
+    if resource.get("Type") != "AWS::Serverless::Function":
+        continue
+    props = resource.get("Properties", {}) or {}
+    if props.get("PackageType", "Zip") != "Zip" or "InlineCode" in props:
+        continue
+    print(logical_id, props.get("Handler", handler_default))
+PY
+)
+(( ${#functions[@]} )) || fail "no functions in $BUILD_DIR/template.yaml"
+
+LAYER_PATHS=("$ROOT/$BUILD_DIR/DependenciesLayer/python" "$ROOT/$BUILD_DIR/SharedLayer/python")
+for layer in "${LAYER_PATHS[@]}"; do
+  [[ -d $layer ]] || fail "$layer missing: did the layer build?"
+done
+
+echo "== unzipped sizes"
+layers_bytes=0
+for layer in DependenciesLayer SharedLayer; do
+  bytes=$(du -sb "$BUILD_DIR/$layer" | cut -f1)
+  layers_bytes=$((layers_bytes + bytes))
+  printf '  %-22s %6s MB  (%s files)\n' "$layer" "$(mb "$bytes")" \
+    "$(find "$BUILD_DIR/$layer" -type f | wc -l)"
+done
+for entry in "${functions[@]}"; do
+  fn=${entry%% *}
+  bytes=$(du -sb "$BUILD_DIR/$fn" | cut -f1)
+  total=$((bytes + layers_bytes))
+  printf '  %-22s %6s MB  (with the layers %s MB of 250 MB)\n' "$fn" "$(mb "$bytes")" \
+    "$(mb "$total")"
+  ((total <= LAMBDA_UNZIPPED_LIMIT)) || fail "$fn with its layers exceeds Lambda's 250 MB unzipped"
+done
+
+# ------------------------------------------------------------------ import check
+# A clean environment with dummy values: importing must not need real settings or AWS
+# (handlers read settings lazily), and nothing from this shell may leak in.
+import_check() { # $1: label, $2: function folder or "", $3: python code
+  env -i \
+    PATH=/usr/bin:/bin HOME=/tmp LANG=C.UTF-8 TZ=UTC \
+    LAMBDA_TASK_ROOT="${2:-/var/task}" \
+    AWS_REGION=eu-west-1 AWS_DEFAULT_REGION=eu-west-1 \
+    AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_EC2_METADATA_DISABLED=true \
+    POWERTOOLS_SERVICE_NAME=profile-photos POWERTOOLS_METRICS_NAMESPACE=ProfilePhotos \
+    POWERTOOLS_TRACE_DISABLED=true POWERTOOLS_LOG_LEVEL=WARNING \
+    OBJECT_STORAGE_PROVIDER=LOCAL LOCAL_STORAGE_BASE_PATH=/nonexistent/object-storage \
+    LOCAL_STORAGE_SECRET=import-check-dummy-secret-0123456789abcdef \
+    JWT_SECRET=import-check-dummy-jwt-secret-0123456789abcdef \
+    PHOTOS_TABLE=import-check-photos USERS_TABLE=import-check-users \
+    CHECK_LABEL="$1" CHECK_FUNCTION_DIR="$2" CHECK_LAYERS="$(IFS=:; echo "${LAYER_PATHS[*]}")" \
+    "$PY313" -I -S -c "$PREAMBLE
+$3"
+}
+
+# Shared by every run: build sys.path, then `check(module, attrs...)` imports and reports.
+read -r -d '' PREAMBLE <<'PY' || true
+import importlib, os, sys, traceback
+stdlib = [p for p in sys.path if p]
+assert not any("site-packages" in p for p in stdlib), stdlib
+first = [os.environ["CHECK_FUNCTION_DIR"]] if os.environ["CHECK_FUNCTION_DIR"] else []
+sys.path[:] = first + os.environ["CHECK_LAYERS"].split(":") + stdlib
+allowed = tuple(first + os.environ["CHECK_LAYERS"].split(":") + stdlib)
+failed = []
+
+def check(name, *attrs):
+    try:
+        module = importlib.import_module(name)
+        for attr in attrs:
+            getattr(module, attr)
+    except BaseException:
+        failed.append(name)
+        print(f"  FAIL {name}", flush=True)
+        traceback.print_exc()
+        return None
+    origin = getattr(module, "__file__", None) or "(built in)"
+    if origin != "(built in)" and not origin.startswith(allowed):
+        failed.append(name)
+        print(f"  FAIL {name}: loaded from {origin}, outside the build", flush=True)
+        return None
+    where = next((p for p in allowed if origin.startswith(p)), "")
+    shown = origin[len(os.path.dirname(os.path.dirname(where))) + 1:] if where else origin
+    print(f"  OK   {name}{' (' + ', '.join(attrs) + ')' if attrs else ''}  <- {shown}", flush=True)
+    return module
+
+def done():
+    label = os.environ["CHECK_LABEL"]
+    if failed:
+        print(f"-- {label}: {len(failed)} FAILED: {', '.join(failed)}", flush=True)
+        sys.exit(1)
+    print(f"-- {label}: ok", flush=True)
+PY
+
+status=0
+echo "== layers (python3.13 -I -S; sys.path = stdlib + the two layers)"
+import_check "layers" "" '
+import pkgutil
+check("boto3")
+check("aws_lambda_powertools", "Logger", "Tracer", "Metrics")
+check("aws_lambda_powertools.event_handler", "APIGatewayRestResolver")
+check("aws_xray_sdk.core", "xray_recorder")  # the [tracer] extra: Tracer needs it on Lambda
+check("jwt")
+if check("jwt.algorithms", "RSAAlgorithm", "ECAlgorithm"):
+    # the compiled cryptography wheel really runs on this interpreter and CPU
+    from cryptography.hazmat.primitives.asymmetric import ec
+    ec.generate_private_key(ec.SECP256R1())
+    print("  OK   cryptography native code (EC key generated)")
+check("pynamodb.models", "Model")
+check("requests_toolbelt.multipart.decoder", "MultipartDecoder")
+package = check("profile_photos")
+named = [f"profile_photos.{name}" for name in ("settings", "errors", "signing", "validation")]
+for name in named:
+    check(name)
+if package:  # every other module of the shared package too
+    for info in pkgutil.walk_packages(package.__path__, "profile_photos."):
+        if info.name not in named:
+            check(info.name)
+done()
+' || status=1
+
+for entry in "${functions[@]}"; do
+  fn=${entry%% *}
+  handler=${entry#* }
+  module=${handler%.*}
+  func=${handler##*.}
+  echo "== $fn (sys.path = $BUILD_DIR/$fn + the two layers + stdlib)"
+  import_check "$fn" "$ROOT/$BUILD_DIR/$fn" "
+module = check('$module', '$func')
+if module is not None and not callable(getattr(module, '$func')):
+    failed.append('$handler'); print('  FAIL $handler is not callable')
+done()
+" || status=1
+done
+
+if ((status)); then
+  fail "the built artefacts do not import (see above)"
+fi
+echo "check_build: built layers and every handler import on $("$PY313" -c 'import platform; print(platform.python_version())') with nothing but the build on sys.path"
