@@ -304,3 +304,43 @@ def test_file_name_is_kept_only_as_sanitised_metadata(stack: Stack) -> None:
     assert data["fileName"] == "passwd.jpg"
     assert data["fileKey"].startswith("users/demo-user/profile-picture/")
     assert stack.objects() == [f"user-assets/{data['fileKey']}"]
+
+
+@pytest.mark.parametrize(
+    ("data", "name", "mime", "message"),
+    [
+        (
+            jpeg_bytes(),
+            "photo.bmp",
+            "image/jpeg",
+            f"File extension .bmp not allowed. Allowed types: {ALLOWED}",
+        ),
+        (
+            jpeg_bytes(),
+            "photo.png",
+            "image/png",
+            "File content (magic number) is image/jpeg, which does not match the content type "
+            "image/png",
+        ),
+        (
+            b"%PDF-1.7 not an image at all",
+            "photo.jpg",
+            "image/jpeg",
+            "File content is not a recognised image: its leading bytes (magic number) match "
+            f"none of the allowed types. Allowed types: {ALLOWED}",
+        ),
+    ],
+)
+def test_other_type_disagreements_are_415_and_store_nothing(
+    stack: Stack, data: bytes, name: str, mime: str, message: str
+) -> None:
+    from tools.make_events import file_upload
+
+    result = invoke(upload_handler.lambda_handler, file_upload("415", data, name, mime))
+
+    assert result.status == 415
+    assert result.json() == {
+        "success": False,
+        "error": {"code": "VALIDATION_FAILED", "message": message},
+    }
+    stack.assert_unchanged()
