@@ -17,7 +17,7 @@ PIP_FLAGS := --quiet --disable-pip-version-check
 ENV ?= dev
 
 .PHONY: help venv tools dev test unit integration lint format check-template build check-build \
-        events token deploy bench clean
+        events token r2-lifecycle deploy bench clean
 
 help: ## list the verbs
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -74,6 +74,9 @@ events: venv ## regenerate events/*.json (deterministic)
 
 token: venv ## print a bearer token for the local stack: make token USER=<id> NAME=<username>
 	@$(PY) -m devstack.token --user "$(USER)" --name "$(NAME)"
+
+r2-lifecycle: venv ## expire never-completed direct uploads in the R2 bucket (R2_* env)
+	PYTHONPATH=shared $(PY) -m tools.r2_lifecycle
 
 deploy: build ## sam deploy --config-env $(ENV)
 	$(TOOLS)/bin/sam deploy --config-env $(ENV)

@@ -10,4 +10,6 @@ DEV_ENV = {
     "OBJECT_STORAGE_PROVIDER": "LOCAL",
     "PHOTOS_TABLE": "PhotosTable",  # the logical ids: what `sam local` resolves !Ref to
     "USERS_TABLE": "UsersTable",
+    "IDEMPOTENCY_TABLE": "IdempotencyTable",
+    "RATE_LIMITS_TABLE": "RateLimitsTable",
 }

@@ -10,6 +10,7 @@ and a function error is 502 `Internal server error`.
 from __future__ import annotations
 
 import base64
+import json
 import logging
 import time
 import uuid
@@ -23,6 +24,8 @@ from devstack.functions import ApiRoute, LocalFunction
 from devstack.pool import FunctionError
 
 log = logging.getLogger("devstack.http")
+# Lambda's synchronous payload limit, for the request event and for the response.
+LAMBDA_PAYLOAD_LIMIT = 6_291_456
 # Hop-by-hop headers that API Gateway does not pass on, nor return from the integration.
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "upgrade", "te", "trailer"}
 
@@ -39,6 +42,7 @@ class LocalApi(ThreadingHTTPServer):
         functions: list[LocalFunction],
         invoke: Invoke,
         stage: str = "dev",
+        emulate_lambda_limits: bool = False,
     ) -> None:
         super().__init__(address, RequestHandler)
         self.routes: list[tuple[ApiRoute, LocalFunction]] = [
@@ -48,6 +52,7 @@ class LocalApi(ThreadingHTTPServer):
         self.routes.sort(key=lambda pair: ("{" in pair[0].path, "+}" in pair[0].path))
         self.invoke = invoke
         self.stage = stage
+        self.emulate_lambda_limits = emulate_lambda_limits
 
     def find(self, method: str, path: str) -> tuple[ApiRoute, LocalFunction, dict[str, str]]:
         for route, function in self.routes:
@@ -91,8 +96,15 @@ class RequestHandler(BaseHTTPRequestHandler):
             request_id=request_id,
             source_ip=self.client_address[0],
         )
+        if self.server.emulate_lambda_limits and payload_size(event) > LAMBDA_PAYLOAD_LIMIT:
+            # what API Gateway answers when Lambda refuses the request payload
+            self.send(413, {"Content-Type": "application/json"}, b'{"message":"Request Too Long"}')
+            log.info("%s %s -> 413 (event over Lambda's 6 MB limit)", method, url.path)
+            return
         try:
             response = self.server.invoke(function, event, request_id)
+            if self.server.emulate_lambda_limits and payload_size(response) > LAMBDA_PAYLOAD_LIMIT:
+                raise ValueError("response over Lambda's 6 MB limit")
             status, out_headers, payload = self.translate(response)
         except Exception as exc:  # the function's failure, never the server's
             if isinstance(exc, FunctionError | ValueError):
@@ -148,3 +160,8 @@ class RequestHandler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         pass  # one line per request is logged by do_request
+
+
+def payload_size(payload: Any) -> int:
+    """Bytes of a Lambda payload as serialised JSON (binary bodies are already base64)."""
+    return len(json.dumps(payload, separators=(",", ":")))

@@ -14,6 +14,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ from devstack.token import make_token
 from profile_photos.settings import SettingsError, load_settings
 
 log = logging.getLogger("devstack")
+STAGED_UPLOAD_LIFETIME = 15 * 60  # the life of an upload-url grant
 SAMPLE_PHOTO = Path(__file__).with_name("sample-photo.jpg")
 # Development defaults, used only where the environment has no value. Public: never deploy.
 DEV_SECRETS = {"JWT_SECRET": DEV_JWT_SECRET, "LOCAL_STORAGE_SECRET": DEV_STORAGE_SECRET}
@@ -47,6 +49,8 @@ class LocalStack:
         self.pollers: list[StreamPoller] = []
         self.stopping = threading.Event()
         self.defaults_used: list[str] = []
+        self.removed_staged = 0
+        self.emulate_limits = False
         self.api: LocalApi | None = None
 
     # -- environment -------------------------------------------------------------------------
@@ -88,6 +92,7 @@ class LocalStack:
 
     def start(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.removed_staged = remove_stale_staged_uploads(self.data_dir / "object-storage")
         self.dynamo.start()
         self.defaults_used = sorted(k for k in DEV_SECRETS if not self.environ.get(k))
         for function in self.functions:
@@ -100,7 +105,13 @@ class LocalStack:
                 self._ensure_buckets(env)
             self.pools[function.name] = FunctionPool(function, env)
         self._start_pollers()
-        self.api = LocalApi((self.host, self.port), self.functions, self._invoke_api)
+        self.emulate_limits = self.environ.get("LOCAL_EMULATE_LAMBDA_LIMITS", "") in ("1", "true")
+        self.api = LocalApi(
+            (self.host, self.port),
+            self.functions,
+            self._invoke_api,
+            emulate_lambda_limits=self.emulate_limits,
+        )
         self.port = self.api.server_address[1]
 
     def _invoke_api(self, function: LocalFunction, event: dict[str, Any], request_id: str) -> Any:
@@ -173,6 +184,13 @@ class LocalStack:
             f"  DynamoDB   {self.dynamo.endpoint}   (embedded moto, streams on)",
             "  Functions  " + ", ".join(f.name for f in self.functions),
         ]
+        if self.emulate_limits:
+            lines.append(
+                "  Limits     LOCAL_EMULATE_LAMBDA_LIMITS=1: requests and responses over"
+                " Lambda's 6 MB (after base64) get 413 / 502, as on AWS"
+            )
+        if self.removed_staged:
+            lines.append(f"  Cleanup    removed {self.removed_staged} stale staged upload(s)")
         if self.defaults_used:
             lines.append(
                 "  Secrets    DEVELOPMENT DEFAULTS for "
@@ -189,6 +207,19 @@ class LocalStack:
             "Ctrl-C stops everything.",
         ]
         return "\n".join(lines)
+
+
+def remove_stale_staged_uploads(root: Path, max_age: float = STAGED_UPLOAD_LIFETIME) -> int:
+    """Direct uploads never completed within their URL's life are removed on the next run
+    (on R2, a lifecycle rule on the staging prefix does this: `make r2-lifecycle`)."""
+    removed = 0
+    cutoff = time.time() - max_age
+    for tree in (root / "user-assets" / "staging", root / ".metadata" / "user-assets" / "staging"):
+        for path in tree.rglob("*") if tree.exists() else ():
+            if path.is_file() and path.stat().st_mtime < cutoff:
+                path.unlink()
+                removed += path.suffix != ".json"
+    return removed
 
 
 def main() -> None:

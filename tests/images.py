@@ -1,4 +1,9 @@
-"""Real, small images built in memory with Pillow and pillow-heif (deterministic, cached)."""
+"""Real, small images built in memory with Pillow and pillow-heif, for every test layer.
+
+Every builder is deterministic (same bytes on every run and machine with the same library
+versions) and cached, so a test may call it as often as it likes. The picture is a 16x12
+RGB gradient: small enough to keep fixtures cheap, real enough that each file decodes.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +12,12 @@ import io
 
 from PIL import Image
 
+WIDTH, HEIGHT = 16, 12
+
 
 def _picture() -> Image.Image:
-    image = Image.new("RGB", (16, 12))
-    image.putdata([(x * 16, y * 20, 128) for y in range(12) for x in range(16)])
+    image = Image.new("RGB", (WIDTH, HEIGHT))
+    image.putdata([(x * 16, y * 20, 128) for y in range(HEIGHT) for x in range(WIDTH)])
     return image
 
 
@@ -42,12 +49,13 @@ def webp_bytes() -> bytes:
 
 @functools.cache
 def bmp_bytes() -> bytes:
+    """A type the service never accepts (magic number `BM`)."""
     return _encode("BMP")
 
 
 @functools.cache
 def heic_bytes() -> bytes:
-    """An HEVC-coded HEIF image, as iPhones write (major brand `heic`)."""
+    """An HEVC-coded HEIF image as iPhones write it (`ftyp` major brand `heic`)."""
     import pillow_heif
 
     pillow_heif.register_heif_opener()
@@ -56,16 +64,27 @@ def heic_bytes() -> bytes:
 
 @functools.cache
 def heif_bytes() -> bytes:
-    """A HEIF file whose brands name no HEVC profile (major brand `mif1`).
+    """A HEIF image whose `ftyp` brands name no HEVC profile (major brand `mif1`).
 
-    pillow-heif writes `heic` files; re-branding the `ftyp` box of one keeps every other byte
-    valid and gives the generic-HEIF flavour some cameras and converters produce.
+    pillow-heif cannot write one directly: the libheif it bundles encodes HEVC (x265) and
+    nothing else (AVIF, which is AV1 in the same container, is not HEIF anyway). So this is
+    `heic_bytes()` with its `ftyp` box re-branded: major brand `mif1`, and every HEVC brand
+    in the compatible list replaced by `miaf`. Every other byte is untouched, so the file
+    still decodes (pillow-heif opens it) and has the generic-HEIF signature some cameras
+    and converters produce.
     """
     data = bytearray(heic_bytes())
     size = int.from_bytes(data[:4], "big")
-    assert data[4:8] == b"ftyp"
+    if data[4:8] != b"ftyp":
+        raise AssertionError("pillow-heif no longer starts its files with an ftyp box")
     data[8:12] = b"mif1"
     for offset in range(16, size, 4):
-        if data[offset : offset + 4] in (b"heic", b"heix"):
+        if data[offset : offset + 4] in (b"heic", b"heix", b"hevc", b"hevx"):
             data[offset : offset + 4] = b"miaf"
     return bytes(data)
+
+
+def ftyp_box(major: bytes, *compatible: bytes) -> bytes:
+    """A bare ISO-BMFF `ftyp` box (minor version 0), to forge HEIF/AVIF/MP4 signatures."""
+    body = b"ftyp" + major + bytes(4) + b"".join(compatible)
+    return (len(body) + 4).to_bytes(4, "big") + body

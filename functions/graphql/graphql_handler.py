@@ -92,6 +92,7 @@ def parse_request(body: bytes) -> dict[str, Any] | Response:
 
 
 def bad_request(message: str) -> Response:
+    metrics.add_metric(name="RequestRefused", unit=MetricUnit.Count, value=1)
     return json_response(
         400, {"errors": [{"message": message, "extensions": {"code": "BAD_REQUEST"}}]}
     )

@@ -1,6 +1,8 @@
-"""Lambda: `GET|HEAD /api/storage/signed/{bucket}/{filePath+}?token=...` (no JWT).
+"""Lambda: `GET|HEAD|PUT /api/storage/signed/{bucket}/{filePath+}?token=...` (no JWT).
 
-Reads the token and the object store, nothing else: no DynamoDB, no settings it does not use.
+GET/HEAD serve a file to the holder of a GET token; PUT receives a LOCAL direct upload for
+the holder of a PUT token (R2 direct uploads go straight to R2). Reads the token and the
+object store, nothing else: no DynamoDB.
 """
 
 import time
@@ -10,11 +12,11 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from profile_photos.delivery import Delivery, deliver_signed
+from profile_photos.delivery import Delivery, accept_signed_put, deliver_signed
 from profile_photos.observability import logger, metrics, tracer
 from profile_photos.settings import get_settings
 from profile_photos.storage import get_storage
-from profile_photos.web import install_error_handlers
+from profile_photos.web import install_error_handlers, raw_body
 
 app = APIGatewayRestResolver()
 install_error_handlers(app)
@@ -38,6 +40,25 @@ def signed_fetch(bucket: str) -> Response:
     )
     metrics.add_metric(name="PhotoServed", unit=MetricUnit.Count, value=1)
     return file_response(delivery, head=head)
+
+
+@app.put("/api/storage/signed/<bucket>/.+")
+@tracer.capture_method
+def signed_put(bucket: str) -> Response:
+    event = app.current_event
+    settings = get_settings()
+    stored = accept_signed_put(
+        bucket,
+        event.path_parameters.get("filePath", ""),
+        event.query_string_parameters.get("token"),
+        raw_body(event),
+        event.headers.get("content-type"),
+        settings=settings,
+        storage=get_storage(settings),
+        now=int(time.time()),
+    )
+    metrics.add_metric(name="DirectUploadReceived", unit=MetricUnit.Count, value=1)
+    return Response(status_code=200, headers={"ETag": stored.etag}, body="")
 
 
 def file_response(delivery: Delivery, *, head: bool) -> Response:

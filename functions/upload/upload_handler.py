@@ -1,40 +1,121 @@
-"""Lambda: `POST /api/storage/profile-photo/upload` (multipart/form-data, JWT)."""
+"""Lambda: profile photo uploads (JWT).
+
+- `POST /api/storage/profile-photo/upload`: multipart/form-data, the file in `file`.
+- `POST /api/storage/profile-photo/upload-url`: announce a direct upload (JSON), get a PUT URL.
+- `POST /api/storage/profile-photo/complete`: register a direct upload (JSON `fileKey`).
+
+Each honours `Idempotency-Key`: a retry with the same key returns the first answer.
+"""
+
+import functools
+from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from profile_photos.auth import authenticate
+from profile_photos.auth import Identity, authenticate
+from profile_photos.idempotency import Work, fingerprint, run_once
 from profile_photos.multipart import parse_form, single_file, single_text
 from profile_photos.observability import logger, metrics, tracer
-from profile_photos.settings import get_settings
+from profile_photos.settings import Settings, get_settings
 from profile_photos.storage import get_storage
-from profile_photos.uploads import UploadedFile, upload_photo
-from profile_photos.web import install_error_handlers, json_response, public_base_url, raw_body
+from profile_photos.uploads import (
+    UploadedFile,
+    complete_direct_upload,
+    create_direct_upload,
+    upload_photo,
+)
+from profile_photos.web import (
+    install_error_handlers,
+    json_body,
+    json_response,
+    public_base_url,
+    raw_body,
+)
+
+PREFIX = "/api/storage/profile-photo"
 
 app = APIGatewayRestResolver()
 install_error_handlers(app)
 
 
-@app.post("/api/storage/profile-photo/upload")
+@app.post(f"{PREFIX}/upload")
 @tracer.capture_method
 def upload() -> Response:
+    settings, identity = _caller()
     event = app.current_event
-    settings = get_settings()
-    identity = authenticate(event.headers.get("authorization"), settings)
     fields = parse_form(raw_body(event), event.headers.get("content-type"))
     part = single_file(fields, "file")
-    data = upload_photo(
+    context = single_text(fields, "assetContext")
+    work = functools.partial(
+        upload_photo,
         identity,
         UploadedFile(part.data, part.file_name, part.content_type),
-        single_text(fields, "assetContext"),
-        base_url=public_base_url(event, settings),
-        settings=settings,
-        storage=get_storage(settings),
+        context,
+        **_services(settings),
     )
+    key = fingerprint(part.data, part.file_name, part.content_type, context)
+    outcome = _once(settings, identity, "upload", key, work)
     metrics.add_metric(name="PhotoUploaded", unit=MetricUnit.Count, value=1)
-    return json_response(201, {"success": True, "data": data})
+    return created(outcome)
+
+
+@app.post(f"{PREFIX}/upload-url")
+@tracer.capture_method
+def upload_url() -> Response:
+    settings, identity = _caller()
+    body = json_body(app.current_event)
+    fields = (body.get("fileName"), body.get("contentType"), body.get("size"))
+    work = functools.partial(create_direct_upload, identity, *fields, **_services(settings))
+    outcome = _once(settings, identity, "upload-url", fingerprint(*map(str, fields)), work)
+    metrics.add_metric(name="DirectUploadStarted", unit=MetricUnit.Count, value=1)
+    return created(outcome)
+
+
+@app.post(f"{PREFIX}/complete")
+@tracer.capture_method
+def complete() -> Response:
+    settings, identity = _caller()
+    file_key = json_body(app.current_event).get("fileKey")
+    work = functools.partial(complete_direct_upload, identity, file_key, **_services(settings))
+    outcome = _once(settings, identity, "complete", fingerprint(str(file_key)), work)
+    metrics.add_metric(name="PhotoUploaded", unit=MetricUnit.Count, value=1)
+    return created(outcome)
+
+
+def created(outcome: dict[str, Any]) -> Response:
+    """201 with the contract's envelope, and the rate-limit headers when a budget was spent."""
+    return json_response(201, {"success": True, "data": outcome["data"]}, outcome.get("rateLimit"))
+
+
+def _caller() -> tuple[Settings, Identity]:
+    settings = get_settings()
+    return settings, authenticate(app.current_event.headers.get("authorization"), settings)
+
+
+def _services(settings: Settings) -> dict[str, Any]:
+    return {
+        "base_url": public_base_url(app.current_event, settings),
+        "settings": settings,
+        "storage": get_storage(settings),
+    }
+
+
+def _once(settings: Settings, identity: Identity, operation: str, digest: str, work: Work) -> Any:
+    key = app.current_event.headers.get("idempotency-key")
+    if key is None:
+        return work()
+    return run_once(
+        settings,
+        user_id=identity.user_id,
+        operation=operation,
+        key=key,
+        fingerprint=digest,
+        work=work,
+        lambda_context=app.lambda_context,
+    )
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

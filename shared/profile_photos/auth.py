@@ -49,7 +49,7 @@ def _jwks_client(url: str) -> jwt.PyJWKClient:
 def _verification_key(token: str, settings: Settings) -> tuple[Any, list[str]]:
     try:
         algorithm = jwt.get_unverified_header(token).get("alg")
-    except jwt.DecodeError as exc:
+    except jwt.InvalidTokenError as exc:  # DecodeError, or a header pyjwt refuses (kid, crit)
         raise Unauthorized("Malformed token") from exc
     if algorithm == "HS256" and settings.jwt_secret:
         return settings.jwt_secret, ["HS256"]

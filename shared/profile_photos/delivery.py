@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from profile_photos.errors import Forbidden, ValidationFailed
 from profile_photos.settings import MAX_PRESIGN_SECONDS, Settings
 from profile_photos.signing import verify_token
-from profile_photos.storage import Storage, StoredFile
+from profile_photos.storage import STAGING_PREFIX, Storage, StoredFile
+from profile_photos.validation import normalize_content_type
 
 # A Lambda response is capped at 6 MB (6,291,456 bytes) after base64. Keeping 16 KiB for the
 # status line, headers and JSON envelope, files up to this size are served inline; larger R2
@@ -40,10 +42,10 @@ def deliver_signed(
     now: int,
 ) -> Delivery:
     """Check the token for GET on exactly `bucket/path`, then read the object (one request)."""
-    expires = verify_token(
+    claims = verify_token(
         settings.local_storage_secret, token, bucket=bucket, path=path, operation="GET", now=now
     )
-    max_age = expires - now
+    max_age = claims["exp"] - now
     inline_limit = MAX_INLINE_BYTES if settings.object_storage_provider == "R2" else None
     file = storage.read(
         bucket, path, include_body=not head, if_none_match=if_none_match, inline_limit=inline_limit
@@ -55,3 +57,33 @@ def deliver_signed(
             redirect_url=storage.presigned_get(bucket, path, min(max_age, MAX_PRESIGN_SECONDS)),
         )
     return Delivery(file, max_age)
+
+
+def accept_signed_put(
+    bucket: str,
+    path: str,
+    token: str | None,
+    body: bytes,
+    content_type: str | None,
+    *,
+    settings: Settings,
+    storage: Storage,
+    now: int,
+) -> StoredFile:
+    """LOCAL direct upload: store `body` if the token grants PUT on exactly this staged path,
+    with exactly the size and type announced to `upload-url`."""
+    claims = verify_token(
+        settings.local_storage_secret, token, bucket=bucket, path=path, operation="PUT", now=now
+    )
+    if not path.startswith(STAGING_PREFIX) or not isinstance(claims.get("len"), int):
+        raise Forbidden("Token verification failed: Token is not valid for uploads")
+    if len(body) != claims["len"]:
+        raise ValidationFailed(
+            f"Body is {len(body)} bytes; this upload URL accepts exactly {claims['len']}"
+        )
+    if normalize_content_type(content_type) != claims.get("type"):
+        raise ValidationFailed(
+            f"Content-Type must be {claims.get('type')}, as announced to upload-url"
+        )
+    storage.put(bucket, path, body, claims["type"], {"file-name": claims.get("name", "")})
+    return storage.read(bucket, path, include_body=False)

@@ -41,6 +41,10 @@ class Conflict(ServiceError):
     """The request conflicts with the current state (409)."""
 
 
+class IdempotencyKeyReused(ServiceError):
+    """An `Idempotency-Key` sent again with a different request (422)."""
+
+
 class RateLimited(ServiceError):
     """The caller spent their budget (429); `retry_after` is in whole seconds."""
 
@@ -61,6 +65,7 @@ HTTP_STATUS: dict[type[ServiceError], tuple[int, str]] = {
     Forbidden: (403, "FORBIDDEN"),
     NotFound: (404, "NOT_FOUND"),
     Conflict: (409, "CONFLICT"),
+    IdempotencyKeyReused: (422, "IDEMPOTENCY_KEY_REUSED"),
     RateLimited: (429, "RATE_LIMITED"),
     DependencyUnavailable: (503, "SERVICE_UNAVAILABLE"),
 }
@@ -87,6 +92,7 @@ GRAPHQL_CODE: dict[type[ServiceError], str] = {
     Forbidden: "FORBIDDEN",
     NotFound: "NOT_FOUND",
     Conflict: "CONFLICT",
+    IdempotencyKeyReused: "BAD_USER_INPUT",
     RateLimited: "RATE_LIMITED",
     DependencyUnavailable: "SERVICE_UNAVAILABLE",
 }

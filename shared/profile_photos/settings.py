@@ -61,6 +61,8 @@ class Settings:
     rate_limit_per_hour: int
     photos_table: str
     users_table: str
+    idempotency_table: str
+    rate_limits_table: str
     graphql_introspection: bool
 
     @property
@@ -191,6 +193,8 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         rate_limit_per_hour=integer("RATE_LIMIT_PER_HOUR", 1000),
         photos_table=text("PHOTOS_TABLE", "profile-photos-photos") or "",
         users_table=text("USERS_TABLE", "profile-photos-users") or "",
+        idempotency_table=text("IDEMPOTENCY_TABLE", "profile-photos-idempotency") or "",
+        rate_limits_table=text("RATE_LIMITS_TABLE", "profile-photos-rate-limits") or "",
         graphql_introspection=flag("GRAPHQL_INTROSPECTION"),
     )
     if problems:

@@ -9,6 +9,7 @@ Every refusal is a `Forbidden` whose message the contract fixes: `Token has expi
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import quote
 
 import jwt
@@ -26,8 +27,18 @@ class SignedUrl:
     expires_at: int  # epoch seconds
 
 
-def issue_token(secret: str, *, bucket: str, path: str, operation: str, now: int, ttl: int) -> str:
-    claims = {"res": f"{bucket}/{path}", "op": operation, "iat": now, "exp": now + ttl}
+def issue_token(
+    secret: str,
+    *,
+    bucket: str,
+    path: str,
+    operation: str,
+    now: int,
+    ttl: int,
+    **extra: Any,
+) -> str:
+    """A token for `operation` on `bucket/path`; `extra` claims bind more (a PUT's size)."""
+    claims = {**extra, "res": f"{bucket}/{path}", "op": operation, "iat": now, "exp": now + ttl}
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
 
@@ -42,13 +53,13 @@ def signed_url(
 
 def verify_token(
     secret: str, token: str | None, *, bucket: str, path: str, operation: str, now: int
-) -> int:
-    """Check that `token` grants `operation` on `bucket/path` at `now`; return its `exp`."""
+) -> dict[str, Any]:
+    """Check that `token` grants `operation` on `bucket/path` at `now`; return its claims."""
     if not token:
         raise Forbidden("Token verification failed: Missing token")
     try:
         header = jwt.get_unverified_header(token)
-    except jwt.DecodeError as exc:
+    except jwt.InvalidTokenError as exc:  # DecodeError, or a header pyjwt refuses (kid, crit)
         raise Forbidden("Token verification failed: Malformed token") from exc
     if header.get("alg") != ALGORITHM:
         raise Forbidden(
@@ -83,4 +94,4 @@ def verify_token(
         raise Forbidden("Token verification failed: Token is not valid for this file")
     if claims["op"] != operation:
         raise Forbidden(f"Token verification failed: Token is not valid for {operation} requests")
-    return expires
+    return claims

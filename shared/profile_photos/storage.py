@@ -11,9 +11,10 @@ reads as "not found": it names nothing we store.
 from __future__ import annotations
 
 import functools
+import json
 import os
 import tempfile
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import unquote
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
 USER_ASSETS = "user-assets"
 APP_ASSETS = "app-assets"
 BUCKETS = (USER_ASSETS, APP_ASSETS)
+STAGING_PREFIX = "staging/"  # direct uploads wait here until `complete` (or expiry)
 FILE_NOT_FOUND = "File not found"
 
 
@@ -40,10 +42,18 @@ class StoredFile:
     body: bytes | None = None
     not_modified: bool = False
     too_large: bool = False
+    metadata: dict[str, str] = field(default_factory=dict)
 
 
 class Storage(Protocol):
-    def put(self, bucket: str, key: str, data: bytes, content_type: str) -> None: ...
+    def put(
+        self,
+        bucket: str,
+        key: str,
+        data: bytes,
+        content_type: str,
+        metadata: dict[str, str] | None = None,
+    ) -> None: ...
 
     def read(
         self,
@@ -58,6 +68,17 @@ class Storage(Protocol):
     def delete(self, bucket: str, key: str) -> None: ...
 
     def presigned_get(self, bucket: str, key: str, expires_in: int) -> str | None: ...
+
+    def presigned_put(
+        self,
+        bucket: str,
+        key: str,
+        *,
+        content_type: str,
+        size: int,
+        metadata: dict[str, str],
+        expires_in: int,
+    ) -> tuple[str, dict[str, str]] | None: ...
 
 
 def check_key(key: str) -> str:
@@ -100,9 +121,24 @@ class LocalStorage:
             raise NotFound(FILE_NOT_FOUND)
         return path
 
-    def put(self, bucket: str, key: str, data: bytes, content_type: str) -> None:
+    def _metadata_path(self, bucket: str, key: str) -> Path:
+        """Object metadata lives beside the buckets, never inside one (so never served)."""
+        return self.base_path / ".metadata" / bucket / f"{check_key(key)}.json"
+
+    def put(
+        self,
+        bucket: str,
+        key: str,
+        data: bytes,
+        content_type: str,
+        metadata: dict[str, str] | None = None,
+    ) -> None:
         path = self._path(bucket, key)
         try:
+            if metadata:
+                sidecar = self._metadata_path(bucket, key)
+                sidecar.parent.mkdir(parents=True, exist_ok=True)
+                sidecar.write_text(json.dumps(metadata))
             path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=".upload-")
             try:
@@ -141,6 +177,9 @@ class LocalStorage:
             return replace(meta, not_modified=True)
         if inline_limit is not None and meta.size > inline_limit:
             return replace(meta, too_large=True)
+        sidecar = self._metadata_path(bucket, key)
+        if sidecar.exists():
+            meta = replace(meta, metadata=json.loads(sidecar.read_text()))
         if not include_body:
             return meta
         try:
@@ -150,9 +189,22 @@ class LocalStorage:
 
     def delete(self, bucket: str, key: str) -> None:
         self._path(bucket, key).unlink(missing_ok=True)
+        self._metadata_path(bucket, key).unlink(missing_ok=True)
 
     def presigned_get(self, bucket: str, key: str, expires_in: int) -> str | None:
         return None  # files are always served through the signed endpoint
+
+    def presigned_put(
+        self,
+        bucket: str,
+        key: str,
+        *,
+        content_type: str,
+        size: int,
+        metadata: dict[str, str],
+        expires_in: int,
+    ) -> tuple[str, dict[str, str]] | None:
+        return None  # LOCAL receives direct uploads through the signed endpoint (PUT token)
 
 
 class R2Storage:
@@ -168,13 +220,21 @@ class R2Storage:
         except KeyError:
             raise NotFound(FILE_NOT_FOUND) from None
 
-    def put(self, bucket: str, key: str, data: bytes, content_type: str) -> None:
+    def put(
+        self,
+        bucket: str,
+        key: str,
+        data: bytes,
+        content_type: str,
+        metadata: dict[str, str] | None = None,
+    ) -> None:
         self._call(
             "put_object",
             Bucket=self._bucket(bucket),
             Key=check_key(key),
             Body=data,
             ContentType=content_type,
+            Metadata=metadata or {},
         )
 
     def read(
@@ -198,6 +258,7 @@ class R2Storage:
             size=response["ContentLength"],
             etag=response["ETag"],
             content_type=response.get("ContentType") or "application/octet-stream",
+            metadata=response.get("Metadata") or {},
         )
         if not include_body:
             return meta
@@ -218,6 +279,33 @@ class R2Storage:
             Params={"Bucket": self._bucket(bucket), "Key": check_key(key)},
             ExpiresIn=expires_in,
         )
+
+    def presigned_put(
+        self,
+        bucket: str,
+        key: str,
+        *,
+        content_type: str,
+        size: int,
+        metadata: dict[str, str],
+        expires_in: int,
+    ) -> tuple[str, dict[str, str]]:
+        """A presigned PUT with Content-Type, Content-Length and metadata in the signature:
+        R2 refuses the upload unless the client sends exactly these headers."""
+        url = self.client.generate_presigned_url(
+            "put_object",
+            Params={
+                "Bucket": self._bucket(bucket),
+                "Key": check_key(key),
+                "ContentType": content_type,
+                "ContentLength": size,
+                "Metadata": metadata,
+            },
+            ExpiresIn=expires_in,
+        )
+        headers = {"Content-Type": content_type, "Content-Length": str(size)}
+        headers |= {f"x-amz-meta-{name}": value for name, value in metadata.items()}
+        return url, headers
 
     def _call(self, operation: str, **params: Any) -> Any:
         from botocore.exceptions import BotoCoreError, ClientError

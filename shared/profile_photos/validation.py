@@ -97,20 +97,28 @@ def normalize_content_type(value: str | None) -> str:
     return CONTENT_TYPE_ALIASES.get(base, base)
 
 
-def validate_image(
-    data: bytes,
+def _family(mime: str) -> str:
+    return FAMILY.get(mime, mime)
+
+
+def check_declared(
+    size: int,
     *,
     file_name: str | None,
     content_type: str | None,
     max_size: int,
     allowed_extensions: tuple[str, ...],
 ) -> ValidatedImage:
-    """Check an uploaded file; raise `ValidationFailed` (400) or `UnsupportedMediaType` (415)."""
-    if len(data) > max_size:
+    """The checks that need no bytes: size, MIME type, extension, and their agreement.
+
+    Used alone when a direct upload is announced (`upload-url`), and as the first half of
+    `validate_image`. Raises `ValidationFailed` (400) or `UnsupportedMediaType` (415).
+    """
+    if size > max_size:
         raise ValidationFailed(
-            f"File size {len(data)} exceeds maximum {max_size} bytes for profile photos"
+            f"File size {size} exceeds maximum {max_size} bytes for profile photos"
         )
-    if not data:
+    if size <= 0:
         raise ValidationFailed("File is empty")
 
     allowed_list = ", ".join(allowed_extensions)
@@ -134,34 +142,48 @@ def validate_image(
             f"File extension .{extension} not allowed. Allowed types: {allowed_list}"
         )
     by_extension = KNOWN_EXTENSIONS[extension]
+    if declared not in GENERIC_CONTENT_TYPES and _family(declared) != _family(by_extension):
+        raise UnsupportedMediaType(
+            f"File extension .{extension} does not match content type {declared}"
+        )
 
+    return ValidatedImage(
+        content_type=declared if declared not in GENERIC_CONTENT_TYPES else by_extension,
+        extension=STORED_EXTENSION.get(extension, extension),
+        file_name=clean_name,
+    )
+
+
+def validate_image(
+    data: bytes,
+    *,
+    file_name: str | None,
+    content_type: str | None,
+    max_size: int,
+    allowed_extensions: tuple[str, ...],
+) -> ValidatedImage:
+    """Check an uploaded file; raise `ValidationFailed` (400) or `UnsupportedMediaType` (415)."""
+    image = check_declared(
+        len(data),
+        file_name=file_name,
+        content_type=content_type,
+        max_size=max_size,
+        allowed_extensions=allowed_extensions,
+    )
     sniffed = sniff_content_type(data[:4096])
     if sniffed is None:
         raise UnsupportedMediaType(
             "File content is not a recognised image: its leading bytes (magic number) match "
-            f"none of the allowed types. Allowed types: {allowed_list}"
+            f"none of the allowed types. Allowed types: {', '.join(allowed_extensions)}"
         )
-
-    def family(mime: str) -> str:
-        return FAMILY.get(mime, mime)
-
-    if declared not in GENERIC_CONTENT_TYPES and family(declared) != family(by_extension):
-        raise UnsupportedMediaType(
-            f"File extension .{extension} does not match content type {declared}"
-        )
-    if family(sniffed) != family(by_extension):
+    if _family(sniffed) != _family(image.content_type):
+        declared = normalize_content_type(content_type)
         claimed = (
             f"content type {declared}"
             if declared not in GENERIC_CONTENT_TYPES
-            else f"file extension .{extension}"
+            else f"file extension .{image.file_name.rpartition('.')[2].lower()}"
         )
         raise UnsupportedMediaType(
             f"File content (magic number) is {sniffed}, which does not match the {claimed}"
         )
-
-    stored_type = declared if declared not in GENERIC_CONTENT_TYPES else by_extension
-    return ValidatedImage(
-        content_type=stored_type,
-        extension=STORED_EXTENSION.get(extension, extension),
-        file_name=clean_name,
-    )
+    return image

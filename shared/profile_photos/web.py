@@ -94,3 +94,14 @@ def public_base_url(event: APIGatewayProxyEvent, settings: Settings) -> str:
     proto = event.headers.get("x-forwarded-proto") or "https"
     stage = f"/{context.stage}" if host.endswith(".amazonaws.com") and context.stage else ""
     return f"{proto}://{host}{stage}{API_PREFIX}"
+
+
+def json_body(event: APIGatewayProxyEvent) -> dict[str, Any]:
+    """The request body as a JSON object, or a 400 that says what is expected."""
+    try:
+        payload = json.loads(raw_body(event) or b"null")
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ValidationFailed("Request body must be a JSON object") from exc
+    if not isinstance(payload, dict):
+        raise ValidationFailed("Request body must be a JSON object")
+    return payload

@@ -18,7 +18,7 @@ import pytest
 from moto import mock_aws
 
 from devstack.defaults import DEV_ENV
-from devstack.template import create_tables
+from devstack.template import create_tables, load_template, table_definitions
 from profile_photos import profiles
 from profile_photos.settings import get_settings
 from profile_photos.storage import get_storage
@@ -35,6 +35,9 @@ class LambdaContext:
     memory_limit_in_mb: int = 512
     invoked_function_arn: str = "arn:aws:lambda:eu-west-1:123456789012:function:test-function"
     aws_request_id: str = "test-request"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 10_000
 
 
 @dataclass
@@ -77,11 +80,10 @@ class Stack:
     def objects(self) -> list[str]:
         """Every stored object, as `bucket/key`."""
         if self.s3 is None:
-            if not self.base_path.exists():
-                return []
             return sorted(
                 str(path.relative_to(self.base_path))
-                for path in self.base_path.rglob("*")
+                for bucket in R2_BUCKETS
+                for path in (self.base_path / bucket).rglob("*")
                 if path.is_file()
             )
         found = []
@@ -89,6 +91,12 @@ class Stack:
             listing = self.s3.list_objects_v2(Bucket=bucket)
             found += [f"{logical}/{item['Key']}" for item in listing.get("Contents", [])]
         return sorted(found)
+
+    def all_files(self) -> list[Path]:
+        """LOCAL: every file the provider wrote, object metadata included."""
+        if not self.base_path.exists():
+            return []
+        return [path for path in self.base_path.rglob("*") if path.is_file()]
 
     def read(self, bucket: str, key: str) -> bytes:
         if self.s3 is None:
@@ -104,6 +112,7 @@ class Stack:
     def assert_unchanged(self) -> None:
         """Nothing stored and nothing written: the state a rejected request must leave."""
         assert self.objects() == []
+        assert self.all_files() == []
         assert self.items("PHOTOS_TABLE") == []
         assert self.items("USERS_TABLE") == []
 
@@ -130,9 +139,9 @@ def stack(provider: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Ite
     get_storage.cache_clear()
     profiles._recent_refresh.clear()  # a warm container's memory of a previous test's table
     with mock_aws():
+        # every table of the template, named by its logical id as under `sam local`
         create_tables(
-            boto3.client("dynamodb"),
-            {"PhotosTable": DEV_ENV["PHOTOS_TABLE"], "UsersTable": DEV_ENV["USERS_TABLE"]},
+            boto3.client("dynamodb"), {name: name for name in table_definitions(load_template())}
         )
         stack = Stack(provider, tmp_path / "objects")
         if stack.s3 is not None:

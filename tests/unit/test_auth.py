@@ -117,3 +117,25 @@ def test_issuer_and_audience_checked_when_configured() -> None:
 
 def test_audience_in_token_is_ignored_when_none_is_configured() -> None:
     assert authenticate(f"Bearer {token(aud='anything')}", settings()).user_id == "user_1-A"
+
+
+@pytest.mark.parametrize("header", [{"kid": 1}, {"crit": ["exp"]}, {"crit": "x"}])
+def test_headers_pyjwt_refuses_are_401_not_a_crash(header: dict) -> None:
+    import base64
+    import hashlib
+    import hmac
+    import json
+
+    def part(value: dict) -> bytes:
+        return base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=")
+
+    signing_input = (
+        part({"alg": "HS256", "typ": "JWT", **header})
+        + b"."
+        + part({"sub": "u", "exp": int(time.time()) + 60})
+    )
+    mac = hmac.new(SECRET.encode(), signing_input, hashlib.sha256).digest()
+    bad = (signing_input + b"." + base64.urlsafe_b64encode(mac).rstrip(b"=")).decode()
+
+    with pytest.raises(Unauthorized, match=r"^Malformed token$"):
+        authenticate(f"Bearer {bad}", settings())

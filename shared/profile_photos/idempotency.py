@@ -1,0 +1,110 @@
+"""`Idempotency-Key`: a retried request returns the first result instead of acting twice.
+
+Built on Powertools' idempotency utility with its DynamoDB persistence layer. The key is
+scoped to the caller and the operation (`[userId, operation, key]`), so two users (or an
+upload and a complete) never share one. The request's fingerprint (the file's SHA-256, its
+name, type and context; not the multipart boundary, which clients regenerate on retry) is
+Powertools' payload validation: the same key with a different request is refused (422).
+A request that fails is not remembered, so its retry runs again; results are kept 24 h.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Callable
+from typing import Any
+
+from profile_photos.errors import (
+    Conflict,
+    DependencyUnavailable,
+    IdempotencyKeyReused,
+    ValidationFailed,
+)
+from profile_photos.settings import Settings
+
+KEY_PATTERN = re.compile(r"[\x21-\x7e]{1,255}")  # printable ASCII, no spaces
+RESULT_TTL_SECONDS = 24 * 3600
+
+Work = Callable[[], dict[str, Any]]
+
+
+def check_key(key: str) -> str:
+    if not KEY_PATTERN.fullmatch(key):
+        raise ValidationFailed("Idempotency-Key must be 1-255 printable ASCII characters")
+    return key
+
+
+@functools.cache
+def _runner(table: str) -> tuple[Callable[..., dict[str, Any]], Any]:
+    from aws_lambda_powertools.utilities.idempotency import (
+        DynamoDBPersistenceLayer,
+        IdempotencyConfig,
+        idempotent_function,
+    )
+
+    config = IdempotencyConfig(
+        event_key_jmespath="[userId, operation, key]",
+        payload_validation_jmespath="fingerprint",
+        raise_on_no_idempotency_key=True,
+        expires_after_seconds=RESULT_TTL_SECONDS,
+    )
+
+    @idempotent_function(
+        data_keyword_argument="request",
+        persistence_store=DynamoDBPersistenceLayer(table_name=table),
+        config=config,
+    )
+    def run(request: dict[str, str], work: Work) -> dict[str, Any]:
+        return work()
+
+    return run, config
+
+
+def run_once(
+    settings: Settings,
+    *,
+    user_id: str,
+    operation: str,
+    key: str,
+    fingerprint: str,
+    work: Work,
+    lambda_context: Any,
+) -> dict[str, Any]:
+    """`work()`'s result; for a key seen before with the same fingerprint, the first result.
+
+    The Lambda context bounds the in-progress record by the invocation's remaining time, so
+    a request whose container died can be retried once its timeout has passed."""
+    from aws_lambda_powertools.utilities.idempotency.exceptions import (
+        IdempotencyAlreadyInProgressError,
+        IdempotencyPersistenceLayerError,
+        IdempotencyValidationError,
+    )
+
+    request = {"userId": user_id, "operation": operation, "key": check_key(key)}
+    run, config = _runner(settings.idempotency_table)
+    config.register_lambda_context(lambda_context)
+    try:
+        return run(request=request | {"fingerprint": fingerprint}, work=work)
+    except IdempotencyValidationError as exc:
+        raise IdempotencyKeyReused(
+            "Idempotency-Key was already used with a different request; "
+            "send a new key for a new upload"
+        ) from exc
+    except IdempotencyAlreadyInProgressError as exc:
+        raise Conflict(
+            "A request with this Idempotency-Key is still in progress; retry in a moment"
+        ) from exc
+    except IdempotencyPersistenceLayerError as exc:
+        raise DependencyUnavailable("Idempotency records are unavailable, retry later") from exc
+
+
+def fingerprint(*parts: bytes | str | None) -> str:
+    """A digest of what makes two requests "the same request"."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for part in parts:
+        data = part.encode() if isinstance(part, str) else (part or b"")
+        digest.update(len(data).to_bytes(8, "big") + data)
+    return digest.hexdigest()

@@ -1,0 +1,265 @@
+"""Per-user upload rate limits: a minute and an hour window, shared through DynamoDB.
+
+An upload costs `cost_of(size)` units: 1 per started MiB, at least 1. Each user has two fixed
+windows aligned to the epoch (a minute starts at a multiple of 60 s, an hour at a multiple of
+3600 s). Minutes nest exactly in hours (3600 % 60 == 0), so both windows live in ONE item per
+user and hour in the rate-limits table (hash key `pk` (S), TTL on `expiresAt`; see
+RateLimitsTable in template.yaml):
+
+    pk        = user#<userId>#h#<epochHour>
+    units     (N) units spent in that hour
+    m00..m59  (N) units spent in each minute of that hour (minute-of-hour of the epoch minute)
+    expiresAt (N) the hour's end + 300 s, epoch seconds
+
+`charge()` is ONE UpdateItem: `ADD units :c, mNN :c SET expiresAt = :exp`, guarded by
+`(attribute_not_exists(units) OR units <= :hourLimit - :c) AND (attribute_not_exists(mNN) OR
+mNN <= :minuteLimit - :c)`, returning UPDATED_NEW. DynamoDB evaluates the condition and applies
+the update atomically, so concurrent uploads (on any number of function instances) can never
+together exceed a limit, and a refusal by either window writes nothing. The new counts of both
+windows come back in the same response, so the headers need no further read. A cost above a
+limit itself is refused before any request, since a fresh counter would otherwise admit it.
+
+Only a refusal pays a second request: one strongly consistent GetItem of the hour item, to
+name the window(s) that refused (message and `retry_after`). Counts only grow within a window,
+so the read sees at least what refused the update. If that read fails, or finds nothing over
+(an item removed out of band), the refusal still stands, with the minute's reset as
+`retry_after` (the shortest honest wait: a retry then learns the real window).
+
+A charged upload that then fails (storage down, validation after charging) still costs: there
+is no refund. Charge after the cheap request checks, right before storing; a refund would be
+one more write that can itself fail, and the budget is a ceiling, not a bill.
+
+Header values (`Allowance`): `limit` and `remaining` are those of the tightest window, the one
+with the fewest units left after this charge (on a tie, the one that resets later, since that
+is the longer wait); `reset_after` is the whole seconds until that window starts over. The
+counts are those the update returned, so they include concurrent charges by the same user
+that DynamoDB applied first.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from pynamodb.attributes import NumberAttribute, TTLAttribute, UnicodeAttribute
+from pynamodb.exceptions import PynamoDBException, UpdateError
+from pynamodb.models import Model
+
+from profile_photos.errors import DependencyUnavailable, RateLimited
+
+MIB = 1024 * 1024
+EXPIRY_MARGIN_SECONDS = 300  # counters outlive their hour a little (clock skew between hosts)
+CONDITION_FAILED = "ConditionalCheckFailedException"  # UpdateItem: a window refused
+UNAVAILABLE = "Rate limits are unavailable, retry later"
+
+
+class RateLimitModel(Model):
+    """One user's counters for one epoch hour; the minute slots `m00`..`m59` are dynamic."""
+
+    class Meta:
+        table_name = "profile-photos-rate-limits"
+
+    pk = UnicodeAttribute(hash_key=True)
+    units = NumberAttribute(null=True)
+    expires_at = TTLAttribute(attr_name="expiresAt", null=True)
+
+
+def bind_rate_limit_table(name: str) -> None:
+    """Point `RateLimitModel` at the configured table (`settings.rate_limits_table`)."""
+    if RateLimitModel.Meta.table_name == name:
+        return
+    RateLimitModel.Meta.table_name = name
+    RateLimitModel._connection = None  # pynamodb caches the table connection on the class
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """A fixed window kind. All times are epoch seconds."""
+
+    name: str  # in messages: "minute", "hour"
+    seconds: int
+
+    def index(self, now: float) -> int:
+        """Which window `now` falls in: the epoch minute or epoch hour.
+
+        Integer division of the whole second: minutes nest in hours exactly, so a minute's
+        slot always lands in its own hour's item.
+        """
+        return math.floor(now) // self.seconds
+
+    def start(self, now: float) -> int:
+        return self.index(now) * self.seconds
+
+    def end(self, now: float) -> int:
+        """When the window that holds `now` resets (its first second no longer counts)."""
+        return self.start(now) + self.seconds
+
+    def reset_after(self, now: float) -> int:
+        """Whole seconds until the window resets: 1..`seconds` (rounded up, never 0)."""
+        return max(1, math.ceil(self.end(now) - now))
+
+
+MINUTE = Window("minute", 60)
+HOUR = Window("hour", 3600)
+WINDOWS = (MINUTE, HOUR)
+
+
+def counter_key(user_id: str, now: float) -> str:
+    """The hash key of the item holding `user_id`'s counters for the hour of `now`."""
+    return f"user#{user_id}#h#{HOUR.index(now)}"
+
+
+def minute_slot(now: float) -> str:
+    """The attribute counting the minute of `now` in its hour's item: `m00`..`m59`."""
+    return f"m{MINUTE.index(now) % (HOUR.seconds // MINUTE.seconds):02d}"
+
+
+def expires_at(now: float) -> int:
+    """The item's TTL: after its hour, plus a margin."""
+    return HOUR.end(now) + EXPIRY_MARGIN_SECONDS
+
+
+@dataclass(frozen=True, slots=True)
+class Allowance:
+    """What is left after a charge, for `X-RateLimit-*` headers (see the module docstring)."""
+
+    limit: int  # X-RateLimit-Limit: units per `window`
+    remaining: int  # X-RateLimit-Remaining: units left in `window`
+    reset_after: int  # X-RateLimit-Reset: seconds until `window` starts over
+    window: str  # "minute" or "hour"
+    cost: int  # units this request was charged
+
+    def headers(self) -> dict[str, str]:
+        return {
+            "X-RateLimit-Limit": str(self.limit),
+            "X-RateLimit-Remaining": str(self.remaining),
+            "X-RateLimit-Reset": str(self.reset_after),
+        }
+
+
+def cost_of(size_bytes: int) -> int:
+    """Units an upload of `size_bytes` costs: 1 per started MiB, and at least 1.
+
+    0 bytes costs 1 (every charged request costs something; an empty file is refused by
+    validation anyway). A negative size is a programming error.
+    """
+    if size_bytes < 0:
+        raise ValueError(f"size_bytes must be >= 0, got {size_bytes}")
+    return max(1, math.ceil(size_bytes / MIB))
+
+
+def limits_of(*, per_minute: int, per_hour: int) -> dict[Window, int]:
+    for name, value in (("per_minute", per_minute), ("per_hour", per_hour)):
+        if value < 1:
+            raise ValueError(f"{name} must be >= 1, got {value}")
+    return {MINUTE: per_minute, HOUR: per_hour}
+
+
+def refusal(refused: list[Window], cost: int, limits: dict[Window, int], now: float) -> RateLimited:
+    """The 429 for windows that refused `cost`: retry when the last of them resets."""
+    window = max(refused, key=lambda w: (w.reset_after(now), w.seconds))
+    retry = window.reset_after(now)
+    return RateLimited(
+        f"Rate limit exceeded: {limits[window]} units per {window.name} "
+        f"(this upload costs {cost}); retry in {retry} s",
+        retry,
+    )
+
+
+def check_admissible(cost: int, limits: dict[Window, int], now: float) -> None:
+    """Refuse a cost that no window could ever admit, before any request is made.
+
+    Still a 429 (the budget, not the request, is the problem: the same file is fine under a
+    higher limit); `retry_after` is the reset of the smallest limit's window, as for any
+    refusal, but the message says that waiting will not help.
+    """
+    too_big = [window for window in WINDOWS if cost > limits[window]]
+    if not too_big:
+        return
+    window = min(too_big, key=lambda w: (limits[w], w.seconds))
+    raise RateLimited(
+        f"Rate limit exceeded: this upload costs {cost} units, more than the limit of "
+        f"{limits[window]} units per {window.name}, so it can never be admitted",
+        window.reset_after(now),
+    )
+
+
+def tightest(
+    counts: dict[Window, int], limits: dict[Window, int], cost: int, now: float
+) -> Allowance:
+    """The window with the fewest units left (a tie goes to the one that resets later)."""
+    window = min(WINDOWS, key=lambda w: (limits[w] - counts[w], -w.reset_after(now), -w.seconds))
+    return Allowance(
+        limit=limits[window],
+        remaining=max(0, limits[window] - counts[window]),
+        reset_after=window.reset_after(now),
+        window=window.name,
+        cost=cost,
+    )
+
+
+def charge(user_id: str, cost: int, *, per_minute: int, per_hour: int, now: float) -> Allowance:
+    """Spend `cost` units of `user_id`'s minute and hour budgets, or spend nothing.
+
+    Raises `RateLimited` (429) when either window would go over its limit, and
+    `DependencyUnavailable` (503) when DynamoDB fails. `now` is epoch seconds (`time.time()`).
+    One UpdateItem when admitted; UpdateItem + GetItem when refused.
+    """
+    if cost < 1:
+        raise ValueError(f"cost must be >= 1, got {cost}")
+    limits = limits_of(per_minute=per_minute, per_hour=per_hour)
+    check_admissible(cost, limits, now)
+    key, slot = counter_key(user_id, now), minute_slot(now)
+    minute = NumberAttribute(attr_name=slot)
+    try:
+        response = RateLimitModel._get_connection().update_item(
+            key,
+            actions=[
+                RateLimitModel.units.add(cost),
+                minute.add(cost),
+                RateLimitModel.expires_at.set(datetime.fromtimestamp(expires_at(now), tz=UTC)),
+            ],
+            condition=(
+                RateLimitModel.units.does_not_exist()
+                | (RateLimitModel.units <= limits[HOUR] - cost)
+            )
+            & (minute.does_not_exist() | (minute <= limits[MINUTE] - cost)),
+            return_values="UPDATED_NEW",
+        )
+    except UpdateError as exc:
+        if exc.cause_response_code != CONDITION_FAILED:
+            raise DependencyUnavailable(UNAVAILABLE) from exc
+        raise _refusal_of(key, slot, cost, limits, now) from None
+    except PynamoDBException as exc:
+        raise DependencyUnavailable(UNAVAILABLE) from exc
+    updated = response.get("Attributes", {})
+    counts = {MINUTE: _number(updated, slot, cost), HOUR: _number(updated, "units", cost)}
+    return tightest(counts, limits, cost, now)
+
+
+def _refusal_of(
+    key: str, slot: str, cost: int, limits: dict[Window, int], now: float
+) -> RateLimited:
+    """Nothing was written: read the item once to name the window(s) that refused."""
+    try:
+        item = (
+            RateLimitModel._get_connection()
+            .get_item(key, consistent_read=True, attributes_to_get=["units", slot])
+            .get("Item", {})
+        )
+    except PynamoDBException:
+        item = {}  # the refusal stands; only its reason is unknown
+    counts = {MINUTE: _number(item, slot, 0), HOUR: _number(item, "units", 0)}
+    refused = [window for window in WINDOWS if counts[window] + cost > limits[window]]
+    if refused:
+        return refusal(refused, cost, limits, now)
+    retry = MINUTE.reset_after(now)
+    return RateLimited(f"Rate limit exceeded (this upload costs {cost}); retry in {retry} s", retry)
+
+
+def _number(attributes: dict[str, Any], name: str, default: int) -> int:
+    """A number from a raw DynamoDB attribute map (`{"units": {"N": "3"}}`)."""
+    value = attributes.get(name)
+    return int(value["N"]) if value else default

@@ -1,0 +1,61 @@
+"""Apply the staging lifecycle rule to the R2 user-assets bucket (`make r2-lifecycle`).
+
+Direct uploads wait under `staging/` until `complete`; one that is never completed must not
+linger. R2 honours S3 lifecycle rules (with a granularity of one day), so the bucket deletes
+anything under `staging/` a day after it was written. Run once per bucket, with the same
+R2 variables as the service (R2_ACCOUNT_ID or R2_ENDPOINT_URL, R2_ACCESS_KEY_ID,
+R2_SECRET_ACCESS_KEY, R2_USER_ASSETS_BUCKET).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+from profile_photos.settings import SettingsError, load_settings
+from profile_photos.storage import STAGING_PREFIX, _r2_client
+
+RULE_ID = "expire-staged-direct-uploads"
+
+
+def staging_rule() -> dict[str, Any]:
+    return {
+        "ID": RULE_ID,
+        "Filter": {"Prefix": STAGING_PREFIX},
+        "Status": "Enabled",
+        "Expiration": {"Days": 1},
+        "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1},
+    }
+
+
+def apply(client: Any, bucket: str) -> None:
+    """Add (or replace) our rule, keeping any other rule the bucket already has."""
+    try:
+        rules = client.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
+    except client.exceptions.ClientError as exc:
+        if exc.response["Error"]["Code"] != "NoSuchLifecycleConfiguration":
+            raise
+        rules = []
+    rules = [rule for rule in rules if rule.get("ID") != RULE_ID] + [staging_rule()]
+    client.put_bucket_lifecycle_configuration(
+        Bucket=bucket, LifecycleConfiguration={"Rules": rules}
+    )
+
+
+def main() -> int:
+    env = {"LOCAL_STORAGE_SECRET": "-" * 32, "JWT_SECRET": "-" * 32} | dict(os.environ)
+    env["OBJECT_STORAGE_PROVIDER"] = "R2"
+    try:
+        settings = load_settings(env)
+    except SettingsError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    bucket = settings.r2_user_assets_bucket or ""
+    apply(_r2_client(settings), bucket)
+    print(f"{bucket}: objects under {STAGING_PREFIX} expire after 1 day")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
