@@ -72,8 +72,11 @@ check-build: tools ## sam build, then import the built layers with nothing else 
 events: venv ## regenerate events/*.json (deterministic)
 	$(PY) -m tools.make_events
 
+# USER is also the login name in the environment: only a USER given on the command line counts.
+TOKEN_USER = $(if $(filter command line,$(origin USER)),$(USER),demo-user)
+
 token: venv ## print a bearer token for the local stack: make token USER=<id> NAME=<username>
-	@$(PY) -m devstack.token --user "$(USER)" --name "$(NAME)"
+	@$(PY) -m devstack.token --user "$(TOKEN_USER)" --name "$(NAME)"
 
 r2-lifecycle: venv ## expire never-completed direct uploads in the R2 bucket (R2_* env)
 	PYTHONPATH=shared $(PY) -m tools.r2_lifecycle

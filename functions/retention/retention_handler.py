@@ -28,15 +28,16 @@ processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 class BatchRun:
     """Retention once per user per batch; a user's failure fails all of its records."""
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, event: dict) -> None:
         self.limit = limit
         self.outcomes: dict[str, Exception | None] = {}
+        self.expected = expected_active(event)
 
     def handle(self, record: DynamoDBRecord) -> None:
         user_id = record.dynamodb.keys["userId"]  # type: ignore[union-attr]
         if user_id not in self.outcomes:
             try:
-                archived = enforce_retention(user_id, self.limit)
+                archived = enforce_retention(user_id, self.limit, self.expected.get(user_id))
                 self.outcomes[user_id] = None
                 if archived:
                     metrics.add_metric(
@@ -49,13 +50,27 @@ class BatchRun:
             raise failure
 
 
+def expected_active(event: dict) -> dict[str, dict[str, str]]:
+    """user id -> {asset id: activeSortKey} of the active photos the batch's records show."""
+    expected: dict[str, dict[str, str]] = {}
+    for raw in event.get("Records") or []:
+        image = raw.get("dynamodb", {}).get("NewImage") or {}
+        try:
+            user_id, asset_id = image["userId"]["S"], image["assetId"]["S"]
+            sort_key = image["activeSortKey"]["S"]
+        except (KeyError, TypeError):
+            continue
+        expected.setdefault(user_id, {})[asset_id] = sort_key
+    return expected
+
+
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     settings = get_settings()
     bind_tables(settings)
-    run = BatchRun(settings.retention_active_limit)
+    run = BatchRun(settings.retention_active_limit, event)
     records = len(event.get("Records") or [])
     metrics.add_metric(name="StreamRecordsProcessed", unit=MetricUnit.Count, value=records)
     return process_partial_response(

@@ -13,6 +13,12 @@ alone, and the run that its own stream record triggers decides about it.
 `activeSortKey` is `<activeSince>#<assetId>`: the upload time for a new photo, the restore
 time for a restored one. Sorting by it (not by `uploadedAt`) is what keeps a restored photo
 from being archived again at once.
+
+A global secondary index is eventually consistent, so the Query can miss a photo written a
+moment ago. The stream records say which photos must be visible (`expected`: asset id ->
+activeSortKey); if one is missing from the index but a consistent read of the table shows it
+still active with that key, the index is behind and the run fails, so Lambda retries it
+instead of converging on a stale view. That read happens only in that rare case.
 """
 
 from __future__ import annotations
@@ -51,11 +57,18 @@ def active_photos(user_id: str) -> list[PhotoModel]:
         raise DependencyUnavailable("Photos could not be read") from exc
 
 
-def enforce_retention(user_id: str, limit: int, now: datetime | None = None) -> list[str]:
+def enforce_retention(
+    user_id: str,
+    limit: int,
+    expected: dict[str, str] | None = None,
+    now: datetime | None = None,
+) -> list[str]:
     """Archive the user's active photos beyond the newest `limit`; return the archived ids."""
     archived_at = iso_ms(now or datetime.now(UTC))
+    active = active_photos(user_id)
+    _check_index_caught_up(user_id, active, expected or {})
     archived = []
-    for photo in select_to_archive(active_photos(user_id), limit):
+    for photo in select_to_archive(active, limit):
         try:
             photo.update(
                 actions=[
@@ -71,3 +84,22 @@ def enforce_retention(user_id: str, limit: int, now: datetime | None = None) -> 
             raise DependencyUnavailable("Photo could not be archived") from exc
         archived.append(photo.asset_id)
     return archived
+
+
+def _check_index_caught_up(
+    user_id: str, active: list[PhotoModel], expected: dict[str, str]
+) -> None:
+    listed = {photo.asset_id: photo.active_sort_key for photo in active}
+    for asset_id, sort_key in expected.items():
+        if listed.get(asset_id) == sort_key:
+            continue
+        try:
+            current = PhotoModel.get(user_id, asset_id, consistent_read=True)
+        except PhotoModel.DoesNotExist:
+            continue  # deleted since: nothing to wait for
+        except PynamoDBException as exc:
+            raise DependencyUnavailable("Photos could not be read") from exc
+        if current.active_sort_key == sort_key:
+            raise DependencyUnavailable(
+                f"The active-by-user index does not show photo {asset_id} yet; retry"
+            )

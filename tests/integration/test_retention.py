@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import retention_handler
 import upload_handler
+from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
 from profile_photos import profiles
 from profile_photos.auth import Identity
@@ -133,11 +134,11 @@ def test_batch_failing_half_way_reports_those_records_and_converges_on_retry(
     real = retention_handler.enforce_retention
     failed_once: set[str] = set()
 
-    def flaky(user_id: str, limit: int) -> list[str]:
+    def flaky(user_id: str, limit: int, expected: dict[str, str] | None = None) -> list[str]:
         if user_id == "user-b" and user_id not in failed_once:
             failed_once.add(user_id)
             raise RuntimeError("throttled")
-        return real(user_id, limit)
+        return real(user_id, limit, expected)
 
     monkeypatch.setattr(retention_handler, "enforce_retention", flaky)
 
@@ -218,3 +219,32 @@ def test_archived_at_is_a_utc_timestamp(stack: Stack) -> None:
     moment = datetime.fromisoformat(archived["archivedAt"]["S"])
     assert moment.tzinfo == UTC
     assert abs((datetime.now(UTC) - moment).total_seconds()) < 60
+
+
+def test_a_lagging_index_fails_the_records_instead_of_converging_on_a_stale_view(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from profile_photos import retention
+
+    ids = upload_sequentially(7)
+    records = stream_records(stack)
+
+    # Given the index does not show the newest photo yet (DynamoDB GSIs are eventually
+    # consistent; moto's never lag, so the Query's answer is held back here)
+    real_query = retention.active_photos
+
+    def lagging(user_id: str) -> list[Any]:
+        return [p for p in real_query(user_id) if p.asset_id != ids[-1]]
+
+    monkeypatch.setattr(retention, "active_photos", lagging)
+
+    # When the batch arrives, every record (all this user's) fails: Powertools then fails the
+    # invocation, so Lambda retries the whole batch; nothing is archived meanwhile
+    with pytest.raises(BatchProcessingError, match="All records failed processing"):
+        deliver(records)
+    assert archived_ids(stack) == set()
+
+    # And once the index has caught up, the retry converges
+    monkeypatch.setattr(retention, "active_photos", real_query)
+    assert deliver(records) == {"batchItemFailures": []}
+    assert active_ids(stack) == set(ids[-LIMIT:])
