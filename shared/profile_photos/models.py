@@ -16,6 +16,7 @@ import functools
 from pynamodb.attributes import (
     BooleanAttribute,
     NumberAttribute,
+    TTLAttribute,
     UnicodeAttribute,
 )
 from pynamodb.connection import Connection
@@ -74,19 +75,29 @@ class UserModel(Model):
     current_sort_key = UnicodeAttribute(attr_name="currentSortKey", null=True)
 
 
-MODELS: tuple[type[Model], ...] = (PhotoModel, UserModel)
+class RateLimitModel(Model):
+    """One user's upload budget for one epoch hour: `units` spent in the hour, and one slot
+    per minute (`m00`..`m59`, dynamic attributes written by `ratelimit`). Expires by TTL."""
+
+    class Meta:
+        table_name = "profile-photos-rate-limits"
+
+    pk = UnicodeAttribute(hash_key=True)
+    units = NumberAttribute(null=True)
+    expires_at = TTLAttribute(attr_name="expiresAt", null=True)
 
 
 def bind_tables(settings: Settings) -> None:
     """Point the models at the configured tables (and drop any cached connection)."""
-    if (PhotoModel.Meta.table_name, UserModel.Meta.table_name) == (
-        settings.photos_table,
-        settings.users_table,
-    ):
+    names = {
+        PhotoModel: settings.photos_table,
+        UserModel: settings.users_table,
+        RateLimitModel: settings.rate_limits_table,
+    }
+    if all(model.Meta.table_name == name for model, name in names.items()):
         return
-    PhotoModel.Meta.table_name = settings.photos_table
-    UserModel.Meta.table_name = settings.users_table
-    for model in MODELS:
+    for model, name in names.items():
+        model.Meta.table_name = name
         model._connection = None  # pynamodb caches the table connection on the class
     transaction_connection.cache_clear()
 

@@ -43,35 +43,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from pynamodb.attributes import NumberAttribute, TTLAttribute, UnicodeAttribute
+from pynamodb.attributes import NumberAttribute
 from pynamodb.exceptions import PynamoDBException, UpdateError
-from pynamodb.models import Model
 
 from profile_photos.errors import DependencyUnavailable, RateLimited
+from profile_photos.models import RateLimitModel
 
 MIB = 1024 * 1024
 EXPIRY_MARGIN_SECONDS = 300  # counters outlive their hour a little (clock skew between hosts)
 CONDITION_FAILED = "ConditionalCheckFailedException"  # UpdateItem: a window refused
 UNAVAILABLE = "Rate limits are unavailable, retry later"
-
-
-class RateLimitModel(Model):
-    """One user's counters for one epoch hour; the minute slots `m00`..`m59` are dynamic."""
-
-    class Meta:
-        table_name = "profile-photos-rate-limits"
-
-    pk = UnicodeAttribute(hash_key=True)
-    units = NumberAttribute(null=True)
-    expires_at = TTLAttribute(attr_name="expiresAt", null=True)
-
-
-def bind_rate_limit_table(name: str) -> None:
-    """Point `RateLimitModel` at the configured table (`settings.rate_limits_table`)."""
-    if RateLimitModel.Meta.table_name == name:
-        return
-    RateLimitModel.Meta.table_name = name
-    RateLimitModel._connection = None  # pynamodb caches the table connection on the class
 
 
 @dataclass(frozen=True, slots=True)

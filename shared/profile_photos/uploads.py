@@ -27,7 +27,7 @@ from profile_photos.auth import Identity
 from profile_photos.errors import DependencyUnavailable, NotFound, ServiceError, ValidationFailed
 from profile_photos.image_contents import check_dimensions, read_dimensions, strip_metadata
 from profile_photos.models import PhotoModel, bind_tables
-from profile_photos.ratelimit import Allowance, bind_rate_limit_table, charge, cost_of
+from profile_photos.ratelimit import Allowance, charge, cost_of
 from profile_photos.repository import register_photo
 from profile_photos.settings import Settings
 from profile_photos.signing import issue_token, signed_url
@@ -216,7 +216,7 @@ def complete_direct_upload(
 
 def _charge(identity: Identity, size: int, settings: Settings, moment: datetime) -> Allowance:
     """Spend the caller's upload budget: 1 unit per started MiB (429 when over)."""
-    bind_rate_limit_table(settings.rate_limits_table)
+    bind_tables(settings)
     return charge(
         identity.user_id,
         cost_of(size),

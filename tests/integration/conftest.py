@@ -25,6 +25,17 @@ from profile_photos.storage import get_storage
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 R2_ENDPOINT = "https://testaccount.r2.cloudflarestorage.com"
+# The seed's 201 `data` object, exactly.
+UPLOAD_DATA_KEYS = {
+    "fileKey",
+    "uploadUrl",
+    "fileName",
+    "contentType",
+    "size",
+    "assetId",
+    "uploadedAt",
+    "expiresAt",
+}
 R2_BUCKETS = {"user-assets": "test-user-assets", "app-assets": "test-app-assets"}
 
 

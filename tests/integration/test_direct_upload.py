@@ -15,7 +15,7 @@ import upload_handler
 
 from devstack.apigw import proxy_event
 from tests.images import jpeg_bytes, png_bytes
-from tests.integration.conftest import R2_BUCKETS, HttpResult, Stack, invoke
+from tests.integration.conftest import R2_BUCKETS, UPLOAD_DATA_KEYS, HttpResult, Stack, invoke
 from tools.make_events import signed_event, user_token
 
 PREFIX = "/api/storage/profile-photo"
@@ -74,16 +74,7 @@ def test_five_mib_goes_through_upload_url_put_and_complete(stack: Stack) -> None
     # Then it answers exactly like a multipart upload, and the staged object is gone
     assert done.status == 201, done.body
     data = done.json()["data"]
-    assert set(data) == {
-        "fileKey",
-        "uploadUrl",
-        "fileName",
-        "contentType",
-        "size",
-        "assetId",
-        "uploadedAt",
-        "expiresAt",
-    }
+    assert set(data) == UPLOAD_DATA_KEYS
     assert data["size"] == len(BIG)
     assert data["fileName"] == "big.jpg"
     assert data["contentType"] == "image/jpeg"

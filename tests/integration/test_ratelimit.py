@@ -15,20 +15,21 @@ import pytest
 from moto import mock_aws
 from pynamodb.exceptions import GetError
 
+from devstack.defaults import DEV_ENV
 from devstack.template import create_tables, load_template
 from profile_photos import ratelimit
 from profile_photos.errors import DependencyUnavailable, RateLimited
+from profile_photos.models import RateLimitModel, bind_tables
 from profile_photos.ratelimit import (
     HOUR,
     MIB,
     MINUTE,
-    RateLimitModel,
-    bind_rate_limit_table,
     charge,
     cost_of,
     counter_key,
     minute_slot,
 )
+from profile_photos.settings import load_settings
 
 TABLE = "test-rate-limits"
 T0 = 1_699_999_200  # the first second of an hour
@@ -59,7 +60,7 @@ def counters() -> Iterator[Counters]:
     with mock_aws():
         client = boto3.client("dynamodb")
         create_tables(client, {"RateLimitsTable": TABLE}, template=load_template())
-        bind_rate_limit_table(TABLE)
+        bind_tables(load_settings(DEV_ENV | {"RATE_LIMITS_TABLE": TABLE}))
         yield Counters(client)
 
 

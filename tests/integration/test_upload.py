@@ -14,7 +14,7 @@ import upload_handler
 
 from devstack.defaults import DEV_ENV, DEV_STORAGE_SECRET
 from tests.images import jpeg_bytes
-from tests.integration.conftest import Stack, invoke, load_event
+from tests.integration.conftest import UPLOAD_DATA_KEYS, Stack, invoke, load_event
 
 ISO_MS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
 ALLOWED = "jpg, jpeg, png, gif, webp, heic, heif"
@@ -45,16 +45,7 @@ def test_valid_upload_stores_file_registers_photo_and_makes_it_current(
     body = result.json()
     assert body["success"] is True
     data = body["data"]
-    assert set(data) == {
-        "fileKey",
-        "uploadUrl",
-        "fileName",
-        "contentType",
-        "size",
-        "assetId",
-        "uploadedAt",
-        "expiresAt",
-    }
+    assert set(data) == UPLOAD_DATA_KEYS
     assert re.fullmatch(
         rf"users/demo-user/profile-picture/{data['assetId']}\.{extension}", data["fileKey"]
     )
