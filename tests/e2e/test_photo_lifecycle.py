@@ -42,8 +42,10 @@ def gql(stack: RunningStack, user: str, query: str, **variables: str) -> dict[st
     return response.json()
 
 
-def eventually(check: Callable[[], Any], timeout: float = 15.0) -> Any:
-    """Retention runs asynchronously after the stream delivers: wait for its end state."""
+def eventually(check: Callable[[], Any], timeout: float = 60.0) -> Any:
+    """Retention runs asynchronously after the stream delivers: wait for its end state
+    (returns as soon as it holds; the bound only matters on a heavily loaded machine, where
+    cold workers for nine concurrent uploads can take a while)."""
     deadline = time.time() + timeout
     while True:
         try:
@@ -63,6 +65,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Any:
     running = RunningStack(tmp_path_factory.mktemp("lifecycle"))
     yield running
     running.stop()
+    print(running.banner)  # the stack's log, shown by pytest when a test here failed
 
 
 def test_seven_uploads_leave_five_active_and_seven_in_the_export(stack: RunningStack) -> None:
