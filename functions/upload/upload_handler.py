@@ -8,6 +8,7 @@ Each honours `Idempotency-Key`: a retry with the same key returns the first answ
 """
 
 import functools
+from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
@@ -56,8 +57,13 @@ def upload() -> Response:
         context,
         **_services(settings),
     )
-    key = fingerprint(part.data, part.file_name, part.content_type, context)
-    outcome = _once(settings, identity, "upload", key, work)
+    outcome = _once(
+        settings,
+        identity,
+        "upload",
+        lambda: fingerprint(part.data, part.file_name, part.content_type, context),
+        work,
+    )
     metrics.add_metric(name="PhotoUploaded", unit=MetricUnit.Count, value=1)
     return created(outcome)
 
@@ -69,7 +75,7 @@ def upload_url() -> Response:
     body = json_body(app.current_event)
     fields = (body.get("fileName"), body.get("contentType"), body.get("size"))
     work = functools.partial(create_direct_upload, identity, *fields, **_services(settings))
-    outcome = _once(settings, identity, "upload-url", fingerprint(*map(str, fields)), work)
+    outcome = _once(settings, identity, "upload-url", lambda: fingerprint(*map(str, fields)), work)
     metrics.add_metric(name="DirectUploadStarted", unit=MetricUnit.Count, value=1)
     return created(outcome)
 
@@ -80,7 +86,7 @@ def complete() -> Response:
     settings, identity = _caller()
     file_key = json_body(app.current_event).get("fileKey")
     work = functools.partial(complete_direct_upload, identity, file_key, **_services(settings))
-    outcome = _once(settings, identity, "complete", fingerprint(str(file_key)), work)
+    outcome = _once(settings, identity, "complete", lambda: fingerprint(str(file_key)), work)
     metrics.add_metric(name="PhotoUploaded", unit=MetricUnit.Count, value=1)
     return created(outcome)
 
@@ -103,7 +109,15 @@ def _services(settings: Settings) -> dict[str, Any]:
     }
 
 
-def _once(settings: Settings, identity: Identity, operation: str, digest: str, work: Work) -> Any:
+def _once(
+    settings: Settings,
+    identity: Identity,
+    operation: str,
+    digest: Callable[[], str],
+    work: Work,
+) -> Any:
+    """`work()`, once per `Idempotency-Key` when the client sent one (the request's
+    fingerprint is computed only then)."""
     key = app.current_event.headers.get("idempotency-key")
     if key is None:
         return work()
@@ -112,7 +126,7 @@ def _once(settings: Settings, identity: Identity, operation: str, digest: str, w
         user_id=identity.user_id,
         operation=operation,
         key=key,
-        fingerprint=digest,
+        fingerprint=digest(),
         work=work,
         lambda_context=app.lambda_context,
     )

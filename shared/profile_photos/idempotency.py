@@ -100,11 +100,12 @@ def run_once(
 
 
 def fingerprint(*parts: bytes | str | None) -> str:
-    """A digest of what makes two requests "the same request"."""
+    """A digest of what makes two requests "the same request" (no copy of a file is made)."""
     import hashlib
 
     digest = hashlib.sha256()
     for part in parts:
         data = part.encode() if isinstance(part, str) else (part or b"")
-        digest.update(len(data).to_bytes(8, "big") + data)
+        digest.update(len(data).to_bytes(8, "big"))
+        digest.update(data)
     return digest.hexdigest()
