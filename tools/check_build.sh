@@ -112,7 +112,7 @@ import_check() { # $1: label, $2: function folder or "", $3: python code
     LOCAL_STORAGE_SECRET=import-check-dummy-secret-0123456789abcdef \
     JWT_SECRET=import-check-dummy-jwt-secret-0123456789abcdef \
     PHOTOS_TABLE=import-check-photos USERS_TABLE=import-check-users \
-    CHECK_LABEL="$1" CHECK_FUNCTION_DIR="$2" CHECK_LAYERS="$(IFS=:; echo "${LAYER_PATHS[*]}")" \
+    CHECK_LABEL="$1" CHECK_FUNCTION_DIR="$2" CHECK_LAYERS="$(IFS=:; echo "${LAYER_PATHS[*]}")${EXTRA_LAYER:+:$EXTRA_LAYER}" \
     "$PY313" -I -S -c "$PREAMBLE
 $3"
 }
@@ -163,12 +163,14 @@ check("boto3")
 check("aws_lambda_powertools", "Logger", "Tracer", "Metrics")
 check("aws_lambda_powertools.event_handler", "APIGatewayRestResolver")
 check("aws_xray_sdk.core", "xray_recorder")  # the [tracer] extra: Tracer needs it on Lambda
-check("jwt")
-if check("jwt.algorithms", "RSAAlgorithm", "ECAlgorithm"):
-    # the compiled cryptography wheel really runs on this interpreter and CPU
-    from cryptography.hazmat.primitives.asymmetric import ec
-    ec.generate_private_key(ec.SECP256R1())
-    print("  OK   cryptography native code (EC key generated)")
+jwt = check("jwt")
+if jwt:  # HS256 needs nothing beyond the two layers
+    token = jwt.encode({"sub": "x"}, "k" * 32, algorithm="HS256")
+    assert jwt.decode(token, "k" * 32, algorithms=["HS256"]) == {"sub": "x"}
+    print("  OK   HS256 sign and verify")
+    import importlib.util
+    assert importlib.util.find_spec("cryptography") is None, "cryptography belongs in JwksLayer"
+    print("  OK   cryptography is not in the default layers (it is JwksLayer)")
 check("pynamodb.models", "Model")
 check("requests_toolbelt.multipart.decoder", "MultipartDecoder")
 package = check("profile_photos")
@@ -179,6 +181,18 @@ if package:  # every other module of the shared package too
     for info in pkgutil.walk_packages(package.__path__, "profile_photos."):
         if info.name not in named:
             check(info.name)
+done()
+' || status=1
+
+JWKS_LAYER="$ROOT/$BUILD_DIR/JwksLayer/python"
+[[ -d $JWKS_LAYER ]] || fail "$JWKS_LAYER missing: did the layer build?"
+echo "== JwksLayer (stdlib + the two layers + JwksLayer, as a JWKS deployment has)"
+EXTRA_LAYER="$JWKS_LAYER" import_check "JwksLayer" "" '
+if check("jwt.algorithms", "RSAAlgorithm", "ECAlgorithm"):
+    # the compiled cryptography wheel really runs on this interpreter and CPU
+    from cryptography.hazmat.primitives.asymmetric import ec
+    ec.generate_private_key(ec.SECP256R1())
+    print("  OK   cryptography native code (EC key generated)")
 done()
 ' || status=1
 

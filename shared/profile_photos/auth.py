@@ -17,7 +17,7 @@ from typing import Any
 import jwt
 
 from profile_photos.errors import DependencyUnavailable, Unauthorized
-from profile_photos.settings import Settings
+from profile_photos.settings import Settings, SettingsError
 
 USER_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,128}")
 USERNAME_CLAIMS = ("username", "preferred_username", "cognito:username")
@@ -43,6 +43,11 @@ def bearer_token(authorization: str | None) -> str:
 
 @functools.cache
 def _jwks_client(url: str) -> jwt.PyJWKClient:
+    if not jwt.algorithms.has_crypto:
+        raise SettingsError(
+            "JWT_JWKS_URL is set but cryptography is missing: attach the JwksLayer "
+            "(template.yaml does when JwtJwksUrl is set)"
+        )
     return jwt.PyJWKClient(url, cache_keys=True, lifespan=3600, timeout=5)
 
 
