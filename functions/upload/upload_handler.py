@@ -18,7 +18,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from profile_photos.auth import Identity, authenticate
 from profile_photos.idempotency import Work, fingerprint, run_once
-from profile_photos.multipart import parse_form, single_file, single_text
+from profile_photos.multipart import BODY_PREFIX, parse_form, single_file, single_text
 from profile_photos.observability import logger, metrics, tracer
 from profile_photos.settings import Settings, get_settings
 from profile_photos.storage import get_storage
@@ -47,7 +47,7 @@ install_error_handlers(app)
 def upload() -> Response:
     settings, identity = _caller()
     event = app.current_event
-    fields = parse_form(raw_body(event), event.headers.get("content-type"))
+    fields = parse_form(raw_body(event, BODY_PREFIX), event.headers.get("content-type"))
     part = single_file(fields, "file")
     context = single_text(fields, "assetContext")
     work = functools.partial(
