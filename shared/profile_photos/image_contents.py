@@ -197,12 +197,13 @@ def _jpeg_segment(marker: int, payload: bytes) -> bytes:
 
 
 def _strip_jpeg(data: bytes) -> bytes:
-    kept: list[bytes] = []
+    view = memoryview(data)  # kept segments are views: the output is the only copy made
+    kept: list[bytes | memoryview] = [view[:2]]
     removed_at: int | None = None  # where the first dropped segment was
     exif_orientation = xmp_orientation = None
     for marker, start, body, end in _jpeg_segments(data):
         if marker not in _JPEG_DROP:
-            kept.append(data[start:end])
+            kept.append(view[start:end])
             continue
         removed_at = len(kept) if removed_at is None else removed_at
         payload = data[body:end]
@@ -215,7 +216,7 @@ def _strip_jpeg(data: bytes) -> bytes:
     if orientation := _kept_orientation(exif_orientation, xmp_orientation):
         exif = _jpeg_segment(0xE1, b"Exif\x00\x00" + _minimal_exif(orientation))
         kept.insert(removed_at, exif)
-    return data[:2] + b"".join(kept)
+    return b"".join(kept)
 
 
 # --- PNG ------------------------------------------------------------------------------------
