@@ -84,5 +84,8 @@ r2-lifecycle: venv ## expire never-completed direct uploads in the R2 bucket (R2
 deploy: build ## sam deploy --config-env $(ENV)
 	$(TOOLS)/bin/sam deploy --config-env $(ENV)
 
+bench: venv tools ## cold start, requests, warm time, memory, layer size, history vs budgets (~3 min)
+	$(PY) -m bench
+
 clean: ## remove build output and caches (not the venvs, not ./data)
 	rm -rf .aws-sam .pytest_cache .ruff_cache .mypy_cache

@@ -1,0 +1,215 @@
+"""`python -m bench` (`make bench`): one table of what each function costs, and its budgets.
+
+Sections, in order:
+  1. cold init       fresh python3.13 processes on the built layers (bench/cold.py)
+  2. requests        AWS calls per operation, counted by botocore hooks (bench/requests_count.py)
+  3. warm time       in process, beside each operation's floor (bench/warm.py)
+  4. peak memory     5 MiB upload under tracemalloc (bench/memory.py)
+  5. layer size      the built layers, with and without what Lambda ships (bench/layer.py)
+  6. history         10,000 archived photos vs none (bench/history.py)
+
+No network: every AWS endpoint is moto on 127.0.0.1, and `sam build` is incremental on SAM's
+cache (filled by `make build` / `make test`; only a first build of the dependency layer
+downloads wheels). The table goes to stdout, progress to stderr, and everything (raw runs
+included) to bench/results/bench-<UTC time>.json and bench/results/latest.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+import warnings
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # `python -m bench` from elsewhere: devstack/, tools/ importable
+    sys.path.insert(0, str(ROOT))
+
+from bench import budgets, cold, history, layer, memory, recorder, requests_count, stack, warm  # noqa: E402
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def progress(message: str) -> None:
+    print(f"bench: {message}", file=sys.stderr, flush=True)
+
+
+@contextlib.contextmanager
+def quiet_stdout() -> Iterator[None]:
+    """Handlers log and emit metrics to stdout on every call: send fd 1 to /dev/null while
+    they run (the work of formatting them is still done, as on Lambda)."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(devnull)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--cold-runs", type=int, default=10, help="processes per function (>= 10)")
+    parser.add_argument("--warm-runs", type=int, default=60, help="calls per warm figure")
+    parser.add_argument("--upload-runs", type=int, default=15, help="calls per 5 MiB upload figure")
+    parser.add_argument("--skip-build", action="store_true", help="reuse .aws-sam/bench-build")
+    parser.add_argument(
+        "--markdown", action="store_true", help="print the table as Markdown (for the README)"
+    )
+    parser.add_argument(
+        "--show", type=Path, metavar="JSON", help="print a saved run's table again, measure nothing"
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="3 cold processes, 15 warm calls: a smoke run, not a result",
+    )
+    args = parser.parse_args(argv)
+    if args.cold_runs < 10 and not args.quick:
+        parser.error("--cold-runs must be at least 10 (the budget is a median of >= 10)")
+    if args.quick:
+        args.cold_runs, args.warm_runs, args.upload_runs = 3, 15, 5
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.show:
+        saved = json.loads(args.show.read_text())
+        rows = [budgets.row_from_json(row) for row in saved["rows"]]
+        print(budgets.render_markdown(rows) if args.markdown else budgets.render_table(rows))
+        return 0
+    # the anchor publishes no metric on purpose: Powertools warns once, to stderr
+    warnings.filterwarnings("ignore", message="No application metrics to publish")
+    started = time.perf_counter()
+    stamp = datetime.now(UTC)
+    runtime = layer.runtime_version()
+    interpreter = layer.find_interpreter(runtime)
+    progress(f"{runtime}: {interpreter}")
+    if args.skip_build and (layer.BUILD_DIR / "template.yaml").exists():
+        progress(f"reusing {layer.BUILD_DIR.relative_to(ROOT)}")
+    else:
+        progress(f"sam build -> {layer.BUILD_DIR.relative_to(ROOT)} ...")
+        progress(f"sam build took {layer.sam_build(interpreter):.1f} s")
+
+    sections: dict[str, list[budgets.Row]] = {}
+    timings: dict[str, float] = {}
+    importtimes: dict[str, object] = {}
+    moto = stack.MotoProcess()
+    endpoint = moto.start()
+    progress(f"moto on {endpoint}")
+    try:
+        stack.create_state(endpoint)
+        with tempfile.TemporaryDirectory(prefix="profile-photos-bench-") as tmp:
+            workdir = Path(tmp)
+
+            def section(name: str) -> contextlib.AbstractContextManager[None]:
+                return _timed(name, timings)
+
+            with section("cold"):
+                variants = [
+                    cold.as_built(workdir),
+                    cold.runtime_sdk_precompiled(interpreter, workdir),
+                    cold.precompiled(interpreter, workdir),
+                ]
+                processes = args.cold_runs * len(variants)
+                targets = cold.prepare(endpoint, workdir, processes)
+                results = cold.measure(
+                    interpreter, targets, variants, args.cold_runs, workdir, progress
+                )
+                sections["cold"] = [row for result in results for row in cold.rows(result)]
+                slow = [
+                    row.data["function"]
+                    for row in sections["cold"]
+                    if row.status == budgets.NOT_MET and "function" in row.data
+                ]
+                if slow:
+                    progress(f"cold: -X importtime for {', '.join(slow)}")
+                    importtimes = cold.importtime_report(
+                        interpreter, targets, variants[0], slow, workdir
+                    )
+
+            recorder.install()  # before this process creates any client of the service
+            with quiet_stdout():
+                service = stack.Service(endpoint, workdir)
+                with section("requests"):
+                    sections["requests"] = requests_count.run(service)
+                progress("requests counted")
+                with section("warm"):
+                    sections["warm"] = warm.run(service, args.warm_runs, args.upload_runs, workdir)
+                progress("warm times measured")
+                with section("memory"):
+                    sections["memory"] = memory.run(service, workdir)
+                progress("peak memory measured")
+                with section("layer"):
+                    sections["layer"] = layer.layer_rows()
+                with section("history"):
+                    sections["history"] = history.run(service, progress)
+                progress("history measured")
+    finally:
+        moto.stop()
+
+    rows = [
+        row
+        for name in ("cold", "requests", "warm", "memory", "layer", "history")
+        for row in sections.get(name, [])
+    ]
+    elapsed = time.perf_counter() - started
+    print(budgets.render_markdown(rows) if args.markdown else budgets.render_table(rows))
+    counts = budgets.summary(rows)
+    print(
+        f"\n{counts[budgets.MET]} budgets met, {counts[budgets.NOT_MET]} not met, "
+        f"{counts[budgets.FAILED]} failed to measure; {len(rows)} figures in {elapsed:.0f} s "
+        f"({', '.join(f'{k} {v:.0f} s' for k, v in timings.items())})"
+        + (" [--quick: a smoke run, not a result]" if args.quick else "")
+    )
+    if importtimes:
+        print("\nWhere the cold-start time goes (python -X importtime, median of 3 processes):")
+        print(cold.render_importtime(importtimes))
+    for row in budgets.misses(rows):
+        if row.status == budgets.FAILED:
+            print(f"\nFAILED: {row.metric}: {row.notes}")
+
+    payload = {
+        "started": stamp.isoformat(),
+        "seconds": elapsed,
+        "section_seconds": timings,
+        "quick": args.quick,
+        "runtime": runtime,
+        "interpreter": str(interpreter),
+        "python": platform.python_version(),
+        "machine": f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs",
+        "summary": counts,
+        "rows": [row.as_json() for row in rows],
+        "importtime": importtimes,
+    }
+    path = RESULTS / f"bench-{stamp.strftime('%Y%m%dT%H%M%SZ')}.json"
+    budgets.write_json(path, payload)
+    budgets.write_json(RESULTS / "latest.json", payload)
+    print(f"\nresults: {path.relative_to(ROOT)} (and bench/results/latest.json)")
+    return 1 if counts[budgets.FAILED] else 0  # a missed budget is a result, not an error
+
+
+@contextlib.contextmanager
+def _timed(name: str, timings: dict[str, float]) -> Iterator[None]:
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        timings[name] = time.perf_counter() - started
+
+
+if __name__ == "__main__":
+    sys.exit(main())
