@@ -231,7 +231,10 @@ def main() -> None:
     def terminate(*_: object) -> None:
         raise KeyboardInterrupt
 
+    # Both explicitly: a shell that starts a job in the background hands it SIGINT ignored,
+    # and Python then never raises KeyboardInterrupt for Ctrl-C.
     signal.signal(signal.SIGTERM, terminate)
+    signal.signal(signal.SIGINT, terminate)
     os.chdir(ROOT)
     stack = LocalStack()
     try:
