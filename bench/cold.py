@@ -30,6 +30,7 @@ from typing import Any
 
 from bench import images, layer, stack
 from bench.budgets import Row, at_most, failed
+from tools.make_events import stream_record
 
 CHILD = Path(__file__).resolve().parent / "cold_child.py"
 BUDGETS = {
@@ -197,7 +198,7 @@ def prepare(endpoint: str, workdir: Path, processes: int) -> list[Target]:
                 user = f"cold-retention-{run:03d}"
                 photos = stack.seed_user(dynamodb, user, active=RETENTION_RECORDS)
                 records = [
-                    stack.stream_record(user, p.asset_id, p.sort_key or "", i)
+                    stream_record(user, p.asset_id, p.sort_key or "", i)
                     for i, p in enumerate(photos)
                 ]
                 target.events.append(write(f"{name}-{run}", stack.stream_event(records)))

@@ -19,6 +19,7 @@ from typing import Any
 from bench import images, stack
 from bench.budgets import Row, exactly, failed
 from bench.recorder import Recorder
+from tools.make_events import stream_record
 
 SECTION = "growth with history (10,000 archived photos vs none)"
 ARCHIVED = 10_000
@@ -51,7 +52,7 @@ def _run(service: stack.Service, progress: Callable[[str], None]) -> list[Row]:
         with Recorder(capacity=True) as cycle:
             answer = service.call("UploadFunction", stack.upload_event(user, data)).json()["data"]
             sort_key = f"{answer['uploadedAt']}#{answer['assetId']}"
-            record = stack.stream_record(user, answer["assetId"], sort_key, 1)
+            record = stream_record(user, answer["assetId"], sort_key, 1)
             service.retention(stack.stream_event([record]))
         with Recorder(capacity=True) as me:
             result = service.call("GraphQLFunction", stack.graphql(user, query, variables)).json()

@@ -16,6 +16,7 @@ from typing import Any
 from bench import images, stack
 from bench.budgets import Row, at_most, exactly, failed
 from bench.recorder import OBJECT_READS, OBJECT_WRITES, Recorder
+from tools.make_events import stream_record
 
 SECTION = "requests per operation (botocore hooks)"
 PHOTO = 32 * 1024
@@ -318,7 +319,7 @@ def _retention(service: stack.Service, keep: Callable[[str, Recorder], Recorder]
     photos = stack.seed_user(service.dynamodb, "ret-one", active=limit + 1)
     newest = photos[-1]
     event = stack.stream_event(
-        [stack.stream_record("ret-one", newest.asset_id, newest.sort_key or "", 1)]
+        [stream_record("ret-one", newest.asset_id, newest.sort_key or "", 1)]
     )
     single = keep("retention 1", record(lambda: service.retention(event)))
     archived = _archived(service, ["ret-one"])
@@ -327,8 +328,7 @@ def _retention(service: stack.Service, keep: Callable[[str, Recorder], Recorder]
     # the sample batch's shape: 7 records of one user
     photos = stack.seed_user(service.dynamodb, "ret-seven", active=7)
     records = [
-        stack.stream_record("ret-seven", p.asset_id, p.sort_key or "", i)
-        for i, p in enumerate(photos)
+        stream_record("ret-seven", p.asset_id, p.sort_key or "", i) for i, p in enumerate(photos)
     ]
     seven = keep("retention 7", record(lambda: service.retention(stack.stream_event(records))))
     rows += _retention_rows(
@@ -340,7 +340,7 @@ def _retention(service: stack.Service, keep: Callable[[str, Recorder], Recorder]
     records = []
     for i, user in enumerate(users):
         photos = stack.seed_user(service.dynamodb, user, active=limit + 1)
-        records.append(stack.stream_record(user, photos[-1].asset_id, photos[-1].sort_key or "", i))
+        records.append(stream_record(user, photos[-1].asset_id, photos[-1].sort_key or "", i))
     batch = keep("retention 100", record(lambda: service.retention(stack.stream_event(records))))
     rows += _retention_rows(
         "retention, 100 records over 100 users", batch, _archived(service, users), users=100

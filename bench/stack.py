@@ -24,26 +24,13 @@ from typing import Any
 from devstack.defaults import DEV_ENV
 from devstack.functions import LocalFunction, load_functions
 from devstack.template import create_tables, load_template, table_definitions
+from devstack.worker import LambdaContext
 
 ROOT = Path(__file__).resolve().parent.parent
 R2_BUCKETS = {"user-assets": "bench-user-assets", "app-assets": "bench-app-assets"}
 REGION = "eu-west-1"
 BARE_DIR = Path(__file__).resolve().parent / "bare_handler"
 BARE = "BareHandler"  # the anchor's name in results
-
-
-@dataclass
-class LambdaContext:
-    """What Powertools reads from the Lambda context."""
-
-    function_name: str = "bench-function"
-    function_version: str = "$LATEST"
-    memory_limit_in_mb: int = 512
-    invoked_function_arn: str = "arn:aws:lambda:eu-west-1:123456789012:function:bench-function"
-    aws_request_id: str = "bench-request"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 10_000
 
 
 class MotoProcess:
@@ -196,34 +183,6 @@ def signed_get(key: str) -> dict[str, Any]:
     from tools.make_events import signed_event, storage_token
 
     return signed_event(f"bench-{uuid.uuid4()}", storage_token(path=key), key=key)
-
-
-def stream_record(user: str, asset_id: str, sort_key: str, sequence: int) -> dict[str, Any]:
-    """One INSERT from the photos table's stream, as Lambda delivers it."""
-    image = {
-        "userId": {"S": user},
-        "assetId": {"S": asset_id},
-        "activeSortKey": {"S": sort_key},
-        "uploadedAt": {"S": sort_key.split("#", 1)[0]},
-        "archived": {"BOOL": False},
-    }
-    return {
-        "eventID": uuid.uuid4().hex,
-        "eventName": "INSERT",
-        "eventVersion": "1.1",
-        "eventSource": "aws:dynamodb",
-        "awsRegion": REGION,
-        "dynamodb": {
-            "ApproximateCreationDateTime": 1_767_225_600 + sequence,
-            "Keys": {"userId": {"S": user}, "assetId": {"S": asset_id}},
-            "NewImage": image,
-            "SequenceNumber": f"{sequence:021d}",
-            "SizeBytes": 200,
-            "StreamViewType": "NEW_AND_OLD_IMAGES",
-        },
-        "eventSourceARN": "arn:aws:dynamodb:eu-west-1:123456789012:table/PhotosTable/stream/"
-        "2026-01-01T00:00:00.000",
-    }
 
 
 def stream_event(records: list[dict[str, Any]]) -> dict[str, Any]:

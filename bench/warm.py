@@ -32,6 +32,7 @@ from typing import Any
 from bench import images, stack
 from bench.budgets import Row, at_most, failed
 from bench.recorder import Recorder
+from tools.make_events import stream_record
 
 SECTION = "warm time (in process; own time, AWS calls excluded; ratio of medians)"
 FETCH_BYTES = 256 * 1024  # a profile photo as served
@@ -185,7 +186,7 @@ def _others(service: stack.Service, runs: int) -> list[Row]:
     retention_user = "warm-retention"
     kept = stack.seed_user(service.dynamodb, retention_user, active=5)
     retention_event = stack.stream_event(
-        [stack.stream_record(retention_user, kept[-1].asset_id, kept[-1].sort_key or "", 1)]
+        [stream_record(retention_user, kept[-1].asset_id, kept[-1].sort_key or "", 1)]
     )
     operations: list[tuple[str, Callable[[], Any]]] = [
         (

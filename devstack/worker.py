@@ -37,10 +37,17 @@ def write_message(stream: BinaryIO, message: Any) -> None:
 
 
 class LambdaContext:
-    """The attributes of Lambda's context object that handlers and Powertools read."""
+    """The attributes of Lambda's context object that handlers and Powertools read (also the
+    stand-in the tests and the bench hand to handlers they call in process)."""
 
-    def __init__(self, request_id: str, deadline: float) -> None:
-        name = os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "local")
+    def __init__(
+        self,
+        request_id: str = "local-request",
+        deadline: float | None = None,
+        function_name: str | None = None,
+    ) -> None:
+        name = function_name or os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "local")
+        deadline = time.time() + 900 if deadline is None else deadline
         region = os.environ.get("AWS_REGION", "eu-west-1")
         self.function_name = name
         self.function_version = "$LATEST"

@@ -254,24 +254,26 @@ def graphql_events() -> dict[str, dict[str, object]]:
     return events
 
 
-def stream_record(sequence: int, asset_id: str, event_name: str = "INSERT") -> dict[str, object]:
-    uploaded = f"2026-01-01T00:00:{sequence:02d}.000Z"
+def stream_record(
+    user: str, asset_id: str, sort_key: str, sequence: int, event_name: str = "INSERT"
+) -> dict[str, object]:
+    """One record of the photos table's stream for an active photo, as Lambda delivers it."""
     image = {
-        "userId": {"S": USER},
+        "userId": {"S": user},
         "assetId": {"S": asset_id},
-        "activeSortKey": {"S": f"{uploaded}#{asset_id}"},
-        "uploadedAt": {"S": uploaded},
+        "activeSortKey": {"S": sort_key},
+        "uploadedAt": {"S": sort_key.split("#", 1)[0]},
         "archived": {"BOOL": False},
     }
     return {
-        "eventID": uuid.uuid5(uuid.NAMESPACE_URL, f"record-{sequence}").hex,
+        "eventID": uuid.uuid5(uuid.NAMESPACE_URL, f"record-{user}-{asset_id}-{sequence}").hex,
         "eventName": event_name,
         "eventVersion": "1.1",
         "eventSource": "aws:dynamodb",
         "awsRegion": "eu-west-1",
         "dynamodb": {
             "ApproximateCreationDateTime": NOW + sequence,
-            "Keys": {"userId": {"S": USER}, "assetId": {"S": asset_id}},
+            "Keys": {"userId": {"S": user}, "assetId": {"S": asset_id}},
             "NewImage": image,
             "SequenceNumber": f"{sequence:021d}",
             "SizeBytes": 200,
@@ -284,7 +286,11 @@ def stream_record(sequence: int, asset_id: str, event_name: str = "INSERT") -> d
 
 def retention_events() -> dict[str, dict[str, object]]:
     ids = [str(uuid.uuid5(uuid.NAMESPACE_URL, f"photo-{i}")) for i in range(7)]
-    return {"batch": {"Records": [stream_record(i + 1, asset) for i, asset in enumerate(ids)]}}
+    records = [
+        stream_record(USER, asset, f"2026-01-01T00:00:{i + 1:02d}.000Z#{asset}", i + 1)
+        for i, asset in enumerate(ids)
+    ]
+    return {"batch": {"Records": records}}
 
 
 def main() -> None:

@@ -19,6 +19,7 @@ from moto import mock_aws
 
 from devstack.defaults import DEV_ENV
 from devstack.template import create_tables, load_template, table_definitions
+from devstack.worker import LambdaContext
 from profile_photos import profiles
 from profile_photos.settings import get_settings
 from profile_photos.storage import get_storage
@@ -40,18 +41,6 @@ R2_BUCKETS = {"user-assets": "test-user-assets", "app-assets": "test-app-assets"
 
 
 @dataclass
-class LambdaContext:
-    function_name: str = "test-function"
-    function_version: str = "$LATEST"
-    memory_limit_in_mb: int = 512
-    invoked_function_arn: str = "arn:aws:lambda:eu-west-1:123456789012:function:test-function"
-    aws_request_id: str = "test-request"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 10_000
-
-
-@dataclass
 class HttpResult:
     status: int
     headers: dict[str, str]
@@ -66,7 +55,7 @@ def load_event(name: str) -> dict[str, Any]:
 
 
 def invoke(handler: Any, event: dict[str, Any]) -> HttpResult:
-    response = handler(event, LambdaContext())
+    response = handler(event, LambdaContext("test-request"))
     body = response.get("body") or ""
     raw = base64.b64decode(body) if response.get("isBase64Encoded") else body.encode()
     headers = {k.lower(): v for k, v in (response.get("headers") or {}).items()}
