@@ -196,7 +196,7 @@ class StreamPoller(threading.Thread):
         self.trigger = trigger
         self.delivery = BatchDelivery(trigger, invoke, failures)
         self.stop_event = stop
-        self.iterators: dict[str, str] = {}
+        self.positions: dict[str, str | None] = {}  # shard -> last sequence number seen
         self.idle = threading.Event()  # set when the last poll found nothing new
 
     def run(self) -> None:
@@ -213,25 +213,42 @@ class StreamPoller(threading.Thread):
                 self.stop_event.wait(POLL_SECONDS)
 
     def start_iterators(self) -> None:
-        """Position every shard at LATEST (called before the stack accepts requests)."""
-        for shard in self.client.describe_stream(StreamArn=self.stream_arn)["StreamDescription"][
-            "Shards"
-        ]:
-            self.iterators[shard["ShardId"]] = self.client.get_shard_iterator(
-                StreamArn=self.stream_arn,
-                ShardId=shard["ShardId"],
-                ShardIteratorType="LATEST",
-            )["ShardIterator"]
+        """Skip what the shards already hold (restored state is history, not new events);
+        called before the stack accepts requests."""
+        for shard in self._shards():
+            self.positions[shard] = None
+            while self._read(shard):
+                pass
 
     def poll_once(self) -> int:
         found = 0
-        for shard, iterator in list(self.iterators.items()):
-            response = self.client.get_records(ShardIterator=iterator, Limit=1000)
-            self.iterators[shard] = response.get("NextShardIterator") or iterator
-            records = [lambda_record(r, self.stream_arn) for r in response["Records"]]
+        for shard in self._shards():
+            records = self._read(shard)
             found += len(records)
             selected = [r for r in records if passes_filters(self.trigger.filters, r)]
             size = self.trigger.batch_size
             for start in range(0, len(selected), size):
                 self.delivery.deliver(selected[start : start + size])
         return found
+
+    def _shards(self) -> list[str]:
+        description = self.client.describe_stream(StreamArn=self.stream_arn)
+        return [shard["ShardId"] for shard in description["StreamDescription"]["Shards"]]
+
+    def _read(self, shard: str) -> list[dict[str, Any]]:
+        """The records after the last one seen, through a fresh iterator each time: moto
+        replaces a table (and its stream) with a copy when a transaction is cancelled, so a
+        long-lived iterator can go blind. A position is what the real mapping keeps too."""
+        last = self.positions.get(shard)
+        position = (
+            {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": last}
+            if last
+            else {"ShardIteratorType": "TRIM_HORIZON"}
+        )
+        iterator = self.client.get_shard_iterator(
+            StreamArn=self.stream_arn, ShardId=shard, **position
+        )["ShardIterator"]
+        raw = self.client.get_records(ShardIterator=iterator, Limit=1000)["Records"]
+        if raw:
+            self.positions[shard] = raw[-1]["dynamodb"]["SequenceNumber"]
+        return [lambda_record(record, self.stream_arn) for record in raw]
