@@ -275,13 +275,15 @@ def test_failed_metadata_write_removes_the_stored_file(stack: Stack) -> None:
 def test_raw_body_without_base64_is_decoded_too(stack: Stack) -> None:
     # API Gateway sends text bodies unencoded when the media type is not binary
     event = load_event("upload-wrong-content-type")
-    assert event["isBase64Encoded"] is False or event["body"]
     event["isBase64Encoded"] = False
     event["body"] = '{"file": "x"}'
 
     result = invoke(upload_handler.lambda_handler, event)
 
     assert result.status == 400
+    assert result.json()["error"]["message"] == (
+        "Content-Type must be multipart/form-data, got application/json"
+    )
     stack.assert_unchanged()
 
 
