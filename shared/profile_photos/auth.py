@@ -2,9 +2,18 @@
 
 HS256 tokens are checked with `JWT_SECRET`; RS256/ES256 tokens with the issuer's keys from
 `JWT_JWKS_URL` (pyjwt's `PyJWKClient`, keys cached for the life of the container). `sub` and
-`exp` are required; `iss` and `aud` are checked when configured. Every failure is
-`Unauthorized` (401), except an unreachable JWKS endpoint, which is the service's problem and
-answers 503.
+`exp` are required; `iss` and `aud` are checked when configured (with a JWKS both are
+required, see settings: a key set is often shared by many tenants and apps of one issuer).
+
+The JWK that a token's `kid` selects must be a key of the algorithm the token's header names
+(its `alg`, or the one its `kty`/`crv` imply, and the matching key type): `kid`s are public,
+so a token naming `ES256` with the `kid` of an RSA key is an attack, not a server error.
+
+The audience is the `aud` claim; a token without one (a Cognito access token) is accepted only
+when `token_use` is `access` and its `client_id` is the configured audience.
+
+Every failure is `Unauthorized` (401), except an unreachable JWKS endpoint, which is the
+service's problem and answers 503.
 """
 
 from __future__ import annotations
@@ -21,7 +30,8 @@ from profile_photos.settings import Settings, SettingsError
 
 USER_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,128}")
 USERNAME_CLAIMS = ("username", "preferred_username", "cognito:username")
-ASYMMETRIC_ALGORITHMS = ("RS256", "ES256")
+# algorithm -> the JWK key type (`kty`) it needs
+ASYMMETRIC_ALGORITHMS = {"RS256": "RSA", "ES256": "EC"}
 LEEWAY_SECONDS = 30  # clock skew tolerated between the issuer and Lambda
 
 
@@ -65,10 +75,32 @@ def _verification_key(token: str, settings: Settings) -> tuple[Any, list[str]]:
             raise DependencyUnavailable("Token signing keys are unavailable, retry later") from exc
         except jwt.PyJWKClientError as exc:
             raise Unauthorized("Token signed with an unknown key") from exc
-        except jwt.InvalidTokenError as exc:
+        except (jwt.InvalidTokenError, jwt.PyJWKError) as exc:
             raise Unauthorized("Malformed token") from exc
+        if not _key_fits(key, algorithm):
+            raise Unauthorized(f"Token algorithm {algorithm} does not match its signing key")
         return key.key, [algorithm]
     raise Unauthorized(f"Token algorithm {algorithm!s} is not accepted")
+
+
+def _key_fits(key: jwt.PyJWK, algorithm: str) -> bool:
+    """Whether the JWK is a key for `algorithm`: its own algorithm and its key type agree.
+
+    (A curve other than P-256 under ES256 fails signature verification, caught below.)"""
+    return key.algorithm_name == algorithm and key.key_type == ASYMMETRIC_ALGORITHMS[algorithm]
+
+
+def _check_audience(claims: dict[str, Any], audience: str | None) -> None:
+    """`aud` must name `audience`; without `aud`, a Cognito access token's `client_id` must."""
+    if audience is None:
+        return
+    if "aud" in claims:
+        named = claims["aud"]
+        accepted = named == audience or (isinstance(named, list) and audience in named)
+    else:
+        accepted = claims.get("token_use") == "access" and claims.get("client_id") == audience
+    if not accepted:
+        raise Unauthorized("Token audience is not accepted")
 
 
 def authenticate(authorization: str | None, settings: Settings) -> Identity:
@@ -81,12 +113,9 @@ def authenticate(authorization: str | None, settings: Settings) -> Identity:
             key,
             algorithms=algorithms,
             issuer=settings.jwt_issuer,
-            audience=settings.jwt_audience,
             leeway=LEEWAY_SECONDS,
-            options={
-                "require": ["sub", "exp"],
-                "verify_aud": settings.jwt_audience is not None,
-            },
+            # the audience is checked below: Cognito access tokens name it in `client_id`
+            options={"require": ["sub", "exp"], "verify_aud": False},
         )
     except jwt.ExpiredSignatureError as exc:
         raise Unauthorized("Token has expired") from exc
@@ -100,8 +129,10 @@ def authenticate(authorization: str | None, settings: Settings) -> Identity:
         raise Unauthorized("Token audience is not accepted") from exc
     except jwt.ImmatureSignatureError as exc:
         raise Unauthorized("Token is not valid yet") from exc
-    except jwt.InvalidTokenError as exc:
+    except (jwt.InvalidTokenError, jwt.PyJWKError, TypeError, ValueError) as exc:
+        # TypeError/ValueError: a key that the library cannot use for this algorithm
         raise Unauthorized("Malformed token") from exc
+    _check_audience(claims, settings.jwt_audience)
 
     subject = claims["sub"]
     if not isinstance(subject, str) or not USER_ID_PATTERN.fullmatch(subject):

@@ -143,6 +143,20 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         )
     if jwt_jwks_url and not jwt_jwks_url.startswith(("https://", "http://")):
         problems.append(f"JWT_JWKS_URL must be an http(s) URL, got {jwt_jwks_url!r}")
+    jwt_issuer, jwt_audience = text("JWT_ISSUER"), text("JWT_AUDIENCE")
+    if jwt_jwks_url:
+        # An issuer's key set signs tokens for every app and tenant it serves: without both
+        # checks, any of their tokens would be accepted here.
+        missing = [
+            name
+            for name, value in (("JWT_ISSUER", jwt_issuer), ("JWT_AUDIENCE", jwt_audience))
+            if not value
+        ]
+        if missing:
+            problems.append(
+                f"JWT_JWKS_URL needs {' and '.join(missing)}: the issuer's keys also sign "
+                "tokens for its other apps, which must not be accepted here"
+            )
 
     base_url = text("LOCAL_STORAGE_BASE_URL")
     if base_url and not base_url.startswith(("https://", "http://")):
@@ -185,8 +199,8 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         r2_endpoint_url=r2["R2_ENDPOINT_URL"],
         jwt_secret=jwt_secret,
         jwt_jwks_url=jwt_jwks_url,
-        jwt_issuer=text("JWT_ISSUER"),
-        jwt_audience=text("JWT_AUDIENCE"),
+        jwt_issuer=jwt_issuer,
+        jwt_audience=jwt_audience,
         signed_url_ttl_seconds=integer("SIGNED_URL_TTL_SECONDS", 3600, maximum=MAX_PRESIGN_SECONDS),
         retention_active_limit=integer("RETENTION_ACTIVE_LIMIT", 5),
         rate_limit_per_minute=integer("RATE_LIMIT_PER_MINUTE", 100),

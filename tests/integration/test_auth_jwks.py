@@ -58,6 +58,7 @@ def settings(jwks_url: str) -> Settings:
         {
             "JWT_JWKS_URL": jwks_url,
             "JWT_ISSUER": "https://issuer.example",
+            "JWT_AUDIENCE": "profile-photos-app",
             "LOCAL_STORAGE_SECRET": "s" * 32,
         }
     )
@@ -68,6 +69,7 @@ def _token(key: object, algorithm: str, kid: str, **claims: object) -> str:
         "sub": "user-1",
         "exp": int(time.time()) + 300,
         "iss": "https://issuer.example",
+        "aud": "profile-photos-app",
         "cognito:username": "ann",
         **claims,
     }
@@ -111,8 +113,134 @@ def test_hs256_token_is_refused_when_only_a_jwks_is_configured(settings: Setting
 def test_unreachable_jwks_is_503_not_401() -> None:
     auth._jwks_client.cache_clear()
     unreachable = load_settings(
-        {"JWT_JWKS_URL": "http://127.0.0.1:9/jwks.json", "LOCAL_STORAGE_SECRET": "s" * 32}
+        {
+            "JWT_JWKS_URL": "http://127.0.0.1:9/jwks.json",
+            "JWT_ISSUER": "https://issuer.example",
+            "JWT_AUDIENCE": "profile-photos-app",
+            "LOCAL_STORAGE_SECRET": "s" * 32,
+        }
     )
 
     with pytest.raises(DependencyUnavailable):
         authenticate(f"Bearer {_token(RSA_KEY, 'RS256', 'rsa-1')}", unreachable)
+
+
+# --- hardening: key/algorithm mismatch, other tenants, Cognito access tokens ---------------
+
+
+@pytest.mark.parametrize(
+    ("key", "algorithm", "kid"),
+    [(EC_KEY, "ES256", "rsa-1"), (RSA_KEY, "RS256", "ec-1")],
+    ids=["ES256-with-an-RSA-kid", "RS256-with-an-EC-kid"],
+)
+def test_a_header_algorithm_that_does_not_fit_the_kids_key_is_401(
+    settings: Settings, key: object, algorithm: str, kid: str
+) -> None:
+    # kids are public: naming another key type's kid made pyjwt raise TypeError (a 500)
+    with pytest.raises(Unauthorized) as caught:
+        authenticate(f"Bearer {_token(key, algorithm, kid)}", settings)
+    assert caught.value.message == f"Token algorithm {algorithm} does not match its signing key"
+
+
+@pytest.mark.parametrize(
+    ("claims", "message"),
+    [
+        ({"iss": "https://other-tenant.example"}, "Token issuer is not accepted"),
+        ({"aud": "another-app"}, "Token audience is not accepted"),
+        ({"aud": ["another-app", "third-app"]}, "Token audience is not accepted"),
+    ],
+    ids=["other-issuer", "other-audience", "audience-list-without-ours"],
+)
+def test_tokens_for_another_tenant_sharing_the_key_set_are_401(
+    settings: Settings, claims: dict, message: str
+) -> None:
+    with pytest.raises(Unauthorized) as caught:
+        authenticate(f"Bearer {_token(RSA_KEY, 'RS256', 'rsa-1', **claims)}", settings)
+    assert caught.value.message == message
+
+
+def test_an_audience_list_naming_ours_is_accepted(settings: Settings) -> None:
+    token = _token(RSA_KEY, "RS256", "rsa-1", aud=["another-app", "profile-photos-app"])
+
+    assert authenticate(f"Bearer {token}", settings).user_id == "user-1"
+
+
+def _access_token(**claims: object) -> str:
+    """A Cognito access token: `client_id` and `token_use`, no `aud`."""
+    payload = {
+        "sub": "user-1",
+        "exp": int(time.time()) + 300,
+        "iss": "https://issuer.example",
+        "username": "ann",
+        **claims,
+    }
+    return jwt.encode(payload, RSA_KEY, algorithm="RS256", headers={"kid": "rsa-1"})
+
+
+def test_a_cognito_access_token_is_checked_through_client_id(settings: Settings) -> None:
+    token = _access_token(token_use="access", client_id="profile-photos-app")
+
+    assert authenticate(f"Bearer {token}", settings).username == "ann"
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {"token_use": "access", "client_id": "another-app"},
+        {"token_use": "id", "client_id": "profile-photos-app"},
+        {"client_id": "profile-photos-app"},
+        {},
+    ],
+    ids=["other-client", "id-token-without-aud", "no-token-use", "neither"],
+)
+def test_a_token_without_aud_needs_an_access_token_for_our_client(
+    settings: Settings, claims: dict
+) -> None:
+    with pytest.raises(Unauthorized) as caught:
+        authenticate(f"Bearer {_access_token(**claims)}", settings)
+    assert caught.value.message == "Token audience is not accepted"
+
+
+def test_a_mismatched_key_reaches_clients_as_the_401_envelope(
+    jwks_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Through the real handlers: 401 UNAUTHORIZED, and nothing logged at ERROR."""
+    import graphql_handler
+    import upload_handler
+
+    from devstack.defaults import DEV_ENV
+    from profile_photos.settings import get_settings
+    from tests.integration.conftest import invoke, load_event
+
+    for name, value in DEV_ENV.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("JWT_SECRET")
+    monkeypatch.setenv("JWT_JWKS_URL", jwks_url)
+    monkeypatch.setenv("JWT_ISSUER", "https://issuer.example")
+    monkeypatch.setenv("JWT_AUDIENCE", "profile-photos-app")
+    get_settings.cache_clear()
+    auth._jwks_client.cache_clear()
+    forged = f"Bearer {_token(EC_KEY, 'ES256', 'rsa-1')}"
+    try:
+        for handler, event_name in (
+            (graphql_handler.lambda_handler, "graphql-user"),
+            (upload_handler.lambda_handler, "upload-valid-jpg"),
+        ):
+            event = load_event(event_name)
+            event["headers"]["Authorization"] = forged
+            event["multiValueHeaders"]["Authorization"] = [forged]
+            result = invoke(handler, event)
+
+            assert result.status == 401
+            assert result.json() == {
+                "success": False,
+                "error": {
+                    "code": "UNAUTHORIZED",
+                    "message": "Token algorithm ES256 does not match its signing key",
+                },
+            }
+    finally:
+        get_settings.cache_clear()
+        auth._jwks_client.cache_clear()
+    levels = [json.loads(line).get("level") for line in capsys.readouterr().out.splitlines()]
+    assert "ERROR" not in levels

@@ -168,7 +168,30 @@ def test_a_short_jwt_secret_refuses_to_start(secret: str) -> None:
     assert "JWT_SECRET must be at least 32 characters" in refusal(BASE | {"JWT_SECRET": secret})
 
 
-def test_a_jwks_url_alone_is_enough() -> None:
+@pytest.mark.parametrize(
+    ("extra", "missing"),
+    [
+        ({}, "JWT_ISSUER and JWT_AUDIENCE"),
+        ({"JWT_ISSUER": "https://issuer.example.com/"}, "JWT_AUDIENCE"),
+        ({"JWT_AUDIENCE": "profile-photos"}, "JWT_ISSUER"),
+    ],
+)
+def test_a_jwks_url_without_issuer_and_audience_refuses_to_start(
+    extra: dict[str, str], missing: str
+) -> None:
+    # a key set is shared by every app and tenant of its issuer
+    message = refusal(
+        {
+            "LOCAL_STORAGE_SECRET": STORAGE_SECRET,
+            "JWT_JWKS_URL": "https://issuer.example.com/.well-known/jwks.json",
+        }
+        | extra
+    )
+
+    assert f"JWT_JWKS_URL needs {missing}:" in message
+
+
+def test_a_jwks_url_with_issuer_and_audience_is_enough() -> None:
     settings = load_settings(
         {
             "LOCAL_STORAGE_SECRET": STORAGE_SECRET,
