@@ -9,6 +9,7 @@ Ctrl-C or SIGTERM stops everything: workers, pollers, the database (after a fina
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
 import signal
@@ -33,7 +34,50 @@ STAGED_UPLOAD_LIFETIME = 15 * 60  # the life of an upload-url grant
 SAMPLE_PHOTO = Path(__file__).with_name("sample-photo.jpg")
 # Development defaults, used only where the environment has no value. Public: never deploy.
 DEV_SECRETS = {"JWT_SECRET": DEV_JWT_SECRET, "LOCAL_STORAGE_SECRET": DEV_STORAGE_SECRET}
+# Only for the embedded moto server, which listens on 127.0.0.1 whatever HOST says: not
+# exposed by HOST, so not part of the rule below.
 DEV_R2 = {"R2_ACCESS_KEY_ID": "local-r2-key", "R2_SECRET_ACCESS_KEY": "local-r2-secret"}
+
+
+def is_loopback(host: str) -> bool:
+    """Whether binding `host` keeps the API on this machine: `localhost` and literal loopback
+    addresses (127.0.0.0/8, ::1, ::ffff:127.x.x.x) only. A host name is never resolved: `HOST`
+    is often set by something else (tcsh sets it to the machine's name), and a name that
+    resolves to loopback here (Debian's 127.0.1.1) may not elsewhere, so any other name, like
+    0.0.0.0 or a LAN address, counts as exposed."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        address = address.ipv4_mapped
+    return address.is_loopback
+
+
+def public_defaults(environ: dict[str, str]) -> list[str]:
+    """The secrets the stack would run with at their public development value: unset, empty,
+    or set to that very value (as in events/local-env.json)."""
+    return sorted(k for k, dev in DEV_SECRETS.items() if (environ.get(k) or dev) == dev)
+
+
+def exposure_refusal(host: str, environ: dict[str, str]) -> str | None:
+    """Why the stack must not listen on `host` with this environment, or None when it may."""
+    names = public_defaults(environ)
+    if is_loopback(host) or not names:
+        return None
+    if len(names) == 1:
+        secrets = f"{names[0]} still has its public development default"
+        fix = "Set it in the environment (at least 32 characters)"
+    else:
+        secrets = " and ".join(names) + " still have their public development defaults"
+        fix = "Set them in the environment (at least 32 characters each)"
+    return (
+        f"refusing to start: HOST={host} exposes the local stack beyond this machine, but"
+        f" {secrets} (devstack/defaults.py: anyone can sign tokens and URLs with them)."
+        f" {fix}, or use HOST=127.0.0.1."
+    )
 
 
 class LocalStack:
@@ -90,11 +134,17 @@ class LocalStack:
 
     # -- lifecycle ---------------------------------------------------------------------------
 
+    def exposure_refusal(self) -> str | None:
+        return exposure_refusal(self.host, self.environ)
+
     def start(self) -> None:
+        refusal = self.exposure_refusal()
+        if refusal:
+            raise SystemExit(refusal)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.removed_staged = remove_stale_staged_uploads(self.data_dir / "object-storage")
         self.dynamo.start()
-        self.defaults_used = sorted(k for k in DEV_SECRETS if not self.environ.get(k))
+        self.defaults_used = public_defaults(self.environ)
         for function in self.functions:
             env = self.function_environment(function)
             try:
@@ -237,6 +287,9 @@ def main() -> None:
     signal.signal(signal.SIGINT, terminate)
     os.chdir(ROOT)
     stack = LocalStack()
+    refusal = stack.exposure_refusal()
+    if refusal:
+        sys.exit(refusal)  # before anything starts or listens: a message, status 1
     try:
         stack.start()
         print(stack.banner(), flush=True)
