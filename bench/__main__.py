@@ -7,6 +7,7 @@ Sections, in order:
   4. peak memory     5 MiB upload under tracemalloc (bench/memory.py)
   5. layer size      the built layers, with and without what Lambda ships (bench/layer.py)
   6. history         10,000 archived photos vs none (bench/history.py)
+  7. image parsers   crafted files + mutation fuzz: time per KB, peak memory (bench/parsers.py)
 
 No network: every AWS endpoint is moto on 127.0.0.1, and `sam build` is incremental on SAM's
 cache (filled by `make build` / `make test`; only a first build of the dependency layer
@@ -33,7 +34,18 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # `python -m bench` from elsewhere: devstack/, tools/ importable
     sys.path.insert(0, str(ROOT))
 
-from bench import budgets, cold, history, layer, memory, recorder, requests_count, stack, warm  # noqa: E402
+from bench import (  # noqa: E402
+    budgets,
+    cold,
+    history,
+    layer,
+    memory,
+    parsers,
+    recorder,
+    requests_count,
+    stack,
+    warm,
+)
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -160,10 +172,13 @@ def main(argv: list[str] | None = None) -> int:
                 progress("history measured")
     finally:
         moto.stop()
+    with _timed("parsers", timings):  # pure Python, no stack
+        sections["parsers"] = parsers.run(progress)
+    progress("image parsers measured")
 
     rows = [
         row
-        for name in ("cold", "requests", "warm", "memory", "layer", "history")
+        for name in ("cold", "requests", "warm", "memory", "layer", "history", "parsers")
         for row in sections.get(name, [])
     ]
     elapsed = time.perf_counter() - started

@@ -324,9 +324,11 @@ def test_gif_frame_reaching_past_the_screen_counts() -> None:
 
 
 def png_header(width: int, height: int) -> bytes:
+    """A PNG that is all header: IHDR, then IEND (a structure must end for its size to count)."""
     ihdr = width.to_bytes(4) + height.to_bytes(4) + bytes((8, 2, 0, 0, 0))
     chunk = b"IHDR" + ihdr
-    return b"\x89PNG\r\n\x1a\n" + (13).to_bytes(4) + chunk + zlib.crc32(chunk).to_bytes(4)
+    iend = bytes(4) + b"IEND" + zlib.crc32(b"IEND").to_bytes(4)
+    return b"\x89PNG\r\n\x1a\n" + (13).to_bytes(4) + chunk + zlib.crc32(chunk).to_bytes(4) + iend
 
 
 def patched(data: bytes, marker: bytes, skip: int, value: bytes, times: int = 1) -> bytes:
