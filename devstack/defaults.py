@@ -12,4 +12,5 @@ DEV_ENV = {
     "USERS_TABLE": "UsersTable",
     "IDEMPOTENCY_TABLE": "IdempotencyTable",
     "RATE_LIMITS_TABLE": "RateLimitsTable",
+    "UPLOADS_TABLE": "UploadsTable",
 }

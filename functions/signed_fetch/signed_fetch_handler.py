@@ -23,7 +23,6 @@ install_error_handlers(app)
 
 
 @app.route("/api/storage/signed/<bucket>/.+", method=["GET", "HEAD"])
-@tracer.capture_method
 def signed_fetch(bucket: str) -> Response:
     event = app.current_event
     settings = get_settings()
@@ -43,7 +42,6 @@ def signed_fetch(bucket: str) -> Response:
 
 
 @app.put("/api/storage/signed/<bucket>/.+")
-@tracer.capture_method
 def signed_put(bucket: str) -> Response:
     event = app.current_event
     settings = get_settings()
@@ -83,6 +81,6 @@ def file_response(delivery: Delivery, *, head: bool) -> Response:
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
 @tracer.capture_lambda_handler
-@metrics.log_metrics
+@metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     return app.resolve(event, context)

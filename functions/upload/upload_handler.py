@@ -17,7 +17,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from profile_photos.auth import Identity, authenticate
-from profile_photos.idempotency import Work, fingerprint, run_once
+from profile_photos.idempotency import Recall, Work, fingerprint, run_once
 from profile_photos.multipart import BODY_PREFIX, parse_form, single_file, single_text
 from profile_photos.observability import logger, metrics, tracer
 from profile_photos.settings import Settings, get_settings
@@ -26,6 +26,9 @@ from profile_photos.uploads import (
     UploadedFile,
     complete_direct_upload,
     create_direct_upload,
+    recall_direct_upload,
+    recall_upload,
+    remembered,
     upload_photo,
 )
 from profile_photos.web import (
@@ -43,7 +46,6 @@ install_error_handlers(app)
 
 
 @app.post(f"{PREFIX}/upload")
-@tracer.capture_method
 def upload() -> Response:
     settings, identity = _caller()
     event = app.current_event
@@ -63,30 +65,35 @@ def upload() -> Response:
         "upload",
         lambda: fingerprint(part.data, part.file_name, part.content_type, context),
         work,
+        functools.partial(recall_upload, identity, **_links(settings)),
     )
     metrics.add_metric(name="PhotoUploaded", unit=MetricUnit.Count, value=1)
     return created(outcome)
 
 
 @app.post(f"{PREFIX}/upload-url")
-@tracer.capture_method
 def upload_url() -> Response:
     settings, identity = _caller()
     body = json_body(app.current_event)
     fields = (body.get("fileName"), body.get("contentType"), body.get("size"))
     work = functools.partial(create_direct_upload, identity, *fields, **_services(settings))
-    outcome = _once(settings, identity, "upload-url", lambda: fingerprint(*map(str, fields)), work)
+    recall = functools.partial(recall_direct_upload, identity, **_services(settings))
+    outcome = _once(
+        settings, identity, "upload-url", lambda: fingerprint(*map(str, fields)), work, recall
+    )
     metrics.add_metric(name="DirectUploadStarted", unit=MetricUnit.Count, value=1)
     return created(outcome)
 
 
 @app.post(f"{PREFIX}/complete")
-@tracer.capture_method
 def complete() -> Response:
     settings, identity = _caller()
     file_key = json_body(app.current_event).get("fileKey")
     work = functools.partial(complete_direct_upload, identity, file_key, **_services(settings))
-    outcome = _once(settings, identity, "complete", lambda: fingerprint(str(file_key)), work)
+    recall = functools.partial(recall_upload, identity, **_links(settings))
+    outcome = _once(
+        settings, identity, "complete", lambda: fingerprint(str(file_key)), work, recall
+    )
     metrics.add_metric(name="PhotoUploaded", unit=MetricUnit.Count, value=1)
     return created(outcome)
 
@@ -101,12 +108,12 @@ def _caller() -> tuple[Settings, Identity]:
     return settings, authenticate(app.current_event.headers.get("authorization"), settings)
 
 
+def _links(settings: Settings) -> dict[str, Any]:
+    return {"base_url": public_base_url(app.current_event, settings), "settings": settings}
+
+
 def _services(settings: Settings) -> dict[str, Any]:
-    return {
-        "base_url": public_base_url(app.current_event, settings),
-        "settings": settings,
-        "storage": get_storage(settings),
-    }
+    return _links(settings) | {"storage": get_storage(settings)}
 
 
 def _once(
@@ -115,6 +122,7 @@ def _once(
     operation: str,
     digest: Callable[[], str],
     work: Work,
+    recall: Recall,
 ) -> Any:
     """`work()`, once per `Idempotency-Key` when the client sent one (the request's
     fingerprint is computed only then)."""
@@ -128,12 +136,14 @@ def _once(
         key=key,
         fingerprint=digest(),
         work=work,
+        remember=remembered,
+        recall=recall,
         lambda_context=app.lambda_context,
     )
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
 @tracer.capture_lambda_handler
-@metrics.log_metrics
+@metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     return app.resolve(event, context)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from profile_photos.errors import Forbidden, ValidationFailed
+from profile_photos.errors import Conflict, Forbidden, ValidationFailed
 from profile_photos.settings import MAX_PRESIGN_SECONDS, Settings
 from profile_photos.signing import verify_token
 from profile_photos.storage import STAGING_PREFIX, Storage, StoredFile
@@ -19,6 +19,7 @@ from profile_photos.validation import normalize_content_type
 # files are answered with a redirect to a presigned GET.
 LAMBDA_RESPONSE_LIMIT = 6_291_456
 MAX_INLINE_BYTES = (LAMBDA_RESPONSE_LIMIT - 16_384) // 4 * 3
+UPLOAD_RECEIVED = "Upload already received"
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +72,8 @@ def accept_signed_put(
     now: int,
 ) -> StoredFile:
     """LOCAL direct upload: store `body` if the token grants PUT on exactly this staged path,
-    with exactly the size and type announced to `upload-url`."""
+    with exactly the size and type announced to `upload-url`, and only once: a PUT onto a
+    staged key that holds an object is 409 `Upload already received`."""
     claims = verify_token(
         settings.local_storage_secret, token, bucket=bucket, path=path, operation="PUT", now=now
     )
@@ -85,5 +87,16 @@ def accept_signed_put(
         raise ValidationFailed(
             f"Content-Type must be {claims.get('type')}, as announced to upload-url"
         )
-    storage.put(bucket, path, body, claims["type"], {"file-name": claims.get("name", "")})
+    try:
+        storage.put(
+            bucket,
+            path,
+            body,
+            claims["type"],
+            {"file-name": claims.get("name", "")},
+            exclusive=True,
+        )
+    except Conflict:
+        # one grant, one object: a replayed PUT URL cannot swap the bytes under `complete`
+        raise Conflict(UPLOAD_RECEIVED) from None
     return storage.read(bucket, path, include_body=False)

@@ -6,6 +6,11 @@ upload and a complete) never share one. The request's fingerprint (the file's SH
 name, type and context; not the multipart boundary, which clients regenerate on retry) is
 Powertools' payload validation: the same key with a different request is refused (422).
 A request that fails is not remembered, so its retry runs again; results are kept 24 h.
+
+A record keeps no personal data: `run_once` stores what `remember` makes of the first
+outcome (references such as an asset id, and counts), and a retry's answer is what `recall`
+rebuilds from it. File names, signed URLs and exports never reach the idempotency table, so
+erasing a user's photos leaves nothing of them there.
 """
 
 from __future__ import annotations
@@ -27,6 +32,8 @@ KEY_PATTERN = re.compile(r"[\x21-\x7e]{1,255}")  # printable ASCII, no spaces
 RESULT_TTL_SECONDS = 24 * 3600
 
 Work = Callable[[], dict[str, Any]]
+Remember = Callable[[dict[str, Any]], dict[str, Any]]
+Recall = Callable[[dict[str, Any]], dict[str, Any]]
 
 
 def check_key(key: str) -> str:
@@ -69,9 +76,12 @@ def run_once(
     key: str,
     fingerprint: str,
     work: Work,
+    remember: Remember,
+    recall: Recall,
     lambda_context: Any,
 ) -> dict[str, Any]:
-    """`work()`'s result; for a key seen before with the same fingerprint, the first result.
+    """`work()`'s result; for a key seen before with the same fingerprint, the first result
+    as `recall` rebuilds it from what `remember` kept of it.
 
     The Lambda context bounds the in-progress record by the invocation's remaining time, so
     a request whose container died can be retried once its timeout has passed."""
@@ -84,8 +94,15 @@ def run_once(
     request = {"userId": user_id, "operation": operation, "key": check_key(key)}
     run, config = _runner(settings.idempotency_table)
     config.register_lambda_context(lambda_context)
+    fresh: list[dict[str, Any]] = []
+
+    def first_time() -> dict[str, Any]:
+        outcome = work()
+        fresh.append(outcome)
+        return remember(outcome)
+
     try:
-        return run(request=request | {"fingerprint": fingerprint}, work=work)
+        record = run(request=request | {"fingerprint": fingerprint}, work=first_time)
     except IdempotencyValidationError as exc:
         raise IdempotencyKeyReused(
             "Idempotency-Key was already used with a different request; "
@@ -97,6 +114,7 @@ def run_once(
         ) from exc
     except IdempotencyPersistenceLayerError as exc:
         raise DependencyUnavailable("Idempotency records are unavailable, retry later") from exc
+    return fresh[0] if fresh else recall(record)
 
 
 def fingerprint(*parts: bytes | str | None) -> str:

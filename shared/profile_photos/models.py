@@ -1,10 +1,14 @@
-"""PynamoDB models for the photos and users tables.
+"""PynamoDB models for the photos, users, rate-limits and uploads tables.
 
 Photos: one item per photo, key (`userId`, `assetId`). Active photos carry `activeSortKey`
 (`<activeSince>#<assetId>`, ISO-8601 so it sorts by time, the asset id breaking ties) and so
 appear in the sparse `active-by-user` index; archiving removes that attribute, which keeps
 archived history out of every active read however long it grows. Users: one item per user
 with the current photo denormalised onto it, so reading a profile is one GetItem.
+
+Uploads: one item per direct-upload grant (`upload-url`), key (`userId`, `uploadId`), so that
+a grant registers at most one photo: `complete` sets `completedAt` in the same transaction that
+registers the photo, on condition that it is not set yet. Erasure deletes a user's grants.
 
 Table names come from settings: `bind_tables()` points the models at them before first use.
 """
@@ -87,12 +91,32 @@ class RateLimitModel(Model):
     expires_at = TTLAttribute(attr_name="expiresAt", null=True)
 
 
+class UploadGrantModel(Model):
+    """One direct upload announced by `upload-url`: what may be PUT, and whether it was
+    completed. Expires by TTL well after its staged object can exist."""
+
+    class Meta:
+        table_name = "profile-photos-uploads"
+
+    user_id = UnicodeAttribute(hash_key=True, attr_name="userId")
+    upload_id = UnicodeAttribute(range_key=True, attr_name="uploadId")
+    file_key = UnicodeAttribute(attr_name="fileKey")
+    file_name = UnicodeAttribute(attr_name="fileName")  # percent-encoded (object metadata)
+    content_type = UnicodeAttribute(attr_name="contentType")
+    size = NumberAttribute()
+    issued_at = NumberAttribute(attr_name="issuedAt")  # epoch seconds
+    completed_at = UnicodeAttribute(attr_name="completedAt", null=True)
+    asset_id = UnicodeAttribute(attr_name="assetId", null=True)
+    expires_at = TTLAttribute(attr_name="expiresAt", null=True)
+
+
 def bind_tables(settings: Settings) -> None:
     """Point the models at the configured tables (and drop any cached connection)."""
     names = {
         PhotoModel: settings.photos_table,
         UserModel: settings.users_table,
         RateLimitModel: settings.rate_limits_table,
+        UploadGrantModel: settings.uploads_table,
     }
     if all(model.Meta.table_name == name for model, name in names.items()):
         return

@@ -21,9 +21,14 @@ from profile_photos.auth import Identity
 from profile_photos.errors import DependencyUnavailable, NotFound, ValidationFailed
 from profile_photos.models import PhotoModel, UserModel
 from profile_photos.observability import logger
-from profile_photos.repository import CONDITION_FAILED_CODE, make_current
+from profile_photos.repository import (
+    CONDITION_FAILED_CODE,
+    delete_grant,
+    make_current,
+    user_grants,
+)
 from profile_photos.retention import active_photos
-from profile_photos.storage import Storage
+from profile_photos.storage import USER_ASSETS, Storage
 from profile_photos.times import iso_ms
 
 ASSET_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -99,6 +104,44 @@ def all_photos(user_id: str) -> Iterator[PhotoModel]:
         raise DependencyUnavailable("Photos could not be read") from exc
 
 
+@dataclass(frozen=True, slots=True)
+class PhotoPage:
+    """One page of a user's full history, in the base table's key order (assetId)."""
+
+    items: list[PhotoModel]
+    more: bool  # another page follows the last item
+
+
+def photos_page(user_id: str, limit: int, after: str | None = None) -> PhotoPage:
+    """Up to `limit` photos of the user, archived included, whose assetId sorts after `after`.
+
+    One Query of the base table (`Limit` = limit + 1, `ExclusiveStartKey` from `after`): the
+    extra item only tells whether another page exists, so the last page is never followed by
+    an empty one. Key order is stable under concurrent uploads and deletions: a photo present
+    for the whole walk appears exactly once. `after` need not exist any more.
+    """
+    if limit < 1:
+        raise ValueError(f"limit must be >= 1, got {limit}")
+    start = {"userId": {"S": user_id}, "assetId": {"S": after}} if after is not None else None
+    try:
+        found = list(
+            PhotoModel.query(
+                user_id, consistent_read=True, limit=limit + 1, last_evaluated_key=start
+            )
+        )
+    except PynamoDBException as exc:
+        raise DependencyUnavailable("Photos could not be read") from exc
+    return PhotoPage(found[:limit], len(found) > limit)
+
+
+def count_photos(user_id: str) -> int:
+    """How many photos the user has, archived included (a `Select=COUNT` Query: no items)."""
+    try:
+        return PhotoModel.count(user_id, consistent_read=True)
+    except PynamoDBException as exc:
+        raise DependencyUnavailable("Photos could not be read") from exc
+
+
 def restore_photo(identity: Identity, asset_id: str, now: datetime | None = None) -> PhotoModel:
     """Make a photo active and the user's current one; retention then archives the oldest.
 
@@ -124,16 +167,20 @@ def restore_photo(identity: Identity, asset_id: str, now: datetime | None = None
 
 
 def delete_photo(identity: Identity, asset_id: str, storage: Storage) -> Erasure:
-    """GDPR erasure of one photo: bytes first, then metadata, then the current pointer."""
+    """GDPR erasure of one photo: bytes first, then metadata, then the current pointer; the
+    caller's staged direct uploads go too (they hold file names and unregistered bytes)."""
     photo = _get_photo(identity.user_id, asset_id)
     _erase(photo, storage)
+    _erase_staged_uploads(identity.user_id, storage)
     current = _repoint_if_current(identity.user_id, {asset_id})
     _audit("PhotoErased", [asset_id])
     return Erasure([asset_id], current)
 
 
 def delete_all_photos(identity: Identity, storage: Storage) -> Erasure:
-    """GDPR erasure of every photo of the caller, archived included."""
+    """GDPR erasure of every photo of the caller, archived included, and of their staged
+    direct uploads. Idempotency records hold no personal data (see `idempotency`)."""
+    _erase_staged_uploads(identity.user_id, storage)
     deleted = []
     for photo in list(all_photos(identity.user_id)):
         _erase(photo, storage)
@@ -149,6 +196,13 @@ def _erase(photo: PhotoModel, storage: Storage) -> None:
         photo.delete()
     except DeleteError as exc:
         raise DependencyUnavailable("Photo could not be deleted, retry") from exc
+
+
+def _erase_staged_uploads(user_id: str, storage: Storage) -> None:
+    """Every direct-upload grant of the user, and its staged object (bytes first)."""
+    for grant in user_grants(user_id):
+        storage.delete(USER_ASSETS, grant.file_key)
+        delete_grant(grant)
 
 
 def _repoint_if_current(

@@ -9,19 +9,32 @@ from pynamodb.transactions import TransactWrite
 
 from profile_photos.auth import Identity
 from profile_photos.errors import Conflict, DependencyUnavailable, NotFound
-from profile_photos.models import PhotoModel, UserModel, transaction_connection
+from profile_photos.models import PhotoModel, UploadGrantModel, UserModel, transaction_connection
 
 CONDITION_FAILED = "ConditionalCheckFailed"  # a cancellation reason inside a transaction
 CONDITION_FAILED_CODE = "ConditionalCheckFailedException"  # a single write's error code
+UPLOAD_NOT_FOUND = "Upload not found"
+UPLOAD_COMPLETED = "Upload already completed"
 
 
-def register_photo(photo: PhotoModel, identity: Identity, now: str) -> None:
-    """Create the photo item, refresh the user from the token and make the photo current."""
-    make_current(photo, identity, now)
+def register_photo(
+    photo: PhotoModel, identity: Identity, now: str, grant: UploadGrantModel | None = None
+) -> None:
+    """Create the photo item, refresh the user from the token and make the photo current.
+
+    With a direct upload's `grant`, the same transaction marks the grant completed, on
+    condition that it exists and was not completed before: a grant registers at most one
+    photo, whatever the races between retries (`NotFound`/`Conflict` otherwise).
+    """
+    make_current(photo, identity, now, grant=grant)
 
 
 def make_current(
-    photo: PhotoModel, identity: Identity, now: str, photo_actions: list[Any] | None = None
+    photo: PhotoModel,
+    identity: Identity,
+    now: str,
+    photo_actions: list[Any] | None = None,
+    grant: UploadGrantModel | None = None,
 ) -> None:
     """Write `photo` (create it, or apply `photo_actions` to it) and point the user at it.
 
@@ -32,12 +45,13 @@ def make_current(
     refreshed in the same transaction as the photo.
     """
     try:
-        _write(photo, identity, now, photo_actions, make_current=True)
+        _write(photo, identity, now, photo_actions, grant, make_current=True)
         return
     except TransactWriteError as exc:
         reasons = exc.cancellation_reasons or []
         photo_reason = reasons[0] if reasons else None
         user_reason = reasons[1] if len(reasons) > 1 else None
+        _check_grant(reasons[2] if grant is not None and len(reasons) > 2 else None, exc)
         if photo_reason is not None and photo_reason.code == CONDITION_FAILED:
             if photo_actions is None:
                 raise Conflict(f"Photo {photo.asset_id} already exists") from exc
@@ -47,9 +61,22 @@ def make_current(
     except PynamoDBException as exc:
         raise DependencyUnavailable("Photo metadata could not be saved") from exc
     try:
-        _write(photo, identity, now, photo_actions, make_current=False)
+        _write(photo, identity, now, photo_actions, grant, make_current=False)
+    except TransactWriteError as exc:
+        reasons = exc.cancellation_reasons or []
+        _check_grant(reasons[2] if grant is not None and len(reasons) > 2 else None, exc)
+        raise DependencyUnavailable("Photo metadata could not be saved") from exc
     except PynamoDBException as exc:
         raise DependencyUnavailable("Photo metadata could not be saved") from exc
+
+
+def _check_grant(reason: Any, exc: Exception) -> None:
+    """A refused grant condition: completed before (its old image came back), or gone."""
+    if reason is None or reason.code != CONDITION_FAILED:
+        return
+    if reason.raw_item:
+        raise Conflict(UPLOAD_COMPLETED) from exc
+    raise NotFound(UPLOAD_NOT_FOUND) from exc
 
 
 def _write(
@@ -57,6 +84,7 @@ def _write(
     identity: Identity,
     now: str,
     photo_actions: list[Any] | None,
+    grant: UploadGrantModel | None,
     *,
     make_current: bool,
 ) -> None:
@@ -84,3 +112,47 @@ def _write(
         else:
             transaction.update(photo, actions=photo_actions, condition=PhotoModel.asset_id.exists())
         transaction.update(UserModel(identity.user_id), actions=actions, condition=condition)
+        if grant is not None:
+            transaction.update(
+                grant,
+                actions=[
+                    UploadGrantModel.completed_at.set(now),
+                    UploadGrantModel.asset_id.set(photo.asset_id),
+                ],
+                condition=UploadGrantModel.upload_id.exists()
+                & UploadGrantModel.completed_at.does_not_exist(),
+                return_values="ALL_OLD",
+            )
+
+
+def save_grant(grant: UploadGrantModel) -> None:
+    """Create a direct-upload grant (one PutItem; its id is a fresh UUID)."""
+    try:
+        grant.save(condition=UploadGrantModel.upload_id.does_not_exist())
+    except PynamoDBException as exc:
+        raise DependencyUnavailable("Upload could not be prepared, retry") from exc
+
+
+def find_grant(user_id: str, upload_id: str) -> UploadGrantModel | None:
+    """The user's grant `upload_id` (one consistent GetItem), or None."""
+    try:
+        return UploadGrantModel.get(user_id, upload_id, consistent_read=True)
+    except UploadGrantModel.DoesNotExist:
+        return None
+    except PynamoDBException as exc:
+        raise DependencyUnavailable("Upload could not be read") from exc
+
+
+def user_grants(user_id: str) -> list[UploadGrantModel]:
+    """Every direct-upload grant of the user (a Query: erasure only)."""
+    try:
+        return list(UploadGrantModel.query(user_id, consistent_read=True))
+    except PynamoDBException as exc:
+        raise DependencyUnavailable("Uploads could not be read") from exc
+
+
+def delete_grant(grant: UploadGrantModel) -> None:
+    try:
+        grant.delete()
+    except PynamoDBException as exc:
+        raise DependencyUnavailable("Upload could not be deleted, retry") from exc

@@ -63,6 +63,7 @@ class Settings:
     users_table: str
     idempotency_table: str
     rate_limits_table: str
+    uploads_table: str
     graphql_introspection: bool
 
     @property
@@ -209,6 +210,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         users_table=text("USERS_TABLE", "profile-photos-users") or "",
         idempotency_table=text("IDEMPOTENCY_TABLE", "profile-photos-idempotency") or "",
         rate_limits_table=text("RATE_LIMITS_TABLE", "profile-photos-rate-limits") or "",
+        uploads_table=text("UPLOADS_TABLE", "profile-photos-uploads") or "",
         graphql_introspection=flag("GRAPHQL_INTROSPECTION"),
     )
     if problems:

@@ -1,6 +1,8 @@
 """Object storage: the LOCAL filesystem provider and the R2 provider (boto3's S3 client).
 
-Both offer the same small surface: `put`, `read`, `delete`, `presigned_get`. Buckets are the
+Both offer the same small surface: `put` (optionally `exclusive`: only if the key is free, else
+`Conflict`), `read`, `delete`, `presigned_get`, `presigned_put` (R2: with `If-None-Match: *`
+signed in, so a presigned PUT never replaces an object). Buckets are the
 logical names used in URLs (`user-assets`, `app-assets`); R2 maps them to the configured
 bucket names. Keys are checked before any I/O: no `..`, `.` or empty segment, no absolute
 path, backslash or NUL (also after percent-decoding), and the LOCAL provider additionally
@@ -19,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import unquote
 
-from profile_photos.errors import DependencyUnavailable, NotFound
+from profile_photos.errors import Conflict, DependencyUnavailable, NotFound
 from profile_photos.settings import KNOWN_EXTENSIONS, Settings
 
 if TYPE_CHECKING:
@@ -30,6 +32,7 @@ APP_ASSETS = "app-assets"
 BUCKETS = (USER_ASSETS, APP_ASSETS)
 STAGING_PREFIX = "staging/"  # direct uploads wait here until `complete` (or expiry)
 FILE_NOT_FOUND = "File not found"
+OBJECT_EXISTS = "An object already exists at this key"
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +56,8 @@ class Storage(Protocol):
         data: bytes,
         content_type: str,
         metadata: dict[str, str] | None = None,
+        *,
+        exclusive: bool = False,
     ) -> None: ...
 
     def read(
@@ -132,24 +137,37 @@ class LocalStorage:
         data: bytes,
         content_type: str,
         metadata: dict[str, str] | None = None,
+        *,
+        exclusive: bool = False,
     ) -> None:
+        """Write atomically (a temporary file renamed into place). `exclusive` links it into
+        place instead, which fails if the key holds a file: `Conflict`, nothing changed."""
         path = self._path(bucket, key)
         try:
-            if metadata:
-                sidecar = self._metadata_path(bucket, key)
-                sidecar.parent.mkdir(parents=True, exist_ok=True)
-                sidecar.write_text(json.dumps(metadata))
+            if metadata and not exclusive:
+                self._write_metadata(bucket, key, metadata)
             path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=".upload-")
             try:
                 with os.fdopen(fd, "wb") as handle:
                     handle.write(data)
-                os.replace(tmp_name, path)
-            except BaseException:
+                if exclusive:
+                    os.link(tmp_name, path)  # atomic, and refuses an existing file
+                else:
+                    os.replace(tmp_name, path)
+            except FileExistsError:
+                raise Conflict(OBJECT_EXISTS) from None
+            finally:
                 Path(tmp_name).unlink(missing_ok=True)
-                raise
+            if metadata and exclusive:
+                self._write_metadata(bucket, key, metadata)
         except OSError as exc:
             raise DependencyUnavailable("Object storage is unavailable") from exc
+
+    def _write_metadata(self, bucket: str, key: str, metadata: dict[str, str]) -> None:
+        sidecar = self._metadata_path(bucket, key)
+        sidecar.parent.mkdir(parents=True, exist_ok=True)
+        sidecar.write_text(json.dumps(metadata))
 
     def read(
         self,
@@ -227,6 +245,8 @@ class R2Storage:
         data: bytes,
         content_type: str,
         metadata: dict[str, str] | None = None,
+        *,
+        exclusive: bool = False,
     ) -> None:
         self._call(
             "put_object",
@@ -235,6 +255,7 @@ class R2Storage:
             Body=data,
             ContentType=content_type,
             Metadata=metadata or {},
+            **({"IfNoneMatch": "*"} if exclusive else {}),
         )
 
     def read(
@@ -290,8 +311,9 @@ class R2Storage:
         metadata: dict[str, str],
         expires_in: int,
     ) -> tuple[str, dict[str, str]]:
-        """A presigned PUT with Content-Type, Content-Length and metadata in the signature:
-        R2 refuses the upload unless the client sends exactly these headers."""
+        """A presigned PUT with Content-Type, Content-Length, metadata and `If-None-Match: *`
+        in the signature: R2 refuses the upload unless the client sends exactly these
+        headers, and refuses it (412) when the key already holds an object."""
         url = self.client.generate_presigned_url(
             "put_object",
             Params={
@@ -300,10 +322,11 @@ class R2Storage:
                 "ContentType": content_type,
                 "ContentLength": size,
                 "Metadata": metadata,
+                "IfNoneMatch": "*",
             },
             ExpiresIn=expires_in,
         )
-        headers = {"Content-Type": content_type, "Content-Length": str(size)}
+        headers = {"Content-Type": content_type, "Content-Length": str(size), "If-None-Match": "*"}
         headers |= {f"x-amz-meta-{name}": value for name, value in metadata.items()}
         return url, headers
 
@@ -317,6 +340,8 @@ class R2Storage:
             status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
             if error.get("Code") in ("NoSuchKey", "404", "NotFound") or status == 404:
                 raise NotFound(FILE_NOT_FOUND) from exc
+            if error.get("Code") == "PreconditionFailed" and operation == "put_object":
+                raise Conflict(OBJECT_EXISTS) from exc
             if status == 304 or error.get("Code") == "304":
                 headers = exc.response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
                 raise _NotModified(headers.get("etag", params.get("IfNoneMatch", ""))) from exc

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,7 +19,8 @@ from tests.e2e.conftest import RunningStack
 
 PREFIX = "/api/storage/profile-photo"
 MIB = 1024 * 1024
-EXPORT = "mutation { exportProfilePhotos { count items { assetId } } }"
+# A read: GraphQL mutations (an export page included) spend the same budget as uploads.
+PHOTOS = "{ me { profilePhotos { assetId } } }"
 
 
 def auth(user: str) -> dict[str, str]:
@@ -45,9 +47,10 @@ def padded_jpeg(size: int) -> bytes:
     return images.jpeg_bytes() + bytes(size - len(images.jpeg_bytes()))
 
 
-def export_count(stack: RunningStack, user: str) -> int:
-    response = stack.post("/graphql", headers=auth(user), json={"query": EXPORT}).json()
-    return response["data"]["exportProfilePhotos"]["count"]
+def photo_count(stack: RunningStack, user: str) -> int:
+    """The user's active photos (at most RETENTION_ACTIVE_LIMIT: these tests store fewer)."""
+    response = stack.post("/graphql", headers=auth(user), json={"query": PHOTOS}).json()
+    return len(response["data"]["me"]["profilePhotos"])
 
 
 def direct_upload(stack: RunningStack, user: str, data: bytes) -> requests.Response:
@@ -95,7 +98,7 @@ def test_sixth_upload_in_a_minute_is_429_with_retry_after_and_stores_nothing(
     refused = answers[5]
     assert refused.json()["error"]["code"] == "RATE_LIMITED"
     assert 1 <= int(refused.headers["Retry-After"]) <= 60
-    assert export_count(limited, "rita") == 5
+    assert photo_count(limited, "rita") == 5
 
 
 def test_a_3_mib_upload_costs_3_units(limited: RunningStack) -> None:
@@ -106,7 +109,7 @@ def test_a_3_mib_upload_costs_3_units(limited: RunningStack) -> None:
     assert first.status_code == 201
     assert first.headers["X-RateLimit-Remaining"] == "2"
     assert second.status_code == 429  # 3 more units do not fit in the 2 left
-    assert export_count(limited, "sam") == 1
+    assert photo_count(limited, "sam") == 1
 
 
 def test_a_retried_upload_with_the_same_key_returns_the_same_asset(
@@ -120,7 +123,7 @@ def test_a_retried_upload_with_the_same_key_returns_the_same_asset(
     assert first.status_code == retry.status_code == 201
     assert retry.json()["data"]["assetId"] == first.json()["data"]["assetId"]
     assert reused.status_code == 422
-    assert export_count(limited, "tom") == 1
+    assert photo_count(limited, "tom") == 1
 
 
 @pytest.fixture(scope="module")
@@ -234,3 +237,44 @@ def test_stale_staged_uploads_are_removed_on_the_next_run(tmp_path: Path) -> Non
 
     assert not staged.exists()
     assert "removed 1 stale staged upload" in running.banner
+
+
+def test_a_direct_upload_grant_registers_one_photo_however_it_is_replayed(
+    stack: RunningStack,
+) -> None:
+    # Given one grant (one charge), PUT and completed once
+    data = images.jpeg_bytes()
+    grant = stack.post(
+        f"{PREFIX}/upload-url",
+        headers=auth("rita"),
+        json={"fileName": "r.jpg", "contentType": "image/jpeg", "size": len(data)},
+    ).json()["data"]
+    first_put = requests.put(grant["uploadUrl"], data=data, headers=grant["headers"], timeout=30)
+    second_put = requests.put(grant["uploadUrl"], data=data, headers=grant["headers"], timeout=30)
+    complete = {"fileKey": grant["fileKey"]}
+    first = stack.post(f"{PREFIX}/complete", headers=auth("rita"), json=complete)
+
+    # When the same URL and complete are replayed
+    requests.put(grant["uploadUrl"], data=data, headers=grant["headers"], timeout=30)
+    replayed = stack.post(f"{PREFIX}/complete", headers=auth("rita"), json=complete)
+    never_granted = stack.post(
+        f"{PREFIX}/complete",
+        headers=auth("rita"),
+        json={"fileKey": f"staging/users/rita/{uuid.uuid4()}.jpg"},
+    )
+
+    # Then the staged key took one object, and one photo was registered
+    assert first_put.status_code == 200
+    assert second_put.status_code == 409
+    assert second_put.json()["error"] == {"code": "CONFLICT", "message": "Upload already received"}
+    assert first.status_code == 201, first.text
+    assert replayed.status_code == 409
+    assert replayed.json()["error"] == {"code": "CONFLICT", "message": "Upload already completed"}
+    assert never_granted.status_code == 404
+    assert never_granted.json()["error"]["message"] == "Upload not found"
+    photos = stack.post(
+        "/graphql", headers=auth("rita"), json={"query": "{ me { profilePhotos { assetId } } }"}
+    ).json()["data"]["me"]["profilePhotos"]
+    assert photos == [{"assetId": first.json()["data"]["assetId"]}]
+    staging = stack.data_dir / "object-storage" / "user-assets" / "staging"
+    assert not any(path.is_file() for path in staging.rglob("*"))
