@@ -221,9 +221,10 @@ GRAPHQL_QUERIES = {
     ),
     "delete-all": ("mutation { deleteAllProfilePhotos { deletedCount deletedAssetIds } }", None),
     "export": (
-        "mutation { exportProfilePhotos { count expiresAt items { assetId fileKey url "
-        "contentType size fileName uploadedAt archived archivedAt } } }",
-        None,
+        "mutation ($first: Int, $after: String) { exportProfilePhotos(first: $first, after: "
+        "$after) { count expiresAt items { assetId fileKey url contentType size fileName "
+        "uploadedAt archived archivedAt } pageInfo { hasNextPage endCursor } } }",
+        {"first": 100, "after": None},
     ),
 }
 

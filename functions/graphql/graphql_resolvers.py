@@ -1,7 +1,24 @@
-"""Ariadne resolvers, split by type. They translate between GraphQL and `profile_photos`."""
+"""Ariadne resolvers, split by type. They translate between GraphQL and `profile_photos`.
+
+Arguments are checked before any work: an id that cannot be a user id (`USER_ID_PATTERN`)
+finds no user without a DynamoDB call; a malformed `assetId`, `first` or `after` is
+BAD_USER_INPUT. Every mutation (each export page included) is then charged 1 unit of the
+caller's rate limit (`charge`) BEFORE it reads or changes anything: a refusal is RATE_LIMITED
+with `retryAfter` and nothing changed. Reads are not charged (the query cost limit bounds them).
+
+Export pagination: pages walk the photos table's key order (assetId, a random UUID: stable
+while photos come and go, but not upload order). `after` is an opaque cursor, the base64url of
+`<userId>/<assetId>` of the previous page's last item: it is checked for shape and for the
+caller (another user's cursor is BAD_USER_INPUT, never a peek into their photos; the query is
+on the caller's own partition anyway). `count` stays what it always was, the total number of
+photos (a COUNT query, run only when selected); `items` is this page.
+"""
 
 from __future__ import annotations
 
+import base64
+import binascii
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -10,9 +27,10 @@ from ariadne import MutationType, ObjectType, QueryType
 from graphql import GraphQLResolveInfo
 
 from profile_photos import profiles
-from profile_photos.auth import Identity
-from profile_photos.errors import Forbidden
+from profile_photos.auth import USER_ID_PATTERN, Identity
+from profile_photos.errors import Forbidden, ValidationFailed
 from profile_photos.models import PhotoModel, UserModel
+from profile_photos.ratelimit import REQUEST, charge
 from profile_photos.retention import active_photos
 from profile_photos.settings import Settings
 from profile_photos.signing import signed_url
@@ -44,15 +62,73 @@ def context_of(info: GraphQLResolveInfo) -> Context:
     return info.context  # type: ignore[no-any-return]
 
 
+EXPORT_PAGE_MAX = 100  # `exportProfilePhotos(first:)`: default and maximum
+MAX_CURSOR_CHARS = 256  # base64url of "<userId>/<assetId>": at most 220
+
+
+def charge_request(context: Context) -> None:
+    """Spend 1 unit of the caller's budget for a mutation or export page (RATE_LIMITED when
+    spent; raised before the mutation does anything)."""
+    settings = context.settings
+    charge(
+        context.identity.user_id,
+        1,
+        per_minute=settings.rate_limit_per_minute,
+        per_hour=settings.rate_limit_per_hour,
+        now=time.time(),
+        what=REQUEST,
+    )
+
+
+def checked_asset_id(asset_id: str) -> str:
+    """BAD_USER_INPUT for an `assetId` that is not a UUID (the same check `profiles` makes,
+    done here so that a malformed id is refused before the request is charged)."""
+    if not profiles.ASSET_ID.fullmatch(asset_id):
+        raise ValidationFailed(f"assetId must be a UUID, got {asset_id[:64]!r}")
+    return asset_id
+
+
+def encode_cursor(user_id: str, asset_id: str) -> str:
+    raw = f"{user_id}/{asset_id}".encode()
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def decode_cursor(cursor: str, user_id: str) -> str:
+    """The assetId a cursor of this caller's export points after; BAD_USER_INPUT otherwise."""
+    invalid = ValidationFailed("after must be a pageInfo.endCursor of your own export")
+    if len(cursor) > MAX_CURSOR_CHARS:
+        raise invalid
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise invalid from None
+    owner, _, asset_id = raw.partition("/")
+    if owner != user_id or not profiles.ASSET_ID.fullmatch(asset_id):
+        raise invalid
+    return asset_id
+
+
+@dataclass(frozen=True)
+class ExportPage:
+    user_id: str
+    expires_at: str
+    items: list[PhotoModel]
+    has_next_page: bool
+    end_cursor: str | None
+
+
 query = QueryType()
 mutation = MutationType()
 user_type = ObjectType("User")
 photo_type = ObjectType("ProfilePhoto")
 exported_type = ObjectType("ExportedPhoto")
+export_type = ObjectType("PhotoExport")
 
 
 @query.field("user")
 def resolve_user(_: Any, info: GraphQLResolveInfo, id: str) -> UserModel | None:
+    if not USER_ID_PATTERN.fullmatch(id):
+        return None  # cannot be a user id (a token subject): never seen, no read needed
     return profiles.get_user(id)
 
 
@@ -104,7 +180,10 @@ def resolve_archived(photo: PhotoModel, info: GraphQLResolveInfo) -> bool:
 
 @mutation.field("restoreProfilePhoto")
 def resolve_restore(_: Any, info: GraphQLResolveInfo, assetId: str) -> dict[str, Any]:
-    identity = context_of(info).identity
+    context = context_of(info)
+    identity = context.identity
+    checked_asset_id(assetId)
+    charge_request(context)
     photo = profiles.restore_photo(identity, assetId)
     return {"photo": photo, "user": profiles.get_user(identity.user_id)}
 
@@ -112,6 +191,8 @@ def resolve_restore(_: Any, info: GraphQLResolveInfo, assetId: str) -> dict[str,
 @mutation.field("deleteProfilePhoto")
 def resolve_delete(_: Any, info: GraphQLResolveInfo, assetId: str) -> dict[str, Any]:
     context = context_of(info)
+    checked_asset_id(assetId)
+    charge_request(context)
     erasure = profiles.delete_photo(context.identity, assetId, context.storage)
     return _deletion(context, erasure.deleted_asset_ids)
 
@@ -119,6 +200,7 @@ def resolve_delete(_: Any, info: GraphQLResolveInfo, assetId: str) -> dict[str, 
 @mutation.field("deleteAllProfilePhotos")
 def resolve_delete_all(_: Any, info: GraphQLResolveInfo) -> dict[str, Any]:
     context = context_of(info)
+    charge_request(context)
     erasure = profiles.delete_all_photos(context.identity, context.storage)
     return _deletion(context, erasure.deleted_asset_ids)
 
@@ -135,15 +217,43 @@ def _deletion(context: Context, deleted: list[str]) -> dict[str, Any]:
 
 
 @mutation.field("exportProfilePhotos")
-def resolve_export(_: Any, info: GraphQLResolveInfo) -> dict[str, Any]:
+def resolve_export(
+    _: Any,
+    info: GraphQLResolveInfo,
+    first: int | None = EXPORT_PAGE_MAX,
+    after: str | None = None,
+) -> ExportPage:
+    """One page of the caller's export (module docstring). `first: null` means the default."""
     context = context_of(info)
-    items = sorted(
-        profiles.all_photos(context.identity.user_id),
-        key=lambda photo: photo.uploaded_at,
-        reverse=True,
-    )
+    user_id = context.identity.user_id
+    size = EXPORT_PAGE_MAX if first is None else first
+    if not 1 <= size <= EXPORT_PAGE_MAX:
+        raise ValidationFailed(f"first must be between 1 and {EXPORT_PAGE_MAX}, got {size}")
+    start = decode_cursor(after, user_id) if after is not None else None
+    charge_request(context)
+    page = profiles.photos_page(user_id, size, start)
     expires = datetime.fromtimestamp(context.now + context.settings.signed_url_ttl_seconds, UTC)
-    return {"count": len(items), "expiresAt": iso_ms(expires), "items": items}
+    return ExportPage(
+        user_id=user_id,
+        expires_at=iso_ms(expires),
+        items=page.items,
+        has_next_page=page.more,
+        end_cursor=encode_cursor(user_id, page.items[-1].asset_id) if page.items else None,
+    )
 
 
-TYPES = [query, mutation, user_type, photo_type, exported_type]
+export_type.set_alias("expiresAt", "expires_at")
+export_type.set_alias("items", "items")
+
+
+@export_type.field("count")
+def resolve_export_count(page: ExportPage, info: GraphQLResolveInfo) -> int:
+    return profiles.count_photos(page.user_id)
+
+
+@export_type.field("pageInfo")
+def resolve_page_info(page: ExportPage, info: GraphQLResolveInfo) -> dict[str, Any]:
+    return {"hasNextPage": page.has_next_page, "endCursor": page.end_cursor}
+
+
+TYPES = [query, mutation, user_type, photo_type, exported_type, export_type]

@@ -1,6 +1,7 @@
 """Per-user upload rate limits: a minute and an hour window, shared through DynamoDB.
 
-An upload costs `cost_of(size)` units: 1 per started MiB, at least 1. Each user has two fixed
+An upload costs `cost_of(size)` units: 1 per started MiB, at least 1; a GraphQL mutation or
+export page costs 1 from the same budget (see functions/graphql). Each user has two fixed
 windows aligned to the epoch (a minute starts at a multiple of 60 s, an hour at a multiple of
 3600 s). Minutes nest exactly in hours (3600 % 60 == 0), so both windows live in ONE item per
 user and hour in the rate-limits table (hash key `pk` (S), TTL on `expiresAt`; see
@@ -53,6 +54,8 @@ MIB = 1024 * 1024
 EXPIRY_MARGIN_SECONDS = 300  # counters outlive their hour a little (clock skew between hosts)
 CONDITION_FAILED = "ConditionalCheckFailedException"  # UpdateItem: a window refused
 UNAVAILABLE = "Rate limits are unavailable, retry later"
+UPLOAD = "this upload"  # what a refusal message says was charged: an upload (the default)
+REQUEST = "this request"  # ... or a GraphQL mutation or export page
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,18 +141,27 @@ def limits_of(*, per_minute: int, per_hour: int) -> dict[Window, int]:
     return {MINUTE: per_minute, HOUR: per_hour}
 
 
-def refusal(refused: list[Window], cost: int, limits: dict[Window, int], now: float) -> RateLimited:
-    """The 429 for windows that refused `cost`: retry when the last of them resets."""
+def refusal(
+    refused: list[Window],
+    cost: int,
+    limits: dict[Window, int],
+    now: float,
+    what: str = UPLOAD,
+) -> RateLimited:
+    """The 429 for windows that refused `cost`: retry when the last of them resets.
+
+    `what` names the charged thing in the message ("this upload", "this request").
+    """
     window = max(refused, key=lambda w: (w.reset_after(now), w.seconds))
     retry = window.reset_after(now)
     return RateLimited(
         f"Rate limit exceeded: {limits[window]} units per {window.name} "
-        f"(this upload costs {cost}); retry in {retry} s",
+        f"({what} costs {cost}); retry in {retry} s",
         retry,
     )
 
 
-def check_admissible(cost: int, limits: dict[Window, int], now: float) -> None:
+def check_admissible(cost: int, limits: dict[Window, int], now: float, what: str = UPLOAD) -> None:
     """Refuse a cost that no window could ever admit, before any request is made.
 
     Still a 429 (the budget, not the request, is the problem: the same file is fine under a
@@ -161,7 +173,7 @@ def check_admissible(cost: int, limits: dict[Window, int], now: float) -> None:
         return
     window = min(too_big, key=lambda w: (limits[w], w.seconds))
     raise RateLimited(
-        f"Rate limit exceeded: this upload costs {cost} units, more than the limit of "
+        f"Rate limit exceeded: {what} costs {cost} units, more than the limit of "
         f"{limits[window]} units per {window.name}, so it can never be admitted",
         window.reset_after(now),
     )
@@ -181,8 +193,19 @@ def tightest(
     )
 
 
-def charge(user_id: str, cost: int, *, per_minute: int, per_hour: int, now: float) -> Allowance:
+def charge(
+    user_id: str,
+    cost: int,
+    *,
+    per_minute: int,
+    per_hour: int,
+    now: float,
+    what: str = UPLOAD,
+) -> Allowance:
     """Spend `cost` units of `user_id`'s minute and hour budgets, or spend nothing.
+
+    `what` names the charged thing in refusal messages: uploads keep the default
+    ("this upload"); GraphQL mutations and export pages pass `REQUEST` ("this request").
 
     Raises `RateLimited` (429) when either window would go over its limit, and
     `DependencyUnavailable` (503) when DynamoDB fails. `now` is epoch seconds (`time.time()`).
@@ -191,7 +214,7 @@ def charge(user_id: str, cost: int, *, per_minute: int, per_hour: int, now: floa
     if cost < 1:
         raise ValueError(f"cost must be >= 1, got {cost}")
     limits = limits_of(per_minute=per_minute, per_hour=per_hour)
-    check_admissible(cost, limits, now)
+    check_admissible(cost, limits, now, what)
     key, slot = counter_key(user_id, now), minute_slot(now)
     minute = NumberAttribute(attr_name=slot)
     try:
@@ -212,7 +235,7 @@ def charge(user_id: str, cost: int, *, per_minute: int, per_hour: int, now: floa
     except UpdateError as exc:
         if exc.cause_response_code != CONDITION_FAILED:
             raise DependencyUnavailable(UNAVAILABLE) from exc
-        raise _refusal_of(key, slot, cost, limits, now) from None
+        raise _refusal_of(key, slot, cost, limits, now, what) from None
     except PynamoDBException as exc:
         raise DependencyUnavailable(UNAVAILABLE) from exc
     updated = response.get("Attributes", {})
@@ -221,7 +244,7 @@ def charge(user_id: str, cost: int, *, per_minute: int, per_hour: int, now: floa
 
 
 def _refusal_of(
-    key: str, slot: str, cost: int, limits: dict[Window, int], now: float
+    key: str, slot: str, cost: int, limits: dict[Window, int], now: float, what: str = UPLOAD
 ) -> RateLimited:
     """Nothing was written: read the item once to name the window(s) that refused."""
     try:
@@ -235,9 +258,9 @@ def _refusal_of(
     counts = {MINUTE: _number(item, slot, 0), HOUR: _number(item, "units", 0)}
     refused = [window for window in WINDOWS if counts[window] + cost > limits[window]]
     if refused:
-        return refusal(refused, cost, limits, now)
+        return refusal(refused, cost, limits, now, what)
     retry = MINUTE.reset_after(now)
-    return RateLimited(f"Rate limit exceeded (this upload costs {cost}); retry in {retry} s", retry)
+    return RateLimited(f"Rate limit exceeded ({what} costs {cost}); retry in {retry} s", retry)
 
 
 def _number(attributes: dict[str, Any], name: str, default: int) -> int:

@@ -19,7 +19,11 @@ from tests.e2e.conftest import RunningStack
 UPLOAD = "/api/storage/profile-photo/upload"
 LIMIT = 5
 PHOTOS = "{ me { profilePhotos { assetId url } } }"
-EXPORT = "mutation { exportProfilePhotos { count items { assetId archived archivedAt url } } }"
+# pages of 3, so that every export below walks several pages (the default page is 100)
+EXPORT = (
+    "mutation ($after: String) { exportProfilePhotos(first: 3, after: $after) "
+    "{ count items { assetId archived archivedAt url } pageInfo { hasNextPage endCursor } } }"
+)
 
 
 def headers(user: str) -> dict[str, str]:
@@ -56,6 +60,19 @@ def eventually(check: Callable[[], Any], timeout: float = 60.0) -> Any:
             time.sleep(0.2)
 
 
+def export(stack: RunningStack, user: str) -> dict[str, Any]:
+    """Every page of the user's export: `count` (the total, on every page) and all items."""
+    items: list[dict[str, Any]] = []
+    after: dict[str, str] = {}
+    while True:
+        page = gql(stack, user, EXPORT, **after)["data"]["exportProfilePhotos"]
+        items += page["items"]
+        if not page["pageInfo"]["hasNextPage"]:
+            assert len(items) == page["count"]
+            return {"count": page["count"], "items": items}
+        after = {"after": page["pageInfo"]["endCursor"]}
+
+
 def active(stack: RunningStack, user: str) -> list[str]:
     return [p["assetId"] for p in gql(stack, user, PHOTOS)["data"]["me"]["profilePhotos"]]
 
@@ -80,10 +97,11 @@ def test_seven_uploads_leave_five_active_and_seven_in_the_export(stack: RunningS
         return listed
 
     eventually(converged)
-    export = gql(stack, "ann", EXPORT)["data"]["exportProfilePhotos"]
-    assert export["count"] == 7
-    assert sorted(i["assetId"] for i in export["items"] if i["archived"]) == sorted(ids[:2])
-    for item in export["items"]:  # archived photos are still served to their owner's export
+    exported = export(stack, "ann")
+    assert exported["count"] == 7
+    assert sorted(i["assetId"] for i in exported["items"]) == sorted(ids)
+    assert sorted(i["assetId"] for i in exported["items"] if i["archived"]) == sorted(ids[:2])
+    for item in exported["items"]:  # archived photos are still served to their owner's export
         assert requests.get(item["url"], timeout=10).content == images.png_bytes()
 
     # restore the oldest: it becomes current, retention archives the oldest active instead
@@ -109,7 +127,7 @@ def test_seven_uploads_leave_five_active_and_seven_in_the_export(stack: RunningS
     assert active(stack, "ann") == list(reversed(ids[-4:]))
     profile = gql(stack, "bob", '{ user(id: "ann") { profilePhotoUrl } }')["data"]["user"]
     assert ids[-1] in profile["profilePhotoUrl"]
-    assert gql(stack, "ann", EXPORT)["data"]["exportProfilePhotos"]["count"] == 6
+    assert export(stack, "ann")["count"] == 6
 
 
 def _assert_equal(left: Any, right: Any) -> None:
@@ -125,9 +143,9 @@ def test_concurrent_uploads_converge_to_the_limit(stack: RunningStack) -> None:
     assert set(listed) <= {u["assetId"] for u in uploaded}
     current = gql(stack, "cat", "{ me { profilePhotoUrl } }")["data"]["me"]["profilePhotoUrl"]
     assert listed[0] in current  # the newest active photo is the current one
-    export = gql(stack, "cat", EXPORT)["data"]["exportProfilePhotos"]
-    assert export["count"] == 9
-    assert sum(1 for item in export["items"] if item["archived"]) == 4
+    exported = export(stack, "cat")
+    assert exported["count"] == 9
+    assert sum(1 for item in exported["items"] if item["archived"]) == 4
 
 
 def _exactly(listed: list[str], count: int) -> list[str]:

@@ -175,12 +175,15 @@ def test_export_lists_every_photo_including_archived_with_urls(stack: Stack) -> 
     uploaded = [upload()["assetId"] for _ in range(7)]
     run_retention(stack)
 
-    export = gql(GRAPHQL_QUERIES["export"][0])["data"]["exportProfilePhotos"]
+    export = gql(*GRAPHQL_QUERIES["export"])["data"]["exportProfilePhotos"]
 
     assert export["count"] == 7
-    assert [item["assetId"] for item in export["items"]] == list(reversed(uploaded))
-    assert [item["archived"] for item in export["items"]] == [False] * 5 + [True] * 2
-    assert all(item["archivedAt"] for item in export["items"][5:])
+    # one page, in the table's key order (assetId), not upload order
+    assert [item["assetId"] for item in export["items"]] == sorted(uploaded)
+    assert export["pageInfo"]["hasNextPage"] is False
+    archived = {item["assetId"]: item for item in export["items"] if item["archived"]}
+    assert sorted(archived) == sorted(uploaded[:2])  # the two oldest
+    assert all(item["archivedAt"] for item in archived.values())
     assert all("?token=" in item["url"] for item in export["items"])
     assert all(item["fileName"] == "me.jpg" for item in export["items"])
 
@@ -223,6 +226,7 @@ def test_invalid_queries_and_introspection_are_refused(stack: Stack, query: str,
     assert codes(response) == [code]
 
 
+@pytest.mark.error_log_expected  # a resolver bug: logged with its traceback, hidden from clients
 def test_internal_errors_are_hidden(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
     from profile_photos import profiles
 
