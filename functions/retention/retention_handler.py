@@ -66,7 +66,7 @@ def expected_active(event: dict) -> dict[str, dict[str, str]]:
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
-@metrics.log_metrics
+@metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     settings = get_settings()
     bind_tables(settings)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -115,6 +116,7 @@ class Stack:
         assert self.all_files() == []
         assert self.items("PHOTOS_TABLE") == []
         assert self.items("USERS_TABLE") == []
+        assert self.items("UPLOADS_TABLE") == []
 
 
 @pytest.fixture(params=["LOCAL", "R2"])
@@ -170,3 +172,62 @@ def stream_records(stack: Stack, function: str = "RetentionFunction") -> list[di
         records += streams.get_records(ShardIterator=iterator, Limit=1000)["Records"]
     delivered = [lambda_record(record, arn) for record in records]
     return [record for record in delivered if passes_filters(trigger.filters, record)]
+
+
+@pytest.fixture(autouse=True)
+def no_error_logs(
+    request: pytest.FixtureRequest, caplog: pytest.LogCaptureFixture
+) -> Iterator[None]:
+    """No client input may log at ERROR: every integration test fails on an ERROR record
+    (our Logger's and the libraries', e.g. Tracer's traceback for an exception leaving a
+    traced method) unless it is marked `error_log_expected`."""
+    yield
+    if request.node.get_closest_marker("error_log_expected"):
+        return
+    errors = [
+        f"{record.name}: {record.getMessage()}"
+        for when in ("setup", "call")
+        for record in caplog.get_records(when)
+        if record.levelno >= logging.ERROR
+    ]
+    assert errors == [], "ERROR logged"
+
+
+# ------------------------------------------------------------ IAM least privilege (recorder)
+# Every AWS call a function's handler makes is recorded under the function's logical id (see
+# tests/integration/aws_calls.py); test_iam_least_privilege.py, run last, checks the calls
+# against each function's policy in the transformed template.
+from tests.integration import aws_calls  # noqa: E402
+
+aws_calls.install()
+aws_calls.attribute_handlers()
+
+IAM_CHECK_MODULE = "test_iam_least_privilege.py"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The IAM check runs after every other test, whatever the order of the files."""
+    items.sort(key=lambda item: Path(str(item.path)).name == IAM_CHECK_MODULE)
+
+
+def pytest_deselected(items: list[pytest.Item]) -> None:
+    if any(aws_calls.is_integration(item) for item in items):
+        aws_calls.SUITE.deselected = True
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    aws_calls.note_collection(session.items, session.config.args)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    aws_calls.SUITE.current_test = item.nodeid
+    try:
+        return (yield)
+    finally:
+        aws_calls.SUITE.current_test = ""
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.failed and aws_calls.is_integration_id(report.nodeid, excluding=IAM_CHECK_MODULE):
+        aws_calls.SUITE.failed_tests.append(report.nodeid)

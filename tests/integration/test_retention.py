@@ -221,6 +221,8 @@ def test_archived_at_is_a_utc_timestamp(stack: Stack) -> None:
     assert abs((datetime.now(UTC) - moment).total_seconds()) < 60
 
 
+# every record of the batch failed: Powertools raises so that Lambda retries it (logged)
+@pytest.mark.error_log_expected
 def test_a_lagging_index_fails_the_records_instead_of_converging_on_a_stale_view(
     stack: Stack, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -7,12 +7,16 @@ a copy of the real template with one mistake and asserts the finding names it.
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
+from devstack.functions import load_functions
+from devstack.template import load_template, resources_of_type
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
@@ -182,3 +186,97 @@ def test_handler_module_missing_from_code_uri_fails(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "UploadFunction: Handler 'upload_handlr.lambda_handler' names module" in result.stdout
     assert "FAILED: local paths" in result.stdout
+
+
+# ------------------------------------------------------------ Tracer: nothing personal in X-Ray
+TRACER_CAPTURE = ("POWERTOOLS_TRACER_CAPTURE_RESPONSE", "POWERTOOLS_TRACER_CAPTURE_ERROR")
+# The SAM transform offline (tools/check_template.py's), then each Lambda function's env.
+FUNCTION_ENVIRONMENTS = """\
+import json, logging, sys
+sys.path.insert(0, "tools")
+from check_template import transform
+from samtranslator.yaml_helper import yaml_parse
+logging.getLogger("samtranslator").setLevel(logging.ERROR)
+translated, _ = transform(yaml_parse(open(sys.argv[1]).read()), "eu-west-1")
+print(json.dumps({
+    name: resource["Properties"].get("Environment", {}).get("Variables", {})
+    for name, resource in translated["Resources"].items()
+    if resource["Type"] == "AWS::Lambda::Function"
+}))
+"""
+
+
+def tracer_capture(template: Path) -> dict[str, dict[str, object]]:
+    """Each deployed function's Tracer capture settings, as the transformed template sets
+    them (Globals merged into each function's own Environment)."""
+    result = subprocess.run(
+        [str(TOOLS_PYTHON), "-c", FUNCTION_ENVIRONMENTS, str(template)],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+        cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return {
+        name: {setting: env.get(setting) for setting in TRACER_CAPTURE}
+        for name, env in json.loads(result.stdout).items()
+    }
+
+
+def test_no_function_traces_its_responses_or_errors() -> None:
+    """Responses carry signed URLs (bearer access), usernames, exports and small images;
+    exception messages can carry ids and file names. X-Ray keeps traces 30 days."""
+    # When
+    settings = tracer_capture(TEMPLATE)
+
+    # Then every function of the template resolves both to the string "false"
+    assert set(settings) == set(resources_of_type(load_template(), "AWS::Serverless::Function"))
+    assert settings == {name: dict.fromkeys(TRACER_CAPTURE, "false") for name in settings}
+
+
+def test_a_function_turning_response_capture_back_on_is_caught(tmp_path: Path) -> None:
+    # Given one function's own environment overrides the Globals
+    template = template_copy(
+        tmp_path,
+        lambda t: replace_once(
+            t,
+            '          GRAPHQL_INTROSPECTION: "false"\n',
+            '          GRAPHQL_INTROSPECTION: "false"\n'
+            '          POWERTOOLS_TRACER_CAPTURE_RESPONSE: "true"\n',
+        ),
+    )
+
+    # When
+    settings = tracer_capture(template)
+
+    # Then
+    assert settings["GraphQLFunction"]["POWERTOOLS_TRACER_CAPTURE_RESPONSE"] == "true"
+    assert settings["UploadFunction"]["POWERTOOLS_TRACER_CAPTURE_RESPONSE"] == "false"
+
+
+def test_the_local_stack_runs_every_function_with_capture_off() -> None:
+    # When the local stack (and the e2e tests) read the functions' environment
+    functions = load_functions()
+
+    # Then
+    assert functions
+    for function in functions:
+        assert {s: function.environment.get(s) for s in TRACER_CAPTURE} == dict.fromkeys(
+            TRACER_CAPTURE, "false"
+        ), function.name
+
+
+def test_no_decorator_turns_capture_back_on() -> None:
+    """The environment is only Tracer's default: an explicit `capture_response=True` on
+    `capture_method` / `capture_lambda_handler` would win over it."""
+    sources = [*(ROOT / "functions").rglob("*.py"), *(ROOT / "shared").rglob("*.py")]
+    explicit = [
+        f"{path.relative_to(ROOT)}: {found.group(0)}"
+        for path in sources
+        for found in re.finditer(
+            r"capture_(?:response|error)\s*=\s*(?!False\b)\w+", path.read_text()
+        )
+    ]
+
+    assert explicit == []
