@@ -10,6 +10,7 @@ Ctrl-C or SIGTERM stops everything: workers, pollers, the database (after a fina
 from __future__ import annotations
 
 import ipaddress
+import json
 import logging
 import os
 import signal
@@ -32,6 +33,8 @@ from profile_photos.settings import SettingsError, load_settings
 log = logging.getLogger("devstack")
 STAGED_UPLOAD_LIFETIME = 15 * 60  # the life of an upload-url grant
 SAMPLE_PHOTO = Path(__file__).with_name("sample-photo.jpg")
+# Where a running stack says where it is, for local tools (devstack/redrive.py).
+RUNTIME_FILE = "devstack.json"
 # Development defaults, used only where the environment has no value. Public: never deploy.
 DEV_SECRETS = {"JWT_SECRET": DEV_JWT_SECRET, "LOCAL_STORAGE_SECRET": DEV_STORAGE_SECRET}
 # Only for the embedded moto server, which listens on 127.0.0.1 whatever HOST says: not
@@ -259,6 +262,22 @@ class LocalStack:
         return "\n".join(lines)
 
 
+def advertise(stack: LocalStack) -> Path:
+    """Write `$DEV_DATA_DIR/devstack.json` (pid, API URL, DynamoDB endpoint) so local tools
+    such as `make redrive ENV=local` can work on the running stack's tables, and save the
+    tables when one of them signals SIGUSR1 after writing (the stack saves after its own
+    invocations only). The caller removes the file on the way out."""
+    signal.signal(signal.SIGUSR1, lambda *_: stack.dynamo.mark_dirty())
+    path = stack.data_dir / RUNTIME_FILE
+    runtime = {
+        "pid": os.getpid(),
+        "api": f"http://{stack.host}:{stack.port}",
+        "dynamodb": stack.dynamo.endpoint,
+    }
+    path.write_text(json.dumps(runtime) + "\n")
+    return path
+
+
 def remove_stale_staged_uploads(root: Path, max_age: float = STAGED_UPLOAD_LIFETIME) -> int:
     """Direct uploads never completed within their URL's life are removed on the next run
     (on R2, a lifecycle rule on the staging prefix does this: `make r2-lifecycle`)."""
@@ -290,13 +309,17 @@ def main() -> None:
     refusal = stack.exposure_refusal()
     if refusal:
         sys.exit(refusal)  # before anything starts or listens: a message, status 1
+    runtime: Path | None = None
     try:
         stack.start()
+        runtime = advertise(stack)
         print(stack.banner(), flush=True)
         print(f"Ready on http://{stack.host}:{stack.port}", flush=True)
         stack.serve_forever()
     except KeyboardInterrupt:
         print("\nstopping...", flush=True)
     finally:
+        if runtime is not None:
+            runtime.unlink(missing_ok=True)
         stack.stop()
         print("stopped", flush=True)

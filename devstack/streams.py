@@ -9,7 +9,8 @@ Failures follow the real mapping: with `ReportBatchItemFailures` the batch is re
 the lowest failed sequence number; a function error retries the whole batch, split in half
 first when `BisectBatchOnFunctionError` is on; after `MaximumRetryAttempts` retries the batch
 is sent to the on-failure destination (here: a JSON line in
-`$DEV_DATA_DIR/stream-failures.jsonl`, plus a log line) and the mapping moves on.
+`$DEV_DATA_DIR/stream-failures.jsonl` with the batch's coordinates and its records, plus a
+log line) and the mapping moves on. `make redrive ... ENV=local` replays those lines.
 """
 
 from __future__ import annotations
@@ -172,6 +173,10 @@ class BatchDelivery:
                         "startSequenceNumber": sequence[0],
                         "endSequenceNumber": sequence[-1],
                         "eventSourceARN": batch[0].get("eventSourceARN"),
+                        # Local only (SQS gets the coordinates alone): the local stream does
+                        # not outlive the stack's process, so the entry keeps the batch
+                        # itself for `make redrive QUEUE=... ENV=local` (devstack/redrive.py).
+                        "records": batch,
                     }
                 )
                 + "\n"
