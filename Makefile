@@ -17,7 +17,8 @@ PIP_FLAGS := --quiet --disable-pip-version-check
 ENV ?= dev
 
 .PHONY: help venv tools dev test unit integration lint format check-template build check-build \
-        events token r2-lifecycle deploy bench clean
+        events token r2-lifecycle redrive deploy bench clean
+.PHONY: sam-api sam-seed sam-image sam-local-test
 
 help: ## list the verbs
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -69,6 +70,21 @@ build: tools ## sam build (no Docker: the runtime's interpreter first on PATH)
 check-build: tools ## sam build, then import the built layers with nothing else on the path
 	tools/check_build.sh
 
+# sam local: the functions in Lambda containers (Docker), backed by the local stack's
+# DynamoDB, streams and moto's S3 as R2 (devstack/sam.py). SAM_INVOKE_IMAGE picks the base
+# image (empty: SAM's public.ecr.aws/lambda/python:3.13; `make sam-image` builds a local one).
+sam-api: venv tools build ## sam local start-api + start-lambda on the local backing services
+	$(PY) -m devstack.sam serve $(if $(SAM_INVOKE_IMAGE),--invoke-image $(SAM_INVOKE_IMAGE))
+
+sam-seed: venv ## re-seed the sample events' photo into a running `make sam-api`
+	$(PY) -m devstack.sam seed
+
+sam-image: ## build the local Lambda Python 3.13 image (no registry needed; root, debootstrap)
+	@tools/sam_local/build_image.sh
+
+sam-local-test: venv tools ## the e2e scenario in real containers (installs docker.io, runs dockerd)
+	tools/sam_local/run_test.sh
+
 events: venv ## regenerate events/*.json (deterministic)
 	$(PY) -m tools.make_events
 
@@ -80,6 +96,10 @@ token: venv ## print a bearer token for the local stack: make token USER=<id> NA
 
 r2-lifecycle: venv ## expire never-completed direct uploads in the R2 bucket (R2_* env)
 	PYTHONPATH=shared $(PY) -m tools.r2_lifecycle
+
+redrive: venv ## replay a failure queue's batches through its consumer: QUEUE=RetentionFailureQueue ENV=local|dev|prod
+	@test -n "$(QUEUE)" || { echo "usage: make redrive QUEUE=<queue url, name or logical id> [ENV=local|dev|prod]"; exit 2; }
+	PYTHONPATH=shared $(PY) -m tools.redrive "$(QUEUE)" --env $(ENV)
 
 deploy: build ## sam deploy --config-env $(ENV)
 	$(TOOLS)/bin/sam deploy --config-env $(ENV)
