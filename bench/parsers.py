@@ -18,17 +18,16 @@ insertions, deletions). Pure Python in this process: no stack, no moto.
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import statistics
 import sys
 import time
-import tracemalloc
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.budgets import Row, at_most, exactly, failed
+from bench.memory import peak as peak_bytes
 from tools import parser_corpus
 
 SHARED = Path(__file__).resolve().parent.parent / "shared"
@@ -84,19 +83,6 @@ def best_of(action: Callable[[], object], runs: int = 3) -> float:
         action()
         best = min(best, time.perf_counter() - started)
     return best
-
-
-def peak_bytes(action: Callable[[], object]) -> int:
-    gc.collect()
-    tracemalloc.start()
-    try:
-        before, _ = tracemalloc.get_traced_memory()
-        tracemalloc.reset_peak()
-        action()
-        _, top = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-    return top - before
 
 
 def sha256_us_per_kb() -> float:
