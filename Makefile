@@ -16,7 +16,7 @@ PIP_FLAGS := --quiet --disable-pip-version-check
 
 ENV ?= dev
 
-.PHONY: help venv tools dev test unit integration lint format check-template build check-build \
+.PHONY: help venv tools dev test unit integration lint typecheck format check-template build check-build \
         events token r2-lifecycle redrive deploy bench clean
 .PHONY: sam-api sam-seed sam-image sam-local-test
 
@@ -41,8 +41,9 @@ tools: $(TOOLS)/.installed ## create the SAM CLI / cfn-lint venv
 dev: venv ## run the service locally (see README)
 	$(PY) -m devstack
 
-test: venv tools ## lint, template check, every test, and the built-layer import check
+test: venv tools ## lint, type check, template check, every test, and the built-layer import check
 	$(MAKE) --no-print-directory lint
+	$(MAKE) --no-print-directory typecheck
 	$(MAKE) --no-print-directory check-template
 	$(PY) -m pytest
 	$(MAKE) --no-print-directory check-build
@@ -56,6 +57,9 @@ integration: venv ## only the integration tests (handlers under moto)
 lint: venv ## ruff check + format check
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+
+typecheck: venv ## mypy --strict on the layer package (shared/profile_photos; pyproject's [tool.mypy])
+	$(VENV)/bin/mypy -p profile_photos
 
 format: venv ## apply ruff's fixes and formatting
 	$(VENV)/bin/ruff check --fix .

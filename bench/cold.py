@@ -30,7 +30,7 @@ from typing import Any
 
 from bench import images, layer, stack
 from bench.budgets import Row, at_most, failed
-from tools.make_events import stream_record
+from testkit.events import stream_record
 
 CHILD = Path(__file__).resolve().parent / "cold_child.py"
 BUDGETS = {
@@ -170,8 +170,8 @@ def prepare(endpoint: str, workdir: Path, processes: int) -> list[Target]:
         path.write_text(json.dumps(event))
         return path
 
-    dynamodb = boto3.client("dynamodb", endpoint_url=endpoint, **stack._credentials())
-    s3 = boto3.client("s3", endpoint_url=endpoint, **stack._credentials())
+    dynamodb = boto3.client("dynamodb", endpoint_url=endpoint, **stack.credentials())
+    s3 = boto3.client("s3", endpoint_url=endpoint, **stack.credentials())
     s3.put_object(
         Bucket=stack.R2_BUCKETS["user-assets"],
         Key=SIGNED_KEY,

@@ -19,7 +19,7 @@ from typing import Any
 from bench import images, stack
 from bench.budgets import Row, exactly, failed
 from bench.recorder import Recorder
-from tools.make_events import stream_record
+from testkit.events import stream_record
 
 SECTION = "growth with history (10,000 archived photos vs none)"
 ARCHIVED = 10_000

@@ -35,7 +35,7 @@ if str(SHARED) not in sys.path:  # the shared layer's package, as bench/stack.py
     sys.path.insert(0, str(SHARED))
 
 from profile_photos.errors import UnsupportedMediaType  # noqa: E402
-from profile_photos.image_contents import read_dimensions, strip_metadata  # noqa: E402
+from profile_photos.images import read_dimensions, strip_metadata  # noqa: E402
 
 SECTION = "image parsers (read_dimensions + strip_metadata; corpus + mutation fuzz)"
 MUTANTS = 300  # per format

@@ -1,7 +1,8 @@
 """Counting AWS requests with botocore's event hooks, not by reading the code.
 
-Every botocore client created after `install()` (boto3's, pynamodb's, Powertools') gets three
-handlers on its event emitter:
+Every botocore client created after `install()` (boto3's, pynamodb's, Powertools') gets these
+handlers on its event emitter (through `testkit.aws_calls`, the hooks the integration suite's
+IAM recorder uses too):
 
 - `before-parameter-build`: while a recorder asks for capacity, sets
   `ReturnConsumedCapacity=TOTAL` on every DynamoDB operation that accepts it, and notes
@@ -20,12 +21,13 @@ if an active-path read touches archived photos.
 
 from __future__ import annotations
 
-import functools
 import math
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
+
+from testkit import aws_calls
 
 READS = {"GetItem", "Query", "Scan", "BatchGetItem", "TransactGetItems"}
 OBJECT_WRITES = {"PutObject", "CopyObject", "CompleteMultipartUpload", "UploadPart"}
@@ -114,30 +116,14 @@ class Recorder:
 
 
 _ACTIVE: list[Recorder] = []
-_INSTALLED = False
 
 
 def install() -> None:
-    """Hook every botocore client created from now on (idempotent)."""
-    global _INSTALLED
-    if _INSTALLED:
-        return
-    import botocore.session
-
-    original = botocore.session.Session.create_client
-
-    @functools.wraps(original)
-    def create_client(self: Any, *args: Any, **kwargs: Any) -> Any:
-        client = original(self, *args, **kwargs)
-        events = client.meta.events
-        events.register("before-parameter-build", _before_parameter_build)
-        events.register("before-call", _before_call)
-        events.register("after-call", _after_call)
-        events.register("after-call-error", _after_call_error)
-        return client
-
-    botocore.session.Session.create_client = create_client  # type: ignore[method-assign]
-    _INSTALLED = True
+    """Hook every botocore client created from now on (idempotent; testkit.aws_calls)."""
+    aws_calls.hook("before-parameter-build", _before_parameter_build)
+    aws_calls.hook("before-call", _before_call)
+    aws_calls.hook("after-call", _after_call)
+    aws_calls.hook("after-call-error", _after_call_error)
 
 
 def _service(model: Any) -> str:

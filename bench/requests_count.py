@@ -16,7 +16,7 @@ from typing import Any
 from bench import images, stack
 from bench.budgets import Row, at_most, exactly, failed
 from bench.recorder import OBJECT_READS, OBJECT_WRITES, Recorder
-from tools.make_events import stream_record
+from testkit.events import stream_record
 
 SECTION = "requests per operation (botocore hooks)"
 PHOTO = 32 * 1024

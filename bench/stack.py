@@ -9,9 +9,7 @@ folder. Rate limits are raised so that repeated uploads measure the upload, not 
 
 from __future__ import annotations
 
-import base64
 import importlib
-import json
 import os
 import subprocess
 import sys
@@ -25,6 +23,7 @@ from devstack.defaults import DEV_ENV
 from devstack.functions import LocalFunction, load_functions
 from devstack.template import create_tables, load_template, table_definitions
 from devstack.worker import LambdaContext
+from testkit.invoke import HttpResult, invoke
 
 ROOT = Path(__file__).resolve().parent.parent
 R2_BUCKETS = {"user-assets": "bench-user-assets", "app-assets": "bench-app-assets"}
@@ -124,14 +123,15 @@ def create_state(endpoint: str) -> None:
     R2 buckets, on the moto server."""
     import boto3
 
-    dynamodb = boto3.client("dynamodb", endpoint_url=endpoint, **_credentials())
+    dynamodb = boto3.client("dynamodb", endpoint_url=endpoint, **credentials())
     create_tables(dynamodb, {name: name for name in table_definitions(load_template())})
-    s3 = boto3.client("s3", endpoint_url=endpoint, **_credentials())
+    s3 = boto3.client("s3", endpoint_url=endpoint, **credentials())
     for bucket in R2_BUCKETS.values():
         s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
 
 
-def _credentials() -> dict[str, str]:
+def credentials() -> dict[str, str]:
+    """boto3 client arguments for moto: the bench's region, dummy keys."""
     return {
         "region_name": REGION,
         "aws_access_key_id": "testing",
@@ -143,7 +143,7 @@ def _credentials() -> dict[str, str]:
 
 
 def user_token(user: str, username: str = "bench") -> str:
-    from tools.make_events import user_token as make
+    from testkit.events import user_token as make
 
     return make(sub=user, username=username)
 
@@ -155,7 +155,7 @@ def upload_event(
     mime: str = "image/jpeg",
     idempotency_key: str | None = None,
 ) -> dict[str, Any]:
-    from tools.make_events import file_upload
+    from testkit.events import file_upload
 
     event: dict[str, Any] = file_upload(f"bench-{uuid.uuid4()}", data, name, mime, user_token(user))
     event["requestContext"]["requestId"] = str(uuid.uuid4())
@@ -166,21 +166,21 @@ def upload_event(
 
 
 def graphql(user: str, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
-    from tools.make_events import graphql_event
+    from testkit.events import graphql_event
 
     return graphql_event(f"bench-{uuid.uuid4()}", query, variables, user_token(user))
 
 
 def graphql_query(case: str) -> tuple[str, dict[str, Any] | None]:
-    """The sample events' queries (tools/make_events.py): what the app sends."""
-    from tools.make_events import GRAPHQL_QUERIES
+    """The sample events' queries (testkit/events.py): what the app sends."""
+    from testkit.events import GRAPHQL_QUERIES
 
     query, variables = GRAPHQL_QUERIES[case]
     return query, variables
 
 
 def signed_get(key: str) -> dict[str, Any]:
-    from tools.make_events import signed_event, storage_token
+    from testkit.events import signed_event, storage_token
 
     return signed_event(f"bench-{uuid.uuid4()}", storage_token(path=key), key=key)
 
@@ -211,7 +211,7 @@ class SeededPhoto:
 def photo_item(
     user: str, second: int, *, active: bool, size: int = 1389
 ) -> tuple[dict, SeededPhoto]:
-    """A photos-table item as the service writes it (see profile_photos.models)."""
+    """A photos-table item as the service writes it (see profile_photos.store.models)."""
     asset_id = str(uuid.uuid4())
     uploaded = iso(second)
     key = f"users/{user}/profile-picture/{asset_id}.jpg"
@@ -285,27 +285,9 @@ def seed_user(
 
 # ------------------------------------------------------------------------ in-process service
 
-HANDLER_MODULES = {
-    "UploadFunction": "upload_handler",
-    "SignedFetchFunction": "signed_fetch_handler",
-    "GraphQLFunction": "graphql_handler",
-    "RetentionFunction": "retention_handler",
-}
-
-
-@dataclass
-class HttpResult:
-    status: int
-    headers: dict[str, str]
-    body: bytes
-    raw: dict[str, Any]
-
-    def json(self) -> Any:
-        return json.loads(self.body)
-
 
 class Service:
-    """The four handlers (and the bare anchor) imported from the source tree, in this process,
+    """The template's handlers (and the bare anchor) imported from the source tree, in process,
     against moto. `use(provider)` switches LOCAL/R2 like a redeploy: settings and clients
     are rebuilt, and the containers' memory of refreshed users is dropped."""
 
@@ -321,10 +303,11 @@ class Service:
             if str(path) not in sys.path:
                 sys.path.insert(0, str(path))
         self.use("LOCAL")
-        self.handlers = {
-            name: importlib.import_module(module) for name, module in HANDLER_MODULES.items()
+        self.handlers = {  # function logical id -> its handler (`Handler:` in the template)
+            name: getattr(importlib.import_module(function.module), function.handler)
+            for name, function in functions().items()
         }
-        self.bare = importlib.import_module("bare_handler")
+        self.bare = importlib.import_module("bare_handler").lambda_handler
         self._dynamodb: Any = None
 
     def use(self, provider: str) -> None:
@@ -336,35 +319,29 @@ class Service:
         self.provider = provider
 
     def reset(self) -> None:
-        from profile_photos import profiles
-        from profile_photos.settings import get_settings
-        from profile_photos.storage import get_storage
+        from profile_photos.services import reset
 
-        get_settings.cache_clear()
-        get_storage.cache_clear()
-        profiles._recent_refresh.clear()
+        reset()  # a fresh container's settings and services, for the new environment
 
     @property
     def dynamodb(self) -> Any:
         if self._dynamodb is None:
             import boto3
 
-            self._dynamodb = boto3.client("dynamodb", endpoint_url=self.endpoint, **_credentials())
+            self._dynamodb = boto3.client("dynamodb", endpoint_url=self.endpoint, **credentials())
         return self._dynamodb
 
     def storage(self) -> Any:
-        from profile_photos.settings import get_settings
-        from profile_photos.storage import get_storage
+        from profile_photos.services import services
 
-        return get_storage(get_settings())
+        return services().storage
 
     def put_object(self, key: str, data: bytes) -> None:
         self.storage().put("user-assets", key, data, "image/jpeg")
 
     def invoke(self, function: str, event: dict[str, Any]) -> HttpResult:
         handler = self.bare if function == BARE else self.handlers[function]
-        response = handler.lambda_handler(event, LambdaContext(function_name=function))
-        return as_http(response)
+        return invoke(handler, event, LambdaContext(function_name=function))
 
     def call(
         self, function: str, event: dict[str, Any], expect: tuple[int, ...] = (200, 201)
@@ -377,19 +354,12 @@ class Service:
         return result
 
     def retention(self, event: dict[str, Any]) -> dict[str, Any]:
-        response = self.handlers["RetentionFunction"].lambda_handler(
+        response = self.handlers["RetentionFunction"](
             event, LambdaContext(function_name="RetentionFunction")
         )
         if response.get("batchItemFailures"):
             raise RuntimeError(f"retention reported failures: {response}")
         return response
-
-
-def as_http(response: dict[str, Any]) -> HttpResult:
-    body = response.get("body") or ""
-    raw = base64.b64decode(body) if response.get("isBase64Encoded") else body.encode()
-    headers = {k.lower(): v for k, v in (response.get("headers") or {}).items()}
-    return HttpResult(response.get("statusCode", 0), headers, raw, response)
 
 
 def chunks(items: list[Any], size: int) -> Iterator[list[Any]]:

@@ -32,7 +32,7 @@ from typing import Any
 from bench import images, stack
 from bench.budgets import Row, at_most, failed
 from bench.recorder import Recorder
-from tools.make_events import stream_record
+from testkit.events import stream_record
 
 SECTION = "warm time (in process; own time, AWS calls excluded; ratio of medians)"
 FETCH_BYTES = 256 * 1024  # a profile photo as served

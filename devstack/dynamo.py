@@ -1,7 +1,8 @@
 """The embedded DynamoDB: moto's server on loopback, with tables from the template and state
 that survives a restart.
 
-moto keeps its state in memory and has no snapshot of its own (see FACTS.md), so the stack
+moto keeps its state in memory and has no snapshot of its own (its server offers no
+persistence option), so the stack
 saves every table to `$DEV_DATA_DIR/dynamodb.json` (atomically, shortly after each change and
 on shutdown) and loads it back on start, before any stream poller starts reading: restored
 items are history, not new events.

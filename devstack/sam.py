@@ -17,7 +17,7 @@ bring no DynamoDB, no stream triggers and no object store. This mode provides th
 - **env-vars file** (`$DEV_DATA_DIR/sam-local/env.json`, SAM's format): every variable the
   template gives the functions, tables included (derived from the template: a table added
   there appears here), with the endpoints, fake AWS credentials and development secrets.
-- **Seed**: the sample events' photo (tools.make_events.SAMPLE_KEY) and its rows, so every
+- **Seed**: the sample events' photo (testkit.events.SAMPLE_KEY) and its rows, so every
   `events/*.json` succeeds or fails as its name says (`python -m devstack.sam seed` again
   after a `graphql-delete*` event).
 
@@ -53,7 +53,7 @@ from devstack.defaults import DEV_JWT_SECRET, DEV_STORAGE_SECRET  # noqa: E402
 from devstack.dynamo import EmbeddedDynamo  # noqa: E402
 from devstack.functions import LocalFunction, load_functions  # noqa: E402
 from devstack.stack import DEV_R2, SAMPLE_PHOTO, exposure_refusal, public_defaults  # noqa: E402
-from devstack.streams import StreamPoller  # noqa: E402
+from devstack.streams import Invoke, StreamPoller, start_pollers  # noqa: E402
 from devstack.template import ROOT, load_template  # noqa: E402
 from devstack.token import make_token  # noqa: E402
 
@@ -64,7 +64,7 @@ BUILT_TEMPLATE = ROOT / ".aws-sam" / "build" / "template.yaml"
 DEFAULT_IMAGE = "local/lambda-python:3.13"
 BUCKETS = ("user-assets", "app-assets")
 REGION = "eu-west-1"
-# The sample events' photo: user demo-user, asset 0b5c7a36-..., key tools.make_events.SAMPLE_KEY
+# The sample events' photo: user demo-user, asset 0b5c7a36-..., key testkit.events.SAMPLE_KEY
 SAMPLE_USER = "demo-user"
 SAMPLE_ASSET = "0b5c7a36-3f4e-4c39-9d0e-2f6a4c1e9a01"
 OTHER_USER = "someone-else"
@@ -197,27 +197,12 @@ class SamBacking:
             aws_secret_access_key="local",  # noqa: S106 - SAM's local Lambda takes any
             config=Config(read_timeout=120, connect_timeout=5, retries={"max_attempts": 0}),
         )
-        dynamodb = self.dynamo.client()
-        streams = self.dynamo.client("dynamodbstreams")
-        for function in self.functions:
-            for trigger in function.streams:
-                table = self.dynamo.tables[trigger.table]
-                arn = dynamodb.describe_table(TableName=table)["Table"]["LatestStreamArn"]
 
-                def invoke(event: dict[str, Any], name: str = function.name) -> Any:
-                    return self.invoke_function(name, event)
+        def invoker(function: LocalFunction) -> Invoke:
+            return lambda event: self.invoke_function(function.name, event)
 
-                poller = StreamPoller(
-                    streams,
-                    arn,
-                    trigger,
-                    invoke,
-                    self.work_dir / "stream-failures.jsonl",
-                    self.stopping,
-                )
-                poller.start_iterators()
-                poller.start()
-                self.pollers.append(poller)
+        failures = self.work_dir / "stream-failures.jsonl"
+        self.pollers += start_pollers(self.dynamo, self.functions, invoker, failures, self.stopping)
 
     def invoke_function(self, name: str, event: dict[str, Any]) -> Any:
         response = self.lambda_client.invoke(FunctionName=name, Payload=json.dumps(event))
@@ -247,7 +232,7 @@ def seed(endpoint: str, env_file: Path) -> None:
     os.environ.pop("AWS_PROFILE", None)
     import boto3
 
-    from profile_photos.models import PhotoModel, UserModel
+    from profile_photos.store.models import PhotoModel, UserModel
 
     env = json.loads(env_file.read_text())["Parameters"]
     data = SAMPLE_PHOTO.read_bytes()

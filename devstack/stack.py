@@ -25,7 +25,7 @@ from devstack.dynamo import EmbeddedDynamo
 from devstack.functions import LocalFunction, load_functions
 from devstack.pool import FunctionPool
 from devstack.server import LocalApi
-from devstack.streams import StreamPoller
+from devstack.streams import Invoke, StreamPoller, start_pollers
 from devstack.template import ROOT, load_template
 from devstack.token import make_token
 from profile_photos.settings import SettingsError, load_settings
@@ -174,31 +174,19 @@ class LocalStack:
             self.dynamo.mark_dirty()
 
     def _start_pollers(self) -> None:
-        dynamodb = self.dynamo.client()
-        streams = self.dynamo.client("dynamodbstreams")
-        for function in self.functions:
-            for trigger in function.streams:
-                table = self.dynamo.tables[trigger.table]
-                arn = dynamodb.describe_table(TableName=table)["Table"]["LatestStreamArn"]
-                pool = self.pools[function.name]
+        def invoker(function: LocalFunction) -> Invoke:
+            pool = self.pools[function.name]
 
-                def invoke(event: dict[str, Any], pool: FunctionPool = pool) -> Any:
-                    try:
-                        return pool.invoke(event)
-                    finally:
-                        self.dynamo.mark_dirty()
+            def invoke(event: dict[str, Any]) -> Any:
+                try:
+                    return pool.invoke(event)
+                finally:
+                    self.dynamo.mark_dirty()
 
-                poller = StreamPoller(
-                    streams,
-                    arn,
-                    trigger,
-                    invoke,
-                    self.data_dir / "stream-failures.jsonl",
-                    self.stopping,
-                )
-                poller.start_iterators()
-                poller.start()
-                self.pollers.append(poller)
+            return invoke
+
+        failures = self.data_dir / "stream-failures.jsonl"
+        self.pollers += start_pollers(self.dynamo, self.functions, invoker, failures, self.stopping)
 
     def _ensure_buckets(self, env: dict[str, str]) -> None:
         if env.get("R2_ENDPOINT_URL") != self.dynamo.endpoint:

@@ -24,7 +24,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from devstack.functions import StreamTrigger
+from devstack.functions import LocalFunction, StreamTrigger
 
 log = logging.getLogger("devstack.streams")
 POLL_SECONDS = 0.2
@@ -257,3 +257,27 @@ class StreamPoller(threading.Thread):
         if raw:
             self.positions[shard] = raw[-1]["dynamodb"]["SequenceNumber"]
         return [lambda_record(record, self.stream_arn) for record in raw]
+
+
+def start_pollers(
+    dynamo: Any,
+    functions: list[LocalFunction],
+    invoker: Callable[[LocalFunction], Invoke],
+    failures: Path,
+    stop: threading.Event,
+) -> list[StreamPoller]:
+    """The event source mappings: one running poller per stream trigger of `functions`, on
+    `dynamo` (a `devstack.dynamo.EmbeddedDynamo`: its clients and table names), delivering
+    through `invoker(function)`. Each starts past what its shards already hold."""
+    dynamodb = dynamo.client()
+    streams = dynamo.client("dynamodbstreams")
+    pollers = []
+    for function in functions:
+        for trigger in function.streams:
+            table = dynamo.tables[trigger.table]
+            arn = dynamodb.describe_table(TableName=table)["Table"]["LatestStreamArn"]
+            poller = StreamPoller(streams, arn, trigger, invoker(function), failures, stop)
+            poller.start_iterators()
+            poller.start()
+            pollers.append(poller)
+    return pollers

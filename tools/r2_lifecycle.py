@@ -14,7 +14,8 @@ import sys
 from typing import Any
 
 from profile_photos.settings import SettingsError, load_settings
-from profile_photos.storage import STAGING_PREFIX, _r2_client
+from profile_photos.store.storage import STAGING_PREFIX
+from profile_photos.store.storage.r2 import r2_client
 
 RULE_ID = "expire-staged-direct-uploads"
 
@@ -52,7 +53,7 @@ def main() -> int:
         print(exc, file=sys.stderr)
         return 2
     bucket = settings.r2_user_assets_bucket or ""
-    apply(_r2_client(settings), bucket)
+    apply(r2_client(settings), bucket)
     print(f"{bucket}: objects under {STAGING_PREFIX} expire after 1 day")
     return 0
 

@@ -29,33 +29,21 @@ from graphql import GraphQLResolveInfo
 from profile_photos import profiles
 from profile_photos.auth import USER_ID_PATTERN, Identity
 from profile_photos.errors import Forbidden, ValidationFailed
-from profile_photos.models import PhotoModel, UserModel
-from profile_photos.ratelimit import REQUEST, charge
-from profile_photos.retention import active_photos
-from profile_photos.settings import Settings
-from profile_photos.signing import signed_url
-from profile_photos.storage import Storage
+from profile_photos.ratelimit import REQUEST
+from profile_photos.services import Services
+from profile_photos.store.records import Photo, User
+from profile_photos.store.storage import USER_ASSETS
 from profile_photos.times import iso_ms
 
 
 @dataclass(frozen=True)
 class Context:
+    services: Services  # signing for this request's base URL
     identity: Identity
-    settings: Settings
-    storage: Storage
-    base_url: str
     now: int  # epoch seconds, one clock for every URL signed in this request
 
     def sign(self, bucket: str, key: str) -> str:
-        return signed_url(
-            self.settings.local_storage_secret,
-            base_url=self.base_url,
-            bucket=bucket,
-            path=key,
-            operation="GET",
-            now=self.now,
-            ttl=self.settings.signed_url_ttl_seconds,
-        ).url
+        return self.services.signer.photo_url(bucket, key, now=self.now).url
 
 
 def context_of(info: GraphQLResolveInfo) -> Context:
@@ -69,23 +57,11 @@ MAX_CURSOR_CHARS = 256  # base64url of "<userId>/<assetId>": at most 220
 def charge_request(context: Context) -> None:
     """Spend 1 unit of the caller's budget for a mutation or export page (RATE_LIMITED when
     spent; raised before the mutation does anything)."""
-    settings = context.settings
-    charge(
-        context.identity.user_id,
-        1,
-        per_minute=settings.rate_limit_per_minute,
-        per_hour=settings.rate_limit_per_hour,
-        now=time.time(),
-        what=REQUEST,
-    )
+    context.services.limiter.charge(context.identity.user_id, 1, time.time(), REQUEST)
 
 
-def checked_asset_id(asset_id: str) -> str:
-    """BAD_USER_INPUT for an `assetId` that is not a UUID (the same check `profiles` makes,
-    done here so that a malformed id is refused before the request is charged)."""
-    if not profiles.ASSET_ID.fullmatch(asset_id):
-        raise ValidationFailed(f"assetId must be a UUID, got {asset_id[:64]!r}")
-    return asset_id
+# BAD_USER_INPUT for an `assetId` that is not a UUID, checked before the request is charged
+checked_asset_id = profiles.checked_asset_id
 
 
 def encode_cursor(user_id: str, asset_id: str) -> str:
@@ -112,7 +88,7 @@ def decode_cursor(cursor: str, user_id: str) -> str:
 class ExportPage:
     user_id: str
     expires_at: str
-    items: list[PhotoModel]
+    items: list[Photo]
     has_next_page: bool
     end_cursor: str | None
 
@@ -126,32 +102,32 @@ export_type = ObjectType("PhotoExport")
 
 
 @query.field("user")
-def resolve_user(_: Any, info: GraphQLResolveInfo, id: str) -> UserModel | None:
+def resolve_user(_: Any, info: GraphQLResolveInfo, id: str) -> User | None:
     if not USER_ID_PATTERN.fullmatch(id):
         return None  # cannot be a user id (a token subject): never seen, no read needed
     return profiles.get_user(id)
 
 
 @query.field("me")
-def resolve_me(_: Any, info: GraphQLResolveInfo) -> UserModel | None:
+def resolve_me(_: Any, info: GraphQLResolveInfo) -> User | None:
     return profiles.get_user(context_of(info).identity.user_id)
 
 
 @user_type.field("profilePhotoUrl")
-def resolve_profile_photo_url(user: UserModel, info: GraphQLResolveInfo) -> str | None:
+def resolve_profile_photo_url(user: User, info: GraphQLResolveInfo) -> str | None:
     if not user.current_file_key:
         return None
-    return context_of(info).sign(user.current_bucket or "user-assets", user.current_file_key)
+    return context_of(info).sign(user.current_bucket or USER_ASSETS, user.current_file_key)
 
 
 user_type.set_alias("profilePhotoUploadedAt", "current_uploaded_at")
 
 
 @user_type.field("profilePhotos")
-def resolve_profile_photos(user: UserModel, info: GraphQLResolveInfo) -> list[PhotoModel]:
+def resolve_profile_photos(user: User, info: GraphQLResolveInfo) -> list[Photo]:
     if user.id != context_of(info).identity.user_id:
         raise Forbidden("Only the owner can list a user's profile photos")
-    return active_photos(user.id)
+    return profiles.active_photos(user.id)
 
 
 for object_type in (photo_type, exported_type):
@@ -161,21 +137,12 @@ for object_type in (photo_type, exported_type):
     object_type.set_alias("uploadedAt", "uploaded_at")
 
     @object_type.field("url")
-    def resolve_url(photo: PhotoModel, info: GraphQLResolveInfo) -> str:
+    def resolve_url(photo: Photo, info: GraphQLResolveInfo) -> str:
         return context_of(info).sign(photo.bucket, photo.file_key)
-
-    @object_type.field("size")
-    def resolve_size(photo: PhotoModel, info: GraphQLResolveInfo) -> int:
-        return int(photo.size)
 
 
 exported_type.set_alias("fileName", "file_name")
 exported_type.set_alias("archivedAt", "archived_at")
-
-
-@exported_type.field("archived")
-def resolve_archived(photo: PhotoModel, info: GraphQLResolveInfo) -> bool:
-    return bool(photo.archived)
 
 
 @mutation.field("restoreProfilePhoto")
@@ -193,7 +160,7 @@ def resolve_delete(_: Any, info: GraphQLResolveInfo, assetId: str) -> dict[str, 
     context = context_of(info)
     checked_asset_id(assetId)
     charge_request(context)
-    erasure = profiles.delete_photo(context.identity, assetId, context.storage)
+    erasure = profiles.delete_photo(context.identity, assetId, context.services.storage)
     return _deletion(context, erasure.deleted_asset_ids)
 
 
@@ -201,7 +168,7 @@ def resolve_delete(_: Any, info: GraphQLResolveInfo, assetId: str) -> dict[str, 
 def resolve_delete_all(_: Any, info: GraphQLResolveInfo) -> dict[str, Any]:
     context = context_of(info)
     charge_request(context)
-    erasure = profiles.delete_all_photos(context.identity, context.storage)
+    erasure = profiles.delete_all_photos(context.identity, context.services.storage)
     return _deletion(context, erasure.deleted_asset_ids)
 
 
@@ -232,7 +199,7 @@ def resolve_export(
     start = decode_cursor(after, user_id) if after is not None else None
     charge_request(context)
     page = profiles.photos_page(user_id, size, start)
-    expires = datetime.fromtimestamp(context.now + context.settings.signed_url_ttl_seconds, UTC)
+    expires = datetime.fromtimestamp(context.now + context.services.signer.ttl, UTC)
     return ExportPage(
         user_id=user_id,
         expires_at=iso_ms(expires),

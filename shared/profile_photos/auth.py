@@ -52,7 +52,7 @@ def bearer_token(authorization: str | None) -> str:
 
 
 @functools.cache
-def _jwks_client(url: str) -> jwt.PyJWKClient:
+def jwks_client(url: str) -> jwt.PyJWKClient:
     if not jwt.algorithms.has_crypto:
         raise SettingsError(
             "JWT_JWKS_URL is set but cryptography is missing: attach the JwksLayer "
@@ -70,7 +70,7 @@ def _verification_key(token: str, settings: Settings) -> tuple[Any, list[str]]:
         return settings.jwt_secret, ["HS256"]
     if algorithm in ASYMMETRIC_ALGORITHMS and settings.jwt_jwks_url:
         try:
-            key = _jwks_client(settings.jwt_jwks_url).get_signing_key_from_jwt(token)
+            key = jwks_client(settings.jwt_jwks_url).get_signing_key_from_jwt(token)
         except jwt.PyJWKClientConnectionError as exc:
             raise DependencyUnavailable("Token signing keys are unavailable, retry later") from exc
         except jwt.PyJWKClientError as exc:

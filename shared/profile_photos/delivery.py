@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from profile_photos.errors import Conflict, Forbidden, ValidationFailed
-from profile_photos.settings import MAX_PRESIGN_SECONDS, Settings
-from profile_photos.signing import verify_token
-from profile_photos.storage import STAGING_PREFIX, Storage, StoredFile
+from profile_photos.services import Services
+from profile_photos.settings import MAX_PRESIGN_SECONDS
+from profile_photos.store.storage import STAGING_PREFIX, StoredFile
 from profile_photos.validation import normalize_content_type
 
 # A Lambda response is capped at 6 MB (6,291,456 bytes) after base64. Keeping 16 KiB for the
@@ -23,6 +23,28 @@ UPLOAD_RECEIVED = "Upload already received"
 
 
 @dataclass(frozen=True, slots=True)
+class SignedGet:
+    """A GET (or HEAD) of `bucket/path` with a signed URL's `token`."""
+
+    bucket: str
+    path: str
+    token: str | None
+    head: bool = False
+    if_none_match: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SignedPut:
+    """A LOCAL direct upload: the PUT of `body` to `bucket/path` with a PUT token."""
+
+    bucket: str
+    path: str
+    token: str | None
+    body: bytes
+    content_type: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class Delivery:
     """What a signed-URL request gets: the file (or a 304), or a redirect for large R2 files."""
 
@@ -31,25 +53,21 @@ class Delivery:
     redirect_url: str | None = None
 
 
-def deliver_signed(
-    bucket: str,
-    path: str,
-    token: str | None,
-    *,
-    head: bool,
-    if_none_match: str | None,
-    settings: Settings,
-    storage: Storage,
-    now: int,
-) -> Delivery:
+def deliver_signed(services: Services, request: SignedGet, now: int) -> Delivery:
     """Check the token for GET on exactly `bucket/path`, then read the object (one request)."""
-    claims = verify_token(
-        settings.local_storage_secret, token, bucket=bucket, path=path, operation="GET", now=now
+    bucket, path = request.bucket, request.path
+    claims = services.signer.verify(
+        request.token, bucket=bucket, path=path, operation="GET", now=now
     )
     max_age = claims["exp"] - now
-    inline_limit = MAX_INLINE_BYTES if settings.object_storage_provider == "R2" else None
+    storage = services.storage
+    inline_limit = MAX_INLINE_BYTES if services.settings.object_storage_provider == "R2" else None
     file = storage.read(
-        bucket, path, include_body=not head, if_none_match=if_none_match, inline_limit=inline_limit
+        bucket,
+        path,
+        include_body=not request.head,
+        if_none_match=request.if_none_match,
+        inline_limit=inline_limit,
     )
     if file.too_large:
         return Delivery(
@@ -60,22 +78,13 @@ def deliver_signed(
     return Delivery(file, max_age)
 
 
-def accept_signed_put(
-    bucket: str,
-    path: str,
-    token: str | None,
-    body: bytes,
-    content_type: str | None,
-    *,
-    settings: Settings,
-    storage: Storage,
-    now: int,
-) -> StoredFile:
+def accept_signed_put(services: Services, request: SignedPut, now: int) -> StoredFile:
     """LOCAL direct upload: store `body` if the token grants PUT on exactly this staged path,
     with exactly the size and type announced to `upload-url`, and only once: a PUT onto a
     staged key that holds an object is 409 `Upload already received`."""
-    claims = verify_token(
-        settings.local_storage_secret, token, bucket=bucket, path=path, operation="PUT", now=now
+    bucket, path, body = request.bucket, request.path, request.body
+    claims = services.signer.verify(
+        request.token, bucket=bucket, path=path, operation="PUT", now=now
     )
     if not path.startswith(STAGING_PREFIX) or not isinstance(claims.get("len"), int):
         raise Forbidden("Token verification failed: Token is not valid for uploads")
@@ -83,10 +92,11 @@ def accept_signed_put(
         raise ValidationFailed(
             f"Body is {len(body)} bytes; this upload URL accepts exactly {claims['len']}"
         )
-    if normalize_content_type(content_type) != claims.get("type"):
+    if normalize_content_type(request.content_type) != claims.get("type"):
         raise ValidationFailed(
             f"Content-Type must be {claims.get('type')}, as announced to upload-url"
         )
+    storage = services.storage
     try:
         storage.put(
             bucket,

@@ -1,12 +1,11 @@
-"""Domain errors, and the one table that turns them into HTTP statuses and envelope codes.
+"""Domain errors: what went wrong, in a message written for the client developer.
 
-Each error carries a message written for the client developer. Adapters wrap SDK failures in
-one of these (`raise StorageUnavailable(...) from exc`); handlers never match on message text.
+Adapters wrap SDK failures in one of these (`raise DependencyUnavailable(...) from exc`);
+nobody matches on message text. The edges map them: HTTP statuses and envelope codes in
+`profile_photos.api.web`, GraphQL `extensions.code` in the GraphQL function.
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 
 class ServiceError(Exception):
@@ -55,51 +54,3 @@ class RateLimited(ServiceError):
 
 class DependencyUnavailable(ServiceError):
     """A backing service (DynamoDB, object storage, the JWKS endpoint) failed (503)."""
-
-
-# error class -> (HTTP status, envelope code). Looked up along the MRO, so subclasses inherit.
-HTTP_STATUS: dict[type[ServiceError], tuple[int, str]] = {
-    ValidationFailed: (400, "VALIDATION_FAILED"),
-    UnsupportedMediaType: (415, "VALIDATION_FAILED"),
-    Unauthorized: (401, "UNAUTHORIZED"),
-    Forbidden: (403, "FORBIDDEN"),
-    NotFound: (404, "NOT_FOUND"),
-    Conflict: (409, "CONFLICT"),
-    IdempotencyKeyReused: (422, "IDEMPOTENCY_KEY_REUSED"),
-    RateLimited: (429, "RATE_LIMITED"),
-    DependencyUnavailable: (503, "SERVICE_UNAVAILABLE"),
-}
-INTERNAL_ERROR = (500, "INTERNAL_ERROR")
-INTERNAL_ERROR_MESSAGE = "Internal server error"
-
-
-def status_and_code(error: BaseException) -> tuple[int, str]:
-    for cls in type(error).__mro__:
-        if cls in HTTP_STATUS:
-            return HTTP_STATUS[cls]
-    return INTERNAL_ERROR
-
-
-def error_envelope(code: str, message: str) -> dict[str, Any]:
-    return {"success": False, "error": {"code": code, "message": message}}
-
-
-# error class -> GraphQL `extensions.code`, for the GraphQL function's error formatter.
-GRAPHQL_CODE: dict[type[ServiceError], str] = {
-    ValidationFailed: "BAD_USER_INPUT",
-    UnsupportedMediaType: "BAD_USER_INPUT",
-    Unauthorized: "UNAUTHENTICATED",
-    Forbidden: "FORBIDDEN",
-    NotFound: "NOT_FOUND",
-    Conflict: "CONFLICT",
-    IdempotencyKeyReused: "BAD_USER_INPUT",
-    RateLimited: "RATE_LIMITED",
-    DependencyUnavailable: "SERVICE_UNAVAILABLE",
-}
-
-
-def graphql_code(error: BaseException) -> str:
-    for cls in type(error).__mro__:
-        if cls in GRAPHQL_CODE:
-            return GRAPHQL_CODE[cls]
-    return "INTERNAL_SERVER_ERROR"

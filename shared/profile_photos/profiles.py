@@ -12,104 +12,85 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
-from pynamodb.exceptions import DeleteError, PynamoDBException, UpdateError
-
 from profile_photos.auth import Identity
-from profile_photos.errors import DependencyUnavailable, NotFound, ValidationFailed
-from profile_photos.models import PhotoModel, UserModel
+from profile_photos.errors import NotFound, ValidationFailed
 from profile_photos.observability import logger
-from profile_photos.repository import (
-    CONDITION_FAILED_CODE,
-    delete_grant,
-    make_current,
-    user_grants,
-)
-from profile_photos.retention import active_photos
-from profile_photos.storage import USER_ASSETS, Storage
+from profile_photos.store import grants, photos, users
+from profile_photos.store.records import Photo, User
+from profile_photos.store.storage import USER_ASSETS, Storage
 from profile_photos.times import iso_ms
 
 ASSET_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 USER_REFRESH_SECONDS = 300
-_recent_refresh: dict[str, tuple[str | None, float]] = {}
 
 
 @dataclass(frozen=True, slots=True)
 class Erasure:
     deleted_asset_ids: list[str]
-    current: PhotoModel | None
-
-
-def refresh_user(identity: Identity, now: datetime | None = None) -> None:
-    """Create or refresh the caller's user item from the token's claims (one UpdateItem).
-
-    A warm container skips the write when it stored the same claims for this user in the
-    last five minutes: the item cannot be more current than that.
-    """
-    seen = _recent_refresh.get(identity.user_id)
-    if seen and seen[0] == identity.username and time.monotonic() - seen[1] < USER_REFRESH_SECONDS:
-        return
-    stamp = iso_ms(now or datetime.now(UTC))
-    actions = [
-        UserModel.created_at.set(UserModel.created_at | stamp),
-        UserModel.updated_at.set(stamp),
-    ]
-    if identity.username is not None:
-        actions.append(UserModel.username.set(identity.username))
-    try:
-        UserModel(identity.user_id).update(actions=actions)
-    except PynamoDBException as exc:
-        raise DependencyUnavailable("User could not be saved") from exc
-    _recent_refresh[identity.user_id] = (identity.username, time.monotonic())
-
-
-def get_user(user_id: str) -> UserModel | None:
-    """One GetItem; None for an id never seen."""
-    try:
-        return UserModel.get(user_id)
-    except UserModel.DoesNotExist:
-        return None
-    except PynamoDBException as exc:
-        raise DependencyUnavailable("User could not be read") from exc
-
-
-def current_photo(user: UserModel) -> PhotoModel | None:
-    """The user's current photo item (one GetItem), or None."""
-    if not user.current_asset_id:
-        return None
-    try:
-        return _get_photo(user.id, user.current_asset_id)
-    except NotFound:
-        return None
-
-
-def _get_photo(user_id: str, asset_id: str) -> PhotoModel:
-    if not ASSET_ID.fullmatch(asset_id):
-        raise ValidationFailed(f"assetId must be a UUID, got {asset_id[:64]!r}")
-    try:
-        return PhotoModel.get(user_id, asset_id, consistent_read=True)
-    except PhotoModel.DoesNotExist:
-        raise NotFound(f"Photo {asset_id} not found") from None
-    except PynamoDBException as exc:
-        raise DependencyUnavailable("Photo could not be read") from exc
-
-
-def all_photos(user_id: str) -> Iterator[PhotoModel]:
-    """Every photo of the user, archived included (a Query of the base table)."""
-    try:
-        yield from PhotoModel.query(user_id, consistent_read=True)
-    except PynamoDBException as exc:
-        raise DependencyUnavailable("Photos could not be read") from exc
+    current: Photo | None
 
 
 @dataclass(frozen=True, slots=True)
 class PhotoPage:
     """One page of a user's full history, in the base table's key order (assetId)."""
 
-    items: list[PhotoModel]
+    items: list[Photo]
     more: bool  # another page follows the last item
+
+
+@dataclass(slots=True)
+class ClaimsRefresh:
+    """Create or refresh the caller's user item from the token's claims (one UpdateItem).
+
+    A warm container skips the write when it stored the same claims for this user in the
+    last five minutes: the item cannot be more current than that. One per container (the
+    composition root holds it).
+    """
+
+    seen: dict[str, tuple[str | None, float]] = field(default_factory=dict)
+
+    def __call__(self, identity: Identity, now: datetime | None = None) -> None:
+        last = self.seen.get(identity.user_id)
+        recent = last is not None and time.monotonic() - last[1] < USER_REFRESH_SECONDS
+        if recent and last is not None and last[0] == identity.username:
+            return
+        users.save_claims(identity.user_id, identity.username, iso_ms(now or datetime.now(UTC)))
+        self.seen[identity.user_id] = (identity.username, time.monotonic())
+
+
+def get_user(user_id: str) -> User | None:
+    """One GetItem; None for an id never seen."""
+    return users.get_user(user_id)
+
+
+def current_photo(user: User) -> Photo | None:
+    """The user's current photo (one GetItem), or None."""
+    if not user.current_asset_id:
+        return None
+    return photos.get_photo(user.id, user.current_asset_id)
+
+
+def checked_asset_id(asset_id: str) -> str:
+    """ValidationFailed for an `assetId` that is not a UUID (no read is made for it)."""
+    if not ASSET_ID.fullmatch(asset_id):
+        raise ValidationFailed(f"assetId must be a UUID, got {asset_id[:64]!r}")
+    return asset_id
+
+
+def owned_photo(user_id: str, asset_id: str) -> Photo:
+    """The caller's photo `asset_id`; another user's photo is simply not found."""
+    photo = photos.get_photo(user_id, checked_asset_id(asset_id))
+    if photo is None:
+        raise NotFound(f"Photo {asset_id} not found")
+    return photo
+
+
+def active_photos(user_id: str) -> list[Photo]:
+    """The user's active photos, newest first (one Query of the sparse index)."""
+    return photos.active_photos(user_id)
 
 
 def photos_page(user_id: str, limit: int, after: str | None = None) -> PhotoPage:
@@ -122,54 +103,34 @@ def photos_page(user_id: str, limit: int, after: str | None = None) -> PhotoPage
     """
     if limit < 1:
         raise ValueError(f"limit must be >= 1, got {limit}")
-    start = {"userId": {"S": user_id}, "assetId": {"S": after}} if after is not None else None
-    try:
-        found = list(
-            PhotoModel.query(
-                user_id, consistent_read=True, limit=limit + 1, last_evaluated_key=start
-            )
-        )
-    except PynamoDBException as exc:
-        raise DependencyUnavailable("Photos could not be read") from exc
+    found = photos.photos_after(user_id, limit + 1, after)
     return PhotoPage(found[:limit], len(found) > limit)
 
 
 def count_photos(user_id: str) -> int:
-    """How many photos the user has, archived included (a `Select=COUNT` Query: no items)."""
-    try:
-        return PhotoModel.count(user_id, consistent_read=True)
-    except PynamoDBException as exc:
-        raise DependencyUnavailable("Photos could not be read") from exc
+    """How many photos the user has, archived included (no items are read)."""
+    return photos.count_photos(user_id)
 
 
-def restore_photo(identity: Identity, asset_id: str, now: datetime | None = None) -> PhotoModel:
+def restore_photo(identity: Identity, asset_id: str, now: datetime | None = None) -> Photo:
     """Make a photo active and the user's current one; retention then archives the oldest.
 
     Its `activeSortKey` becomes the restore time, so retention ranks it newest. Restoring a
     photo that is already active just makes it current again.
     """
-    photo = _get_photo(identity.user_id, asset_id)
+    photo = owned_photo(identity.user_id, asset_id)
     stamp = iso_ms(now or datetime.now(UTC))
-    photo.archived = False
-    photo.archived_at = None
-    photo.active_sort_key = f"{stamp}#{asset_id}"
-    make_current(
-        photo,
-        identity,
-        stamp,
-        photo_actions=[
-            PhotoModel.archived.set(False),
-            PhotoModel.archived_at.remove(),
-            PhotoModel.active_sort_key.set(photo.active_sort_key),
-        ],
+    restored = replace(
+        photo, archived=False, archived_at=None, active_sort_key=f"{stamp}#{asset_id}"
     )
-    return photo
+    photos.restore(restored, identity.username, stamp)
+    return restored
 
 
 def delete_photo(identity: Identity, asset_id: str, storage: Storage) -> Erasure:
     """GDPR erasure of one photo: bytes first, then metadata, then the current pointer; the
     caller's staged direct uploads go too (they hold file names and unregistered bytes)."""
-    photo = _get_photo(identity.user_id, asset_id)
+    photo = owned_photo(identity.user_id, asset_id)
     _erase(photo, storage)
     _erase_staged_uploads(identity.user_id, storage)
     current = _repoint_if_current(identity.user_id, {asset_id})
@@ -179,7 +140,7 @@ def delete_photo(identity: Identity, asset_id: str, storage: Storage) -> Erasure
 
 def delete_all_photos(identity: Identity, storage: Storage) -> Erasure:
     """GDPR erasure of every photo of the caller, archived included, and of their staged
-    direct uploads. Idempotency records hold no personal data (see `idempotency`)."""
+    direct uploads. Idempotency records hold no personal data (see `api.idempotency`)."""
     _erase_staged_uploads(identity.user_id, storage)
     deleted = []
     for photo in list(all_photos(identity.user_id)):
@@ -190,51 +151,31 @@ def delete_all_photos(identity: Identity, storage: Storage) -> Erasure:
     return Erasure(deleted, None)
 
 
-def _erase(photo: PhotoModel, storage: Storage) -> None:
+def all_photos(user_id: str) -> Iterator[Photo]:
+    """Every photo of the user, archived included."""
+    return photos.all_photos(user_id)
+
+
+def _erase(photo: Photo, storage: Storage) -> None:
     storage.delete(photo.bucket, photo.file_key)  # bytes first: never metadata without bytes
-    try:
-        photo.delete()
-    except DeleteError as exc:
-        raise DependencyUnavailable("Photo could not be deleted, retry") from exc
+    photos.delete_photo(photo)
 
 
 def _erase_staged_uploads(user_id: str, storage: Storage) -> None:
     """Every direct-upload grant of the user, and its staged object (bytes first)."""
-    for grant in user_grants(user_id):
+    for grant in grants.user_grants(user_id):
         storage.delete(USER_ASSETS, grant.file_key)
-        delete_grant(grant)
+        grants.delete_grant(grant)
 
 
-def _repoint_if_current(
-    user_id: str, removed: set[str], *, clear: bool = False
-) -> PhotoModel | None:
-    """Move the user's current photo to the newest remaining active one (or clear it)."""
-    user = get_user(user_id)
+def _repoint_if_current(user_id: str, removed: set[str], *, clear: bool = False) -> Photo | None:
+    """Move the user's current photo to the newest remaining active one (or clear it), only
+    if nobody made another photo current meanwhile (a concurrent upload)."""
+    user = users.get_user(user_id)
     if user is None or user.current_asset_id not in removed:
         return None
-    successor = None if clear else next(iter(active_photos(user_id)), None)
-    if successor is None:
-        actions = [
-            UserModel.current_asset_id.remove(),
-            UserModel.current_bucket.remove(),
-            UserModel.current_file_key.remove(),
-            UserModel.current_uploaded_at.remove(),
-            UserModel.current_sort_key.remove(),
-        ]
-    else:
-        actions = [
-            UserModel.current_asset_id.set(successor.asset_id),
-            UserModel.current_bucket.set(successor.bucket),
-            UserModel.current_file_key.set(successor.file_key),
-            UserModel.current_uploaded_at.set(successor.uploaded_at),
-            UserModel.current_sort_key.set(successor.active_sort_key),
-        ]
-    try:
-        # only if nobody made another photo current meanwhile (a concurrent upload)
-        user.update(actions=actions, condition=UserModel.current_asset_id == user.current_asset_id)
-    except UpdateError as exc:
-        if exc.cause_response_code != CONDITION_FAILED_CODE:
-            raise DependencyUnavailable("User could not be updated") from exc
+    successor = None if clear else next(iter(photos.active_photos(user_id)), None)
+    users.repoint(user_id, user.current_asset_id, successor)
     return successor
 
 

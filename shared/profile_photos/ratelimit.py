@@ -41,19 +41,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
 
-from pynamodb.attributes import NumberAttribute
-from pynamodb.exceptions import PynamoDBException, UpdateError
-
-from profile_photos.errors import DependencyUnavailable, RateLimited
-from profile_photos.models import RateLimitModel
+from profile_photos.errors import RateLimited
+from profile_photos.store import rate_limits
 
 MIB = 1024 * 1024
 EXPIRY_MARGIN_SECONDS = 300  # counters outlive their hour a little (clock skew between hosts)
-CONDITION_FAILED = "ConditionalCheckFailedException"  # UpdateItem: a window refused
-UNAVAILABLE = "Rate limits are unavailable, retry later"
 UPLOAD = "this upload"  # what a refusal message says was charged: an upload (the default)
 REQUEST = "this request"  # ... or a GraphQL mutation or export page
 
@@ -114,13 +107,6 @@ class Allowance:
     reset_after: int  # X-RateLimit-Reset: seconds until `window` starts over
     window: str  # "minute" or "hour"
     cost: int  # units this request was charged
-
-    def headers(self) -> dict[str, str]:
-        return {
-            "X-RateLimit-Limit": str(self.limit),
-            "X-RateLimit-Remaining": str(self.remaining),
-            "X-RateLimit-Reset": str(self.reset_after),
-        }
 
 
 def cost_of(size_bytes: int) -> int:
@@ -216,46 +202,25 @@ def charge(
     limits = limits_of(per_minute=per_minute, per_hour=per_hour)
     check_admissible(cost, limits, now, what)
     key, slot = counter_key(user_id, now), minute_slot(now)
-    minute = NumberAttribute(attr_name=slot)
-    try:
-        response = RateLimitModel._get_connection().update_item(
-            key,
-            actions=[
-                RateLimitModel.units.add(cost),
-                minute.add(cost),
-                RateLimitModel.expires_at.set(datetime.fromtimestamp(expires_at(now), tz=UTC)),
-            ],
-            condition=(
-                RateLimitModel.units.does_not_exist()
-                | (RateLimitModel.units <= limits[HOUR] - cost)
-            )
-            & (minute.does_not_exist() | (minute <= limits[MINUTE] - cost)),
-            return_values="UPDATED_NEW",
-        )
-    except UpdateError as exc:
-        if exc.cause_response_code != CONDITION_FAILED:
-            raise DependencyUnavailable(UNAVAILABLE) from exc
+    spent = rate_limits.spend(
+        key,
+        slot,
+        cost,
+        hour_limit=limits[HOUR],
+        minute_limit=limits[MINUTE],
+        expires_at=expires_at(now),
+    )
+    if spent is None:
         raise _refusal_of(key, slot, cost, limits, now, what) from None
-    except PynamoDBException as exc:
-        raise DependencyUnavailable(UNAVAILABLE) from exc
-    updated = response.get("Attributes", {})
-    counts = {MINUTE: _number(updated, slot, cost), HOUR: _number(updated, "units", cost)}
-    return tightest(counts, limits, cost, now)
+    return tightest({MINUTE: spent[0], HOUR: spent[1]}, limits, cost, now)
 
 
 def _refusal_of(
     key: str, slot: str, cost: int, limits: dict[Window, int], now: float, what: str = UPLOAD
 ) -> RateLimited:
     """Nothing was written: read the item once to name the window(s) that refused."""
-    try:
-        item = (
-            RateLimitModel._get_connection()
-            .get_item(key, consistent_read=True, attributes_to_get=["units", slot])
-            .get("Item", {})
-        )
-    except PynamoDBException:
-        item = {}  # the refusal stands; only its reason is unknown
-    counts = {MINUTE: _number(item, slot, 0), HOUR: _number(item, "units", 0)}
+    minute, hour = rate_limits.counts(key, slot) or (0, 0)  # unknown: the refusal stands
+    counts = {MINUTE: minute, HOUR: hour}
     refused = [window for window in WINDOWS if counts[window] + cost > limits[window]]
     if refused:
         return refusal(refused, cost, limits, now, what)
@@ -263,7 +228,14 @@ def _refusal_of(
     return RateLimited(f"Rate limit exceeded ({what} costs {cost}); retry in {retry} s", retry)
 
 
-def _number(attributes: dict[str, Any], name: str, default: int) -> int:
-    """A number from a raw DynamoDB attribute map (`{"units": {"N": "3"}}`)."""
-    value = attributes.get(name)
-    return int(value["N"]) if value else default
+@dataclass(frozen=True, slots=True)
+class Limiter:
+    """The configured budgets (`RATE_LIMIT_PER_MINUTE`, `RATE_LIMIT_PER_HOUR`)."""
+
+    per_minute: int
+    per_hour: int
+
+    def charge(self, user_id: str, cost: int, now: float, what: str = UPLOAD) -> Allowance:
+        return charge(
+            user_id, cost, per_minute=self.per_minute, per_hour=self.per_hour, now=now, what=what
+        )

@@ -23,21 +23,19 @@ instead of converging on a stale view. That read happens only in that rare case.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Protocol, TypeVar
-
-from pynamodb.exceptions import PynamoDBException, UpdateError
+from typing import Any, Protocol, TypeVar
 
 from profile_photos.errors import DependencyUnavailable
-from profile_photos.models import PhotoModel
+from profile_photos.store import photos
+from profile_photos.store.records import Photo
 from profile_photos.times import iso_ms
-
-CONDITION_FAILED = "ConditionalCheckFailedException"
 
 
 class Ranked(Protocol):
-    active_sort_key: str | None
+    @property
+    def active_sort_key(self) -> str | None: ...
 
 
 T = TypeVar("T", bound=Ranked)
@@ -49,14 +47,6 @@ def select_to_archive(active: Sequence[T], limit: int) -> list[T]:
     return ranked[limit:]
 
 
-def active_photos(user_id: str) -> list[PhotoModel]:
-    """The user's active photos, newest first: one Query of the sparse index."""
-    try:
-        return list(PhotoModel.active_by_user.query(user_id, scan_index_forward=False))
-    except PynamoDBException as exc:
-        raise DependencyUnavailable("Photos could not be read") from exc
-
-
 def enforce_retention(
     user_id: str,
     limit: int,
@@ -65,41 +55,61 @@ def enforce_retention(
 ) -> list[str]:
     """Archive the user's active photos beyond the newest `limit`; return the archived ids."""
     archived_at = iso_ms(now or datetime.now(UTC))
-    active = active_photos(user_id)
+    active = photos.active_photos(user_id)
     _check_index_caught_up(user_id, active, expected or {})
-    archived = []
-    for photo in select_to_archive(active, limit):
-        try:
-            photo.update(
-                actions=[
-                    PhotoModel.archived.set(True),
-                    PhotoModel.archived_at.set(archived_at),
-                    PhotoModel.active_sort_key.remove(),
-                ],
-                condition=PhotoModel.active_sort_key == photo.active_sort_key,
-            )
-        except UpdateError as exc:
-            if exc.cause_response_code == CONDITION_FAILED:
-                continue  # restored or deleted since it was read: not ours to archive
-            raise DependencyUnavailable("Photo could not be archived") from exc
-        archived.append(photo.asset_id)
-    return archived
+    return [
+        photo.asset_id
+        for photo in select_to_archive(active, limit)
+        if photos.archive(photo, archived_at)  # False: restored or deleted since it was read
+    ]
 
 
-def _check_index_caught_up(
-    user_id: str, active: list[PhotoModel], expected: dict[str, str]
-) -> None:
+def _check_index_caught_up(user_id: str, active: list[Photo], expected: dict[str, str]) -> None:
     listed = {photo.asset_id: photo.active_sort_key for photo in active}
     for asset_id, sort_key in expected.items():
         if listed.get(asset_id) == sort_key:
             continue
-        try:
-            current = PhotoModel.get(user_id, asset_id, consistent_read=True)
-        except PhotoModel.DoesNotExist:
-            continue  # deleted since: nothing to wait for
-        except PynamoDBException as exc:
-            raise DependencyUnavailable("Photos could not be read") from exc
-        if current.active_sort_key == sort_key:
+        current = photos.get_photo(user_id, asset_id)  # None: deleted since, nothing to wait for
+        if current is not None and current.active_sort_key == sort_key:
             raise DependencyUnavailable(
                 f"The active-by-user index does not show photo {asset_id} yet; retry"
             )
+
+
+def expected_active(images: Iterable[Mapping[str, Any] | None]) -> dict[str, dict[str, str]]:
+    """user id -> {asset id: activeSortKey} of the active photos that a batch's new images
+    (stream records' `NewImage`, deserialised) show; images without those keys are skipped."""
+    expected: dict[str, dict[str, str]] = {}
+    for image in images:
+        if not image:
+            continue
+        user_id, asset_id = image.get("userId"), image.get("assetId")
+        sort_key = image.get("activeSortKey")
+        if isinstance(user_id, str) and isinstance(asset_id, str) and isinstance(sort_key, str):
+            expected.setdefault(user_id, {})[asset_id] = sort_key
+    return expected
+
+
+class RetentionBatch:
+    """Retention once per user per stream batch; a user's failure fails all of its records.
+
+    The first record of a user runs retention on the table's current state, which already
+    includes every later record of the batch, so a batch costs one Query per user.
+    """
+
+    def __init__(self, limit: int, expected: dict[str, dict[str, str]]) -> None:
+        self.limit = limit
+        self.expected = expected
+        self.outcomes: dict[str, Exception | None] = {}
+        self.archived: list[str] = []
+
+    def run_for(self, user_id: str) -> None:
+        if user_id not in self.outcomes:
+            try:
+                self.archived += enforce_retention(user_id, self.limit, self.expected.get(user_id))
+                self.outcomes[user_id] = None
+            except Exception as exc:
+                self.outcomes[user_id] = exc
+        failure = self.outcomes[user_id]
+        if failure is not None:
+            raise failure

@@ -8,7 +8,7 @@ Every refusal is a `Forbidden` whose message the contract fixes: `Token has expi
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import quote
 
@@ -27,6 +27,48 @@ class SignedUrl:
     expires_at: int  # epoch seconds
 
 
+@dataclass(frozen=True, slots=True)
+class Signer:
+    """The one place signed URLs are minted and checked: `LOCAL_STORAGE_SECRET` (it signs
+    every signed URL, whatever the storage provider), `SIGNED_URL_TTL_SECONDS`, and the public
+    base URL the URLs point at (`at()`: per request when `LOCAL_STORAGE_BASE_URL` is unset).
+
+    URLs are `{base_url}/signed/{bucket}/{path}?token=...`.
+    """
+
+    secret: str
+    ttl: int
+    base_url: str = ""
+
+    def at(self, base_url: str) -> Signer:
+        return replace(self, base_url=base_url)
+
+    def url(self, bucket: str, path: str, token: str) -> str:
+        return f"{self.base_url}/signed/{quote(bucket)}/{quote(path)}?token={token}"
+
+    def photo_url(self, bucket: str, path: str, *, now: int) -> SignedUrl:
+        """A GET URL for `bucket/path`, valid for the TTL from `now`."""
+        token = issue_token(
+            self.secret, bucket=bucket, path=path, operation="GET", now=now, ttl=self.ttl
+        )
+        return SignedUrl(self.url(bucket, path, token), now + self.ttl)
+
+    def put_url(self, bucket: str, path: str, *, now: int, ttl: int, **bound: Any) -> SignedUrl:
+        """A PUT URL for `bucket/path` (LOCAL direct uploads); `bound` claims fix what may be
+        PUT (`len`, `type`, `name`)."""
+        token = issue_token(
+            self.secret, bucket=bucket, path=path, operation="PUT", now=now, ttl=ttl, **bound
+        )
+        return SignedUrl(self.url(bucket, path, token), now + ttl)
+
+    def verify(
+        self, token: str | None, *, bucket: str, path: str, operation: str, now: int
+    ) -> dict[str, Any]:
+        return verify_token(
+            self.secret, token, bucket=bucket, path=path, operation=operation, now=now
+        )
+
+
 def issue_token(
     secret: str,
     *,
@@ -40,15 +82,6 @@ def issue_token(
     """A token for `operation` on `bucket/path`; `extra` claims bind more (a PUT's size)."""
     claims = {**extra, "res": f"{bucket}/{path}", "op": operation, "iat": now, "exp": now + ttl}
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
-
-
-def signed_url(
-    secret: str, *, base_url: str, bucket: str, path: str, operation: str, now: int, ttl: int
-) -> SignedUrl:
-    """`{base_url}/signed/{bucket}/{path}?token=...`, valid for `ttl` seconds from `now`."""
-    token = issue_token(secret, bucket=bucket, path=path, operation=operation, now=now, ttl=ttl)
-    url = f"{base_url}/signed/{quote(bucket)}/{quote(path)}?token={token}"
-    return SignedUrl(url=url, expires_at=now + ttl)
 
 
 def verify_token(

@@ -5,8 +5,9 @@ files near the limit (`create_direct_upload` hands out a one-PUT URL into the st
 `complete_direct_upload` checks the staged bytes and registers them). Both end in
 `_store_and_register` and answer with the same 201 data.
 
-Each use case returns `{"data": <the 201 data object>, "rateLimit": <X-RateLimit-* headers>}`
-(`complete` charges nothing: the photo was charged at `upload-url`).
+Each use case returns a typed result: `StoredPhoto` (upload, complete) or `DirectUpload`
+(upload-url), with the `Allowance` left after its charge (`complete` charges nothing: the
+photo was charged at `upload-url`). The handler shapes them into the 201 envelope.
 
 A direct-upload grant registers at most one photo: `upload-url` writes a grant item (uploads
 table), and `complete` marks it completed in the transaction that registers the photo, on
@@ -17,29 +18,26 @@ already holds an object (LOCAL: the signed endpoint; R2: `If-None-Match: *` is s
 presigned PUT, so R2 answers 412 itself).
 
 For `Idempotency-Key` the results are remembered by reference (`remembered`): an asset id or
-an upload id and the rate-limit headers, never a file name or a URL, and a retry's answer is
-rebuilt from the table (`recall_upload`, `recall_direct_upload`), signed with the first
-request's clock, so it is the first answer byte for byte while the photo exists. Erasing a
-photo therefore leaves nothing personal in the idempotency records. The order is the one a
+an upload id and the allowance, never a file name or a URL, and a retry's answer is rebuilt
+from the table (`recall`), signed with the first request's clock, so it is the first answer
+byte for byte while the photo exists. Erasing a photo therefore leaves nothing personal in the
+idempotency records. The order is the one a
 careful client needs: every check on the request (so a bad request changes nothing), then
 the rate limit (a refusal stores nothing), then storage and registration.
 
-Nothing here knows about API Gateway: the handler passes plain values in and shapes the
-result into the response.
+Nothing here knows about API Gateway or HTTP: the handler passes plain values in and shapes
+the result into the response.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import quote, unquote
-
-from pynamodb.exceptions import PynamoDBException
 
 from profile_photos.auth import Identity
 from profile_photos.errors import (
@@ -49,19 +47,14 @@ from profile_photos.errors import (
     ServiceError,
     ValidationFailed,
 )
-from profile_photos.image_contents import check_dimensions, read_dimensions, strip_metadata
-from profile_photos.models import PhotoModel, UploadGrantModel, bind_tables
-from profile_photos.ratelimit import Allowance, charge, cost_of
-from profile_photos.repository import (
-    UPLOAD_COMPLETED,
-    UPLOAD_NOT_FOUND,
-    find_grant,
-    register_photo,
-    save_grant,
-)
-from profile_photos.settings import Settings
-from profile_photos.signing import issue_token, signed_url
-from profile_photos.storage import STAGING_PREFIX, USER_ASSETS, Storage
+from profile_photos.images import check_dimensions, read_dimensions, strip_metadata
+from profile_photos.ratelimit import Allowance, cost_of
+from profile_photos.services import Services
+from profile_photos.signing import SignedUrl
+from profile_photos.store import grants, photos
+from profile_photos.store.photos import UPLOAD_COMPLETED, UPLOAD_NOT_FOUND
+from profile_photos.store.records import Photo, UploadGrant
+from profile_photos.store.storage import STAGING_PREFIX, USER_ASSETS
 from profile_photos.times import iso_ms
 from profile_photos.validation import ValidatedImage, check_declared, validate_image
 
@@ -74,13 +67,35 @@ PHOTO_GONE = "The photo this Idempotency-Key created has been deleted"
 UPLOAD_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
-@dataclass(frozen=True, slots=True)
-class UploadedFile:
-    """A file part as received: bytes, and what the client said about them."""
+class UploadedFile(Protocol):
+    """A file as received: bytes, and what the client said about them."""
 
-    data: bytes
-    file_name: str | None
-    content_type: str | None
+    @property
+    def data(self) -> bytes: ...
+    @property
+    def file_name(self) -> str | None: ...
+    @property
+    def content_type(self) -> str | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class StoredPhoto:
+    """A registered photo, its signed GET URL, and what is left of the caller's budget."""
+
+    photo: Photo
+    url: SignedUrl
+    allowance: Allowance | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DirectUpload:
+    """A direct upload's one PUT: where, with which headers, until when (epoch seconds)."""
+
+    grant: UploadGrant
+    upload_url: str
+    headers: dict[str, str]
+    expires_at: int
+    allowance: Allowance | None = None
 
 
 def photo_key(user_id: str, asset_id: str, extension: str) -> str:
@@ -92,16 +107,14 @@ def staging_prefix(user_id: str) -> str:
 
 
 def upload_photo(
+    services: Services,
     identity: Identity,
     upload: UploadedFile,
     asset_context: str | None,
-    *,
-    base_url: str,
-    settings: Settings,
-    storage: Storage,
     now: datetime | None = None,
-) -> dict[str, Any]:
+) -> StoredPhoto:
     """Validate, charge, store and register a multipart upload."""
+    settings = services.settings
     image = validate_image(
         upload.data,
         file_name=upload.file_name,
@@ -117,31 +130,21 @@ def upload_photo(
         )
     check_dimensions(*read_dimensions(upload.data, image.content_type))
     moment = now or datetime.now(UTC)
-    allowance = _charge(identity, len(upload.data), settings, moment)
-    data = _store_and_register(
-        identity,
-        upload.data,
-        image,
-        context,
-        base_url=base_url,
-        settings=settings,
-        storage=storage,
-        moment=moment,
+    allowance = services.limiter.charge(
+        identity.user_id, cost_of(len(upload.data)), moment.timestamp()
     )
-    return {"data": data, "rateLimit": allowance.headers()}
+    stored = _store_and_register(services, identity, upload.data, image, context, moment)
+    return StoredPhoto(stored.photo, stored.url, allowance)
 
 
 def create_direct_upload(
+    services: Services,
     identity: Identity,
     file_name: Any,
     content_type: Any,
     size: Any,
-    *,
-    base_url: str,
-    settings: Settings,
-    storage: Storage,
     now: datetime | None = None,
-) -> dict[str, Any]:
+) -> DirectUpload:
     """The same size and type checks as an upload, then a 15-minute URL for one PUT of
     exactly `size` bytes of `content_type` into the caller's staging area."""
     if not isinstance(file_name, str) or not isinstance(content_type, str):
@@ -152,14 +155,15 @@ def create_direct_upload(
         size,
         file_name=file_name,
         content_type=content_type,
-        max_size=settings.max_file_size,
-        allowed_extensions=settings.allowed_extensions,
+        max_size=services.settings.max_file_size,
+        allowed_extensions=services.settings.allowed_extensions,
     )
     when = now or datetime.now(UTC)
-    allowance = _charge(identity, size, settings, when)  # once per photo: here, not at complete
+    # charged once per photo: here, not at complete
+    allowance = services.limiter.charge(identity.user_id, cost_of(size), when.timestamp())
     moment = int(when.timestamp())
     upload_id = str(uuid.uuid4())
-    grant = UploadGrantModel(
+    grant = UploadGrant(
         identity.user_id,
         upload_id,
         file_key=f"{staging_prefix(identity.user_id)}{upload_id}.{image.extension}",
@@ -167,68 +171,49 @@ def create_direct_upload(
         content_type=image.content_type,
         size=size,
         issued_at=moment,
-        expires_at=datetime.fromtimestamp(moment + GRANT_TTL_SECONDS, UTC),
     )
-    bind_tables(settings)
-    save_grant(grant)
-    data = direct_upload_data(grant, base_url=base_url, settings=settings, storage=storage)
-    return {"data": data, "rateLimit": allowance.headers()}
+    grants.save_grant(grant, expires_at=moment + GRANT_TTL_SECONDS)
+    return direct_upload(services, grant, allowance)
 
 
-def direct_upload_data(
-    grant: UploadGrantModel,
-    *,
-    base_url: str,
-    settings: Settings,
-    storage: Storage,
+def direct_upload(
+    services: Services,
+    grant: UploadGrant,
+    allowance: Allowance | None = None,
     now: int | None = None,
-) -> dict[str, Any]:
-    """The 201 data of `upload-url` for `grant`: a URL for one PUT, valid until 15 minutes
-    after the grant was issued (so a retry's answer carries the same expiry)."""
-    issued = int(grant.issued_at)
-    remaining = issued + DIRECT_UPLOAD_TTL_SECONDS - (int(time.time()) if now is None else now)
-    presigned = storage.presigned_put(
+) -> DirectUpload:
+    """The one PUT `grant` allows, valid until 15 minutes after the grant was issued (so a
+    retry's answer carries the same expiry)."""
+    issued = grant.issued_at
+    expires = issued + DIRECT_UPLOAD_TTL_SECONDS
+    remaining = expires - (int(datetime.now(UTC).timestamp()) if now is None else now)
+    presigned = services.storage.presigned_put(
         USER_ASSETS,
         grant.file_key,
         content_type=grant.content_type,
-        size=int(grant.size),
+        size=grant.size,
         metadata={"file-name": grant.file_name},
         expires_in=max(1, remaining),
     )
     if presigned is None:  # LOCAL: the service's own signed endpoint, PUT-bound token
-        token = issue_token(
-            settings.local_storage_secret,
-            bucket=USER_ASSETS,
-            path=grant.file_key,
-            operation="PUT",
+        signed = services.signer.put_url(
+            USER_ASSETS,
+            grant.file_key,
             now=issued,
             ttl=DIRECT_UPLOAD_TTL_SECONDS,
-            len=int(grant.size),
+            len=grant.size,
             type=grant.content_type,
             name=grant.file_name,
         )
-        url = f"{base_url}/signed/{USER_ASSETS}/{quote(grant.file_key)}?token={token}"
-        headers = {"Content-Type": grant.content_type}
+        url, headers = signed.url, {"Content-Type": grant.content_type}
     else:
         url, headers = presigned
-    return {
-        "uploadUrl": url,
-        "method": "PUT",
-        "headers": headers,
-        "fileKey": grant.file_key,
-        "expiresAt": iso_ms(datetime.fromtimestamp(issued + DIRECT_UPLOAD_TTL_SECONDS, UTC)),
-    }
+    return DirectUpload(grant, url, headers, expires, allowance)
 
 
 def complete_direct_upload(
-    identity: Identity,
-    file_key: Any,
-    *,
-    base_url: str,
-    settings: Settings,
-    storage: Storage,
-    now: datetime | None = None,
-) -> dict[str, Any]:
+    services: Services, identity: Identity, file_key: Any, now: datetime | None = None
+) -> StoredPhoto:
     """Check the staged bytes like any upload, register them, answer like an upload.
 
     The staged object is removed once it is registered (as a new, permanent object) and
@@ -241,7 +226,7 @@ def complete_direct_upload(
     upload_id = file_key.removeprefix(prefix).partition(".")[0]
     if not file_key.startswith(prefix) or not UPLOAD_ID.fullmatch(upload_id):
         raise NotFound(UPLOAD_NOT_FOUND)
-    bind_tables(settings)
+    storage, settings = services.storage, services.settings
     try:
         staged = storage.read(USER_ASSETS, file_key)
     except NotFound:
@@ -257,15 +242,13 @@ def complete_direct_upload(
         )
         check_dimensions(*read_dimensions(data, image.content_type))
         result = _store_and_register(
+            services,
             identity,
             data,
             image,
             DEFAULT_ASSET_CONTEXT,
-            base_url=base_url,
-            settings=settings,
-            storage=storage,
-            moment=now or datetime.now(UTC),
-            grant=UploadGrantModel(identity.user_id, upload_id),
+            now or datetime.now(UTC),
+            upload_id=upload_id,
         )
     except DependencyUnavailable:
         raise
@@ -273,12 +256,12 @@ def complete_direct_upload(
         storage.delete(USER_ASSETS, file_key)
         raise
     storage.delete(USER_ASSETS, file_key)
-    return {"data": result}
+    return result
 
 
 def _missing_staged_object(user_id: str, upload_id: str, file_key: str) -> ServiceError:
     """Why there is nothing to complete: no such grant, a completed one, or no PUT yet."""
-    grant = find_grant(user_id, upload_id)
+    grant = grants.find_grant(user_id, upload_id)
     if grant is None or grant.file_key != file_key:
         return NotFound(UPLOAD_NOT_FOUND)
     if grant.completed_at is not None:
@@ -286,85 +269,62 @@ def _missing_staged_object(user_id: str, upload_id: str, file_key: str) -> Servi
     return NotFound(UPLOAD_NOT_RECEIVED)
 
 
-def remembered(outcome: dict[str, Any]) -> dict[str, Any]:
-    """What an idempotency record keeps of an outcome: references and counts, nothing
-    personal (no file name, no URL). `recall_*` rebuild the answer from it."""
-    data = outcome["data"]
-    if "assetId" in data:
-        reference = {"assetId": data["assetId"]}
-    else:  # upload-url: the grant's id, the last segment of its staged key
-        reference = {"uploadId": data["fileKey"].rpartition("/")[2].partition(".")[0]}
-    return reference | {"rateLimit": outcome.get("rateLimit")}
+def remembered(result: StoredPhoto | DirectUpload) -> dict[str, Any]:
+    """What an idempotency record keeps of a result: references and counts, nothing
+    personal (no file name, no URL). `recall` rebuilds the result from it."""
+    if isinstance(result, StoredPhoto):
+        reference = {"assetId": result.photo.asset_id}
+    else:
+        reference = {"uploadId": result.grant.upload_id}
+    allowance = asdict(result.allowance) if result.allowance is not None else None
+    return reference | {"allowance": allowance}
 
 
-def recall_upload(
-    identity: Identity, record: dict[str, Any], *, base_url: str, settings: Settings
-) -> dict[str, Any]:
-    """The first answer of an upload or complete, rebuilt from the photo it registered."""
-    bind_tables(settings)
-    try:
-        photo = PhotoModel.get(identity.user_id, record["assetId"], consistent_read=True)
-    except PhotoModel.DoesNotExist:
-        raise NotFound(PHOTO_GONE) from None
-    except PynamoDBException as exc:
-        raise DependencyUnavailable("Photo could not be read") from exc
-    data = photo_data(photo, base_url=base_url, settings=settings)
-    return {"data": data, "rateLimit": record.get("rateLimit")}
+def recall(
+    services: Services, identity: Identity, record: dict[str, Any]
+) -> StoredPhoto | DirectUpload:
+    """The first result of an upload, complete or upload-url, rebuilt from what `remembered`
+    kept: the photo it registered, or the grant it wrote."""
+    kept = record.get("allowance")
+    allowance = Allowance(**kept) if isinstance(kept, dict) else None
+    if "uploadId" in record:
+        grant = grants.find_grant(identity.user_id, record["uploadId"])
+        if grant is None:
+            raise NotFound(UPLOAD_NOT_FOUND)
+        return direct_upload(services, grant, allowance)
+    photo = photos.get_photo(identity.user_id, record["assetId"])
+    if photo is None:
+        raise NotFound(PHOTO_GONE)
+    return StoredPhoto(photo, signed_photo_url(services, photo), allowance)
 
 
-def recall_direct_upload(
-    identity: Identity,
-    record: dict[str, Any],
-    *,
-    base_url: str,
-    settings: Settings,
-    storage: Storage,
-) -> dict[str, Any]:
-    """The first answer of an `upload-url`, rebuilt from its grant."""
-    bind_tables(settings)
-    grant = find_grant(identity.user_id, record["uploadId"])
-    if grant is None:
-        raise NotFound(UPLOAD_NOT_FOUND)
-    data = direct_upload_data(grant, base_url=base_url, settings=settings, storage=storage)
-    return {"data": data, "rateLimit": record.get("rateLimit")}
-
-
-def _charge(identity: Identity, size: int, settings: Settings, moment: datetime) -> Allowance:
-    """Spend the caller's upload budget: 1 unit per started MiB (429 when over)."""
-    bind_tables(settings)
-    return charge(
-        identity.user_id,
-        cost_of(size),
-        per_minute=settings.rate_limit_per_minute,
-        per_hour=settings.rate_limit_per_hour,
-        now=moment.timestamp(),
-    )
+def signed_photo_url(services: Services, photo: Photo) -> SignedUrl:
+    """The photo's GET URL as the upload answered it: signed at the upload time, so the same
+    photo always gives the same answer (an idempotent retry's included)."""
+    moment = int(datetime.fromisoformat(photo.uploaded_at).timestamp())
+    return services.signer.photo_url(photo.bucket, photo.file_key, now=moment)
 
 
 def _store_and_register(
+    services: Services,
     identity: Identity,
     data: bytes,
     image: ValidatedImage,
     context: str,
-    *,
-    base_url: str,
-    settings: Settings,
-    storage: Storage,
     moment: datetime,
-    grant: UploadGrantModel | None = None,
-) -> dict[str, Any]:
+    upload_id: str | None = None,
+) -> StoredPhoto:
     """Strip personal metadata, write the file, then register it. If registration fails the
     file is removed again, so a failed upload leaves neither an orphan file nor a
     half-registered photo. `size` and the checksum are those of the stored bytes."""
     data = strip_metadata(data, image.content_type)
     uploaded_at = iso_ms(moment)
     asset_id = str(uuid.uuid4())
-    file_key = photo_key(identity.user_id, asset_id, image.extension)
-    photo = PhotoModel(
-        identity.user_id,
-        asset_id,
+    photo = Photo(
+        user_id=identity.user_id,
+        asset_id=asset_id,
         bucket=USER_ASSETS,
-        file_key=file_key,
+        file_key=photo_key(identity.user_id, asset_id, image.extension),
         file_name=image.file_name,
         content_type=image.content_type,
         size=len(data),
@@ -372,39 +332,11 @@ def _store_and_register(
         asset_context=context,
         uploaded_at=uploaded_at,
         active_sort_key=f"{uploaded_at}#{asset_id}",
-        archived=False,
     )
-
-    bind_tables(settings)
-    storage.put(USER_ASSETS, file_key, data, image.content_type)
+    services.storage.put(USER_ASSETS, photo.file_key, data, image.content_type)
     try:
-        register_photo(photo, identity, uploaded_at, grant)
+        photos.register(photo, identity.username, uploaded_at, upload_id)
     except BaseException:
-        storage.delete(USER_ASSETS, file_key)
+        services.storage.delete(USER_ASSETS, photo.file_key)
         raise
-
-    return photo_data(photo, base_url=base_url, settings=settings)
-
-
-def photo_data(photo: PhotoModel, *, base_url: str, settings: Settings) -> dict[str, Any]:
-    """The 201 data object for a registered photo. Its URL is signed at the upload time, so
-    the same photo always gives the same answer (an idempotent retry's included)."""
-    url = signed_url(
-        settings.local_storage_secret,
-        base_url=base_url,
-        bucket=photo.bucket,
-        path=photo.file_key,
-        operation="GET",
-        now=int(datetime.fromisoformat(photo.uploaded_at).timestamp()),
-        ttl=settings.signed_url_ttl_seconds,
-    )
-    return {
-        "fileKey": photo.file_key,
-        "uploadUrl": url.url,
-        "fileName": photo.file_name,
-        "contentType": photo.content_type,
-        "size": int(photo.size),
-        "assetId": photo.asset_id,
-        "uploadedAt": photo.uploaded_at,
-        "expiresAt": iso_ms(datetime.fromtimestamp(url.expires_at, UTC)),
-    }
+    return StoredPhoto(photo, signed_photo_url(services, photo))

@@ -18,7 +18,7 @@ import requests
 
 from devstack.defaults import DEV_STORAGE_SECRET
 from devstack.token import make_token
-from tests import images
+from testkit import images
 from tests.e2e.conftest import RunningStack, processes_using
 
 UPLOAD = "/api/storage/profile-photo/upload"

@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from devstack.token import make_token
-from tests import images
+from testkit import images
 from tests.e2e.conftest import RunningStack
 
 UPLOAD = "/api/storage/profile-photo/upload"

@@ -16,7 +16,7 @@ import boto3
 import pytest
 
 from devstack.token import make_token
-from tests import images
+from testkit import images
 from tests.e2e.conftest import ROOT, RunningStack
 
 USER = "ops-user"

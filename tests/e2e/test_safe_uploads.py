@@ -14,7 +14,7 @@ import requests
 from PIL import Image
 
 from devstack.token import make_token
-from tests import images
+from testkit import images
 from tests.e2e.conftest import RunningStack
 
 PREFIX = "/api/storage/profile-photo"

@@ -2,13 +2,13 @@
 
 Two pieces, both installed by `tests/integration/conftest.py` before any test module loads:
 
-- botocore hooks, as the bench's recorder (`bench/recorder.py`) sets them: every botocore
-  client created from then on (boto3's, Powertools idempotency's, and pynamodb's, which builds
-  its own sessions) gets a `before-parameter-build` handler, which keeps what IAM looks at in
-  the request (table, index, bucket and key names; a transaction's per-item tables, no item
-  data), and a `before-call` handler, which records the call: one per API call, retries
-  included once, and only calls that pass parameter validation (an invalid request never
-  leaves the client, so IAM never sees it).
+- botocore hooks (`testkit.aws_calls`, which the bench's recorder `bench/recorder.py` uses
+  too): every botocore client created from then on (boto3's, Powertools idempotency's, and
+  pynamodb's, which builds its own sessions) gets a `before-parameter-build` handler, which
+  keeps what IAM looks at in the request (table, index, bucket and key names; a
+  transaction's per-item tables, no item data), and a `before-call` handler, which records
+  the call: one per API call, retries included once, and only calls that pass parameter
+  validation (an invalid request never leaves the client, so IAM never sees it).
 - the attribution: each template function's handler (`Handler: module.function`) is replaced
   on its module by a wrapper that sets a context variable for the duration of the call. A
   call is recorded only while it is set, under that function's logical id, so the tests' own
@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from testkit import aws_calls as hooks
 from tools.iam_check import reduce_params
 
 INTEGRATION = Path(__file__).resolve().parent
@@ -72,27 +73,12 @@ class Suite:
 
 
 SUITE = Suite()
-_installed = False
 
 
 def install() -> None:
     """Hook every botocore client created from now on (idempotent)."""
-    global _installed
-    if _installed:
-        return
-    import botocore.session
-
-    original = botocore.session.Session.create_client
-
-    @functools.wraps(original)
-    def create_client(self: Any, *args: Any, **kwargs: Any) -> Any:
-        client = original(self, *args, **kwargs)
-        client.meta.events.register("before-parameter-build", _before_parameter_build)
-        client.meta.events.register("before-call", _before_call)
-        return client
-
-    botocore.session.Session.create_client = create_client  # type: ignore[method-assign]
-    _installed = True
+    hooks.hook("before-parameter-build", _before_parameter_build)
+    hooks.hook("before-call", _before_call)
 
 
 def _before_parameter_build(

@@ -6,11 +6,9 @@ answering at an R2-style endpoint through `MOTO_S3_CUSTOM_ENDPOINTS`).
 
 from __future__ import annotations
 
-import base64
 import json
 import logging
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +18,8 @@ from moto import mock_aws
 
 from devstack.defaults import DEV_ENV
 from devstack.template import create_tables, load_template, table_definitions
-from devstack.worker import LambdaContext
-from profile_photos import profiles
-from profile_photos.settings import get_settings
-from profile_photos.storage import get_storage
+from profile_photos.services import reset, services
+from testkit.invoke import invoke  # noqa: F401 - test_auth_jwks.py imports it from here
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 R2_ENDPOINT = "https://testaccount.r2.cloudflarestorage.com"
@@ -41,28 +37,8 @@ UPLOAD_DATA_KEYS = {
 R2_BUCKETS = {"user-assets": "test-user-assets", "app-assets": "test-app-assets"}
 
 
-@dataclass
-class HttpResult:
-    status: int
-    headers: dict[str, str]
-    body: bytes
-
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-
 def load_event(name: str) -> dict[str, Any]:
     return json.loads((EVENTS / f"{name}.json").read_text())
-
-
-def invoke(handler: Any, event: dict[str, Any]) -> HttpResult:
-    response = handler(event, LambdaContext("test-request"))
-    body = response.get("body") or ""
-    raw = base64.b64decode(body) if response.get("isBase64Encoded") else body.encode()
-    headers = {k.lower(): v for k, v in (response.get("headers") or {}).items()}
-    for name, values in (response.get("multiValueHeaders") or {}).items():
-        headers[name.lower()] = ", ".join(values)
-    return HttpResult(response["statusCode"], headers, raw)
 
 
 class Stack:
@@ -105,7 +81,7 @@ class Stack:
         return self.s3.get_object(Bucket=R2_BUCKETS[bucket], Key=key)["Body"].read()
 
     def put(self, bucket: str, key: str, data: bytes, content_type: str = "image/jpeg") -> None:
-        get_storage(get_settings()).put(bucket, key, data, content_type)
+        services().storage.put(bucket, key, data, content_type)
 
     def items(self, table: str) -> list[dict[str, Any]]:
         return self.dynamodb.scan(TableName=DEV_ENV[table])["Items"]
@@ -137,9 +113,7 @@ def stack(provider: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Ite
         monkeypatch.setenv("R2_SECRET_ACCESS_KEY", "test-r2-secret")
         monkeypatch.setenv("R2_USER_ASSETS_BUCKET", R2_BUCKETS["user-assets"])
         monkeypatch.setenv("R2_APP_ASSETS_BUCKET", R2_BUCKETS["app-assets"])
-    get_settings.cache_clear()
-    get_storage.cache_clear()
-    profiles._recent_refresh.clear()  # a warm container's memory of a previous test's table
+    reset()  # a fresh container: nothing remembered of a previous test's tables
     with mock_aws():
         # every table of the template, named by its logical id as under `sam local`
         create_tables(
@@ -150,8 +124,7 @@ def stack(provider: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Ite
             for bucket in R2_BUCKETS.values():
                 stack.s3.create_bucket(Bucket=bucket)
         yield stack
-    get_settings.cache_clear()
-    get_storage.cache_clear()
+    reset()
 
 
 def stream_records(stack: Stack, function: str = "RetentionFunction") -> list[dict[str, Any]]:

@@ -53,7 +53,7 @@ def jwks_url() -> Iterator[str]:
 
 @pytest.fixture
 def settings(jwks_url: str) -> Settings:
-    auth._jwks_client.cache_clear()
+    auth.jwks_client.cache_clear()
     return load_settings(
         {
             "JWT_JWKS_URL": jwks_url,
@@ -111,7 +111,7 @@ def test_hs256_token_is_refused_when_only_a_jwks_is_configured(settings: Setting
 
 
 def test_unreachable_jwks_is_503_not_401() -> None:
-    auth._jwks_client.cache_clear()
+    auth.jwks_client.cache_clear()
     unreachable = load_settings(
         {
             "JWT_JWKS_URL": "http://127.0.0.1:9/jwks.json",
@@ -210,7 +210,7 @@ def test_a_mismatched_key_reaches_clients_as_the_401_envelope(
     import upload_handler
 
     from devstack.defaults import DEV_ENV
-    from profile_photos.settings import get_settings
+    from profile_photos.services import reset
     from tests.integration.conftest import invoke, load_event
 
     for name, value in DEV_ENV.items():
@@ -219,8 +219,8 @@ def test_a_mismatched_key_reaches_clients_as_the_401_envelope(
     monkeypatch.setenv("JWT_JWKS_URL", jwks_url)
     monkeypatch.setenv("JWT_ISSUER", "https://issuer.example")
     monkeypatch.setenv("JWT_AUDIENCE", "profile-photos-app")
-    get_settings.cache_clear()
-    auth._jwks_client.cache_clear()
+    reset()
+    auth.jwks_client.cache_clear()
     forged = f"Bearer {_token(EC_KEY, 'ES256', 'rsa-1')}"
     try:
         for handler, event_name in (
@@ -241,5 +241,5 @@ def test_a_mismatched_key_reaches_clients_as_the_401_envelope(
                 },
             }
     finally:
-        get_settings.cache_clear()
-        auth._jwks_client.cache_clear()
+        reset()
+        auth.jwks_client.cache_clear()

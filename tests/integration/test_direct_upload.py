@@ -14,9 +14,10 @@ import signed_fetch_handler
 import upload_handler
 
 from devstack.apigw import proxy_event
-from tests.images import jpeg_bytes, png_bytes
-from tests.integration.conftest import R2_BUCKETS, UPLOAD_DATA_KEYS, HttpResult, Stack, invoke
-from tools.make_events import signed_event, user_token
+from testkit.events import signed_event, user_token
+from testkit.images import jpeg_bytes, png_bytes
+from testkit.invoke import HttpResult, invoke
+from tests.integration.conftest import R2_BUCKETS, UPLOAD_DATA_KEYS, Stack
 
 PREFIX = "/api/storage/profile-photo"
 BIG = jpeg_bytes() + bytes(5 * 1024 * 1024 - len(jpeg_bytes()))  # exactly 5 MiB
@@ -213,7 +214,7 @@ def test_local_put_token_is_bound_to_path_size_type_and_operation(stack: Stack) 
 
 @pytest.mark.parametrize("provider", ["LOCAL"], indirect=True)
 def test_a_get_token_cannot_upload(stack: Stack) -> None:
-    from tools.make_events import SAMPLE_KEY, storage_token
+    from testkit.events import SAMPLE_KEY, storage_token
 
     event = signed_event("put-with-get", storage_token(), method="PUT", key=SAMPLE_KEY)
     event["body"] = base64.b64encode(jpeg_bytes()).decode()

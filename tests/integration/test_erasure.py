@@ -12,11 +12,12 @@ import json
 import pytest
 import upload_handler
 
-from tests.images import jpeg_bytes
-from tests.integration.conftest import Stack, invoke
+from testkit.events import file_upload, user_token
+from testkit.images import jpeg_bytes
+from testkit.invoke import invoke
+from tests.integration.conftest import Stack
 from tests.integration.test_direct_upload import announce, post_json, put
 from tests.integration.test_graphql import gql
-from tools.make_events import file_upload, user_token
 
 SECRET_NAME = "holiday-at-grandmas-house.jpg"
 

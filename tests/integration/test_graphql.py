@@ -14,9 +14,11 @@ import retention_handler
 import upload_handler
 
 from devstack.defaults import DEV_STORAGE_SECRET
-from tests.images import jpeg_bytes
-from tests.integration.conftest import LambdaContext, Stack, invoke, load_event, stream_records
-from tools.make_events import GRAPHQL_QUERIES, file_upload, graphql_event, user_token
+from devstack.worker import LambdaContext
+from testkit.events import GRAPHQL_QUERIES, file_upload, graphql_event, user_token
+from testkit.images import jpeg_bytes
+from testkit.invoke import invoke
+from tests.integration.conftest import Stack, load_event, stream_records
 
 
 def upload(user: str = "demo-user") -> dict[str, Any]:

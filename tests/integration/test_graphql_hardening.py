@@ -19,10 +19,11 @@ import graphql_handler
 import pytest
 
 from devstack.defaults import DEV_ENV
-from profile_photos.settings import get_settings
-from tests.integration.conftest import Stack, invoke
+from profile_photos.services import reset
+from testkit.events import GRAPHQL_QUERIES, graphql_event, user_token
+from testkit.invoke import invoke
+from tests.integration.conftest import Stack
 from tests.integration.test_graphql import codes, gql, run_retention, upload
-from tools.make_events import GRAPHQL_QUERIES, graphql_event, user_token
 
 EXPORT = GRAPHQL_QUERIES["export"][0]
 PAGE = (
@@ -98,7 +99,7 @@ def export_all(first: int | None = None, user: str = "demo-user") -> list[dict[s
 
 def limit_rate(monkeypatch: pytest.MonkeyPatch, per_minute: int) -> None:
     monkeypatch.setenv("RATE_LIMIT_PER_MINUTE", str(per_minute))
-    get_settings.cache_clear()
+    reset()
 
 
 # --- defect 6: export amplification -------------------------------------------------------

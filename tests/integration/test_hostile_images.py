@@ -10,9 +10,10 @@ from __future__ import annotations
 import pytest
 import upload_handler
 
-from tests.integration.conftest import Stack, invoke
+from testkit.events import file_upload
+from testkit.invoke import invoke
+from tests.integration.conftest import Stack
 from tools import parser_corpus
-from tools.make_events import file_upload
 
 HOSTILE = {sample.name: sample for sample in parser_corpus.hostile()}
 

@@ -18,21 +18,19 @@ table name maps to `!GetAtt <Table>.Arn` here.
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
 from collections import defaultdict
 from pathlib import Path
 
 import pytest
 
+from testkit.tools_venv import tools_python_json
 from tests.integration.aws_calls import SUITE, Call
 from tools.iam_check import DEFAULT_ACCOUNT, Statement, allows, is_aws, required_permissions
 
 pytestmark = pytest.mark.tools
 
 ROOT = Path(__file__).resolve().parents[2]
-TOOLS_PYTHON = ROOT / ".venv-tools" / "bin" / "python"
 REGION = os.environ["AWS_DEFAULT_REGION"]  # tests/conftest.py; every moto client uses it
 ACCOUNT = os.environ.get("MOTO_ACCOUNT_ID", DEFAULT_ACCOUNT)  # moto's account
 
@@ -55,19 +53,9 @@ UNUSED_GRANTS_ALLOWED: dict[Grant, str] = {
 @pytest.fixture(scope="module")
 def policies() -> dict[str, list[Statement]]:
     """Function logical id -> its inline statements in the transformed template."""
-    if not TOOLS_PYTHON.exists():
-        pytest.fail(f"{TOOLS_PYTHON} missing: run `make tools` (make test does)")
-    command = [str(TOOLS_PYTHON), str(ROOT / "tools" / "iam_check.py"), "template.yaml"]
-    result = subprocess.run(
-        [*command, "--region", REGION, "--account", ACCOUNT],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-        cwd=ROOT,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    functions = json.loads(result.stdout)["functions"]
+    script = str(ROOT / "tools" / "iam_check.py")
+    output = tools_python_json(script, "template.yaml", "--region", REGION, "--account", ACCOUNT)
+    functions = output["functions"]
     return {
         name: [Statement.from_json(s) for s in spec["statements"]]
         for name, spec in functions.items()

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 import upload_handler
 
-from tests.images import jpeg_bytes, png_bytes
-from tests.integration.conftest import Stack, invoke
-from tools.make_events import file_upload, user_token
+from testkit.events import file_upload, user_token
+from testkit.images import jpeg_bytes, png_bytes
+from testkit.invoke import invoke
+from tests.integration.conftest import Stack
 
 
 def upload(key: str | None, data: bytes = b"", user: str = "demo-user", name: str = "a.jpg"):

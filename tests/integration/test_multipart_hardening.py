@@ -8,9 +8,10 @@ from collections.abc import Callable
 import pytest
 import upload_handler
 
-from tests.images import jpeg_bytes
-from tests.integration.conftest import Stack, invoke
-from tools.make_events import BOUNDARY, multipart, upload_event, user_token
+from testkit.events import BOUNDARY, multipart, upload_event, user_token
+from testkit.images import jpeg_bytes
+from testkit.invoke import invoke
+from tests.integration.conftest import Stack
 
 MALFORMED = "Malformed multipart/form-data body"
 

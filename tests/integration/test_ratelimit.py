@@ -19,7 +19,6 @@ from devstack.defaults import DEV_ENV
 from devstack.template import create_tables, load_template
 from profile_photos import ratelimit
 from profile_photos.errors import DependencyUnavailable, RateLimited
-from profile_photos.models import RateLimitModel, bind_tables
 from profile_photos.ratelimit import (
     HOUR,
     MIB,
@@ -30,6 +29,8 @@ from profile_photos.ratelimit import (
     minute_slot,
 )
 from profile_photos.settings import load_settings
+from profile_photos.store import rate_limits
+from profile_photos.store.models import bind_tables
 
 TABLE = "test-rate-limits"
 T0 = 1_699_999_200  # the first second of an hour
@@ -73,7 +74,7 @@ def sent(counters: Counters) -> Iterator[list[str]]:
         operations.append(event_name.rsplit(".", 1)[-1])  # before-send.dynamodb.<Operation>
 
     # First, ahead of moto's own before-send hook, which answers and ends the chain.
-    events = RateLimitModel._get_connection().connection.client.meta.events
+    events = rate_limits.counters().connection.client.meta.events
     events.register_first("before-send.dynamodb", record)
     yield operations
     events.unregister("before-send.dynamodb", record)
@@ -263,7 +264,7 @@ def test_a_refusal_whose_read_fails_still_refuses(
     def unavailable(*args: Any, **kwargs: Any) -> dict[str, Any]:
         raise GetError("read failed")
 
-    monkeypatch.setattr(RateLimitModel._get_connection(), "get_item", unavailable)
+    monkeypatch.setattr(rate_limits.counters(), "get_item", unavailable)
     # When the next upload comes, then it is refused with the minute's (shortest) wait
     with pytest.raises(RateLimited) as caught:
         charge("alice", 1, per_minute=10, per_hour=5, now=NOW + 1)

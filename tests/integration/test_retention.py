@@ -14,11 +14,13 @@ import retention_handler
 import upload_handler
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
+from devstack.worker import LambdaContext
 from profile_photos import profiles
 from profile_photos.auth import Identity
-from tests.images import jpeg_bytes
-from tests.integration.conftest import LambdaContext, Stack, invoke, stream_records
-from tools.make_events import file_upload, user_token
+from testkit.events import file_upload, user_token
+from testkit.images import jpeg_bytes
+from testkit.invoke import invoke
+from tests.integration.conftest import Stack, stream_records
 
 LIMIT = 5
 
@@ -131,7 +133,9 @@ def test_batch_failing_half_way_reports_those_records_and_converges_on_retry(
     records = stream_records(stack)
 
     # Given retention for user-b fails the first time (say, DynamoDB throttles)
-    real = retention_handler.enforce_retention
+    from profile_photos import retention
+
+    real = retention.enforce_retention
     failed_once: set[str] = set()
 
     def flaky(user_id: str, limit: int, expected: dict[str, str] | None = None) -> list[str]:
@@ -140,7 +144,7 @@ def test_batch_failing_half_way_reports_those_records_and_converges_on_retry(
             raise RuntimeError("throttled")
         return real(user_id, limit, expected)
 
-    monkeypatch.setattr(retention_handler, "enforce_retention", flaky)
+    monkeypatch.setattr(retention, "enforce_retention", flaky)
 
     # When the batch is delivered
     response = deliver(records)
@@ -226,19 +230,19 @@ def test_archived_at_is_a_utc_timestamp(stack: Stack) -> None:
 def test_a_lagging_index_fails_the_records_instead_of_converging_on_a_stale_view(
     stack: Stack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from profile_photos import retention
+    from profile_photos.store import photos
 
     ids = upload_sequentially(7)
     records = stream_records(stack)
 
     # Given the index does not show the newest photo yet (DynamoDB GSIs are eventually
     # consistent; moto's never lag, so the Query's answer is held back here)
-    real_query = retention.active_photos
+    real_query = photos.active_photos
 
     def lagging(user_id: str) -> list[Any]:
         return [p for p in real_query(user_id) if p.asset_id != ids[-1]]
 
-    monkeypatch.setattr(retention, "active_photos", lagging)
+    monkeypatch.setattr(photos, "active_photos", lagging)
 
     # When the batch arrives, every record (all this user's) fails: Powertools then fails the
     # invocation, so Lambda retries the whole batch; nothing is archived meanwhile
@@ -247,6 +251,6 @@ def test_a_lagging_index_fails_the_records_instead_of_converging_on_a_stale_view
     assert archived_ids(stack) == set()
 
     # And once the index has caught up, the retry converges
-    monkeypatch.setattr(retention, "active_photos", real_query)
+    monkeypatch.setattr(photos, "active_photos", real_query)
     assert deliver(records) == {"batchItemFailures": []}
     assert active_ids(stack) == set(ids[-LIMIT:])

@@ -11,9 +11,10 @@ import signed_fetch_handler
 import upload_handler
 
 from devstack.defaults import DEV_STORAGE_SECRET
-from tests.images import jpeg_bytes
-from tests.integration.conftest import Stack, invoke, load_event
-from tools.make_events import SAMPLE_KEY, signed_event, storage_token
+from testkit.events import SAMPLE_KEY, signed_event, storage_token
+from testkit.images import jpeg_bytes
+from testkit.invoke import invoke
+from tests.integration.conftest import Stack, load_event
 
 PHOTO = jpeg_bytes()
 

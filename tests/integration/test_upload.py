@@ -13,8 +13,9 @@ import pytest
 import upload_handler
 
 from devstack.defaults import DEV_ENV, DEV_STORAGE_SECRET
-from tests.images import jpeg_bytes
-from tests.integration.conftest import UPLOAD_DATA_KEYS, Stack, invoke, load_event
+from testkit.images import jpeg_bytes
+from testkit.invoke import invoke
+from tests.integration.conftest import UPLOAD_DATA_KEYS, Stack, load_event
 
 ISO_MS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
 ALLOWED = "jpg, jpeg, png, gif, webp, heic, heif"
@@ -99,10 +100,10 @@ def test_newest_upload_becomes_current_and_older_stays_registered(stack: Stack) 
 def test_base_url_setting_overrides_the_request_host(
     stack: Stack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from profile_photos.settings import get_settings
+    from profile_photos.services import reset
 
     monkeypatch.setenv("LOCAL_STORAGE_BASE_URL", "https://api.example.com/api/storage/")
-    get_settings.cache_clear()
+    reset()
 
     data = invoke(upload_handler.lambda_handler, load_event("upload-valid-jpg")).json()["data"]
 
@@ -231,10 +232,10 @@ def test_token_without_a_usable_subject_or_expiry_is_401(
 def test_issuer_and_audience_are_enforced_when_configured(
     stack: Stack, monkeypatch: pytest.MonkeyPatch, setting: str, claims: dict, message: str
 ) -> None:
-    from profile_photos.settings import get_settings
+    from profile_photos.services import reset
 
     monkeypatch.setenv(setting, "https://issuer.example" if setting == "JWT_ISSUER" else "app")
-    get_settings.cache_clear()
+    reset()
 
     event = _with_token(load_event("upload-valid-jpg"), _token(**claims))
     result = invoke(upload_handler.lambda_handler, event)
@@ -288,7 +289,7 @@ def test_raw_body_without_base64_is_decoded_too(stack: Stack) -> None:
 
 
 def test_file_name_is_kept_only_as_sanitised_metadata(stack: Stack) -> None:
-    from tools.make_events import file_upload
+    from testkit.events import file_upload
 
     event = file_upload("traversal-name", jpeg_bytes(), "../../etc/pass\x00wd.jpg", "image/jpeg")
 
@@ -327,7 +328,7 @@ def test_file_name_is_kept_only_as_sanitised_metadata(stack: Stack) -> None:
 def test_other_type_disagreements_are_415_and_store_nothing(
     stack: Stack, data: bytes, name: str, mime: str, message: str
 ) -> None:
-    from tools.make_events import file_upload
+    from testkit.events import file_upload
 
     result = invoke(upload_handler.lambda_handler, file_upload("415", data, name, mime))
 

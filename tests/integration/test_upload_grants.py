@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 
-from tests.images import jpeg_bytes
+from testkit.images import jpeg_bytes
 from tests.integration.conftest import Stack
 from tests.integration.test_direct_upload import announce, post_json, put
 

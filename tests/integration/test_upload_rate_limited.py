@@ -10,8 +10,9 @@ from __future__ import annotations
 import pytest
 import upload_handler
 
-from profile_photos.settings import get_settings
-from tests.integration.conftest import Stack, invoke, load_event
+from profile_photos.services import reset
+from testkit.invoke import invoke
+from tests.integration.conftest import Stack, load_event
 
 
 def test_an_upload_over_the_hourly_budget_is_refused_naming_the_hour(
@@ -19,7 +20,7 @@ def test_an_upload_over_the_hourly_budget_is_refused_naming_the_hour(
 ) -> None:
     # Given one unit an hour, spent by a first (1-unit) upload
     monkeypatch.setenv("RATE_LIMIT_PER_HOUR", "1")
-    get_settings.cache_clear()
+    reset()
     assert invoke(upload_handler.lambda_handler, load_event("upload-valid-jpg")).status == 201
     photos, objects = stack.items("PHOTOS_TABLE"), stack.objects()
 

@@ -7,7 +7,6 @@ a copy of the real template with one mistake and asserts the finding names it.
 
 from __future__ import annotations
 
-import json
 import re
 import subprocess
 from collections.abc import Callable
@@ -17,10 +16,10 @@ import pytest
 
 from devstack.functions import load_functions
 from devstack.template import load_template, resources_of_type
+from testkit.tools_venv import require_tools_python, run_tools_python, tools_python_json
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
-TOOLS_PYTHON = ROOT / ".venv-tools" / "bin" / "python"
 CHECK = ROOT / "tools" / "check_template.py"
 
 pytestmark = pytest.mark.tools
@@ -40,20 +39,11 @@ STREAM_EVENT = """\
 
 @pytest.fixture(scope="module", autouse=True)
 def _tool_venv() -> None:
-    if TOOLS_PYTHON.exists():
-        return
-    pytest.fail(f"{TOOLS_PYTHON} missing: run `make tools` (make test does)")
+    require_tools_python()
 
 
 def run_check(template: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(TOOLS_PYTHON), str(CHECK), str(template)],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-        cwd=ROOT,
-    )
+    return run_tools_python(str(CHECK), str(template))
 
 
 def replace_once(text: str, old: str, new: str) -> str:
@@ -209,18 +199,10 @@ print(json.dumps({
 def tracer_capture(template: Path) -> dict[str, dict[str, object]]:
     """Each deployed function's Tracer capture settings, as the transformed template sets
     them (Globals merged into each function's own Environment)."""
-    result = subprocess.run(
-        [str(TOOLS_PYTHON), "-c", FUNCTION_ENVIRONMENTS, str(template)],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-        cwd=ROOT,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
+    environments = tools_python_json("-c", FUNCTION_ENVIRONMENTS, str(template))
     return {
         name: {setting: env.get(setting) for setting in TRACER_CAPTURE}
-        for name, env in json.loads(result.stdout).items()
+        for name, env in environments.items()
     }
 
 

@@ -16,14 +16,14 @@ import pytest
 from PIL import Image, ImageCms, PngImagePlugin
 
 from profile_photos.errors import UnsupportedMediaType
-from profile_photos.image_contents import (
+from profile_photos.images import (
     MAX_PIXELS,
     MAX_SIDE,
     check_dimensions,
     read_dimensions,
     strip_metadata,
 )
-from tests import images
+from testkit import images
 
 pillow_heif.register_heif_opener()
 

@@ -16,9 +16,8 @@ import pillow_heif
 import pytest
 from PIL import Image, ImageCms
 
-from profile_photos import image_contents
 from profile_photos.errors import UnsupportedMediaType
-from profile_photos.image_contents import read_dimensions, strip_metadata
+from profile_photos.images import binary, exif, heif, read_dimensions, strip_metadata
 from tools import parser_corpus
 
 pillow_heif.register_heif_opener()
@@ -125,14 +124,15 @@ def test_the_issue_9_heic_attacks_cost_work_linear_in_their_size(
     # Exif item of ~2,000 extents, each the whole 16 KB file)
     sample = HOSTILE[name]
     reads = 0
-    uint = image_contents._uint
+    uint = binary.uint
 
     def counted(*args: object) -> int:
         nonlocal reads
         reads += 1
         return uint(*args)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(image_contents, "_uint", counted)
+    for module in (heif, exif):  # every module a HEIF walk reads its fields in, through `uint`
+        monkeypatch.setattr(module, "uint", counted)
 
     # When both are parsed, memory traced
     tracemalloc.start()

@@ -15,20 +15,21 @@ import pytest
 import requests
 from requests_toolbelt import MultipartEncoder
 
-from profile_photos.errors import ServiceError, status_and_code
-from profile_photos.multipart import (
+from profile_photos.api.multipart import (
     BODY_PREFIX,
     MALFORMED,
     MAX_HEADER_PARAMETERS,
     MAX_PART_HEADER_BYTES,
     MAX_PARTS,
     TRUNCATED,
-    _too_many_parameters,
     parse_form,
     single_file,
     single_text,
+    too_many_parameters,
 )
-from tests import images
+from profile_photos.api.web import status_and_code
+from profile_photos.errors import ServiceError
+from testkit import images
 
 BOUNDARY = "----unit-test-boundary-7f3a"
 CONTENT_TYPE = f"multipart/form-data; boundary={BOUNDARY}"
@@ -296,4 +297,4 @@ def test_the_parameter_count_agrees_with_email() -> None:
         separators = len(message.get_params(header="Content-Disposition")) - 1
         # Then a field is over the limit exactly when `email` would split it into more
         raw = f"Content-Disposition: {value}".encode()
-        assert _too_many_parameters(raw, 0, len(raw)) == (separators > MAX_HEADER_PARAMETERS), value
+        assert too_many_parameters(raw, 0, len(raw)) == (separators > MAX_HEADER_PARAMETERS), value

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from profile_photos.api.web import rate_limit_headers
 from profile_photos.errors import RateLimited
 from profile_photos.ratelimit import (
     EXPIRY_MARGIN_SECONDS,
@@ -189,7 +190,7 @@ def test_headers_report_the_window_with_fewest_units_left() -> None:
     assert allowance == Allowance(
         limit=1000, remaining=50, reset_after=HOUR.reset_after(T0 + 43), window="hour", cost=5
     )
-    assert allowance.headers() == {
+    assert rate_limit_headers(allowance) == {
         "X-RateLimit-Limit": "1000",
         "X-RateLimit-Remaining": "50",
         "X-RateLimit-Reset": str(HOUR.reset_after(T0 + 43)),

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from devstack import sam
 from devstack.template import load_template, resources_of_type, table_definitions
-from tools.make_events import SAMPLE_KEY
+from testkit.events import SAMPLE_KEY
 from tools.sam_local.sam_host_network import env_vars_file, file_variables
 
 ENDPOINT = "http://127.0.0.1:45678"

@@ -18,8 +18,9 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from profile_photos.errors import Forbidden, status_and_code
-from profile_photos.signing import issue_token, signed_url, verify_token
+from profile_photos.api.web import status_and_code
+from profile_photos.errors import Forbidden
+from profile_photos.signing import Signer, issue_token, verify_token
 
 SECRET = "unit-test-storage-secret-at-least-32-chars"
 OTHER_SECRET = "another-deployment-secret-also-32-chars-long"
@@ -374,9 +375,7 @@ def test_signed_url_shape_and_expiry() -> None:
     base = "https://photos.example.com/api/storage"
 
     # When a GET URL is signed for a stored photo
-    signed = signed_url(
-        SECRET, base_url=base, bucket=BUCKET, path=PATH, operation="GET", now=NOW, ttl=TTL
-    )
+    signed = Signer(SECRET, TTL, base).photo_url(BUCKET, PATH, now=NOW)
 
     # Then it is `{base}/signed/{bucket}/{path}?token=...`, expiring now + TTL
     prefix = f"{base}/signed/{BUCKET}/{PATH}?token="
@@ -393,14 +392,8 @@ def test_signed_url_percent_encodes_the_path_but_binds_the_raw_one() -> None:
     # Given a key with characters that are not URL-safe
     path = "users/u1/profile-picture/a b#c?d%e\u00e9.png"
 
-    signed = signed_url(
-        SECRET,
-        base_url="http://127.0.0.1:3000/api/storage",
-        bucket=BUCKET,
-        path=path,
-        operation="GET",
-        now=NOW,
-        ttl=60,
+    signed = Signer(SECRET, 60, "http://127.0.0.1:3000/api/storage").photo_url(
+        BUCKET, path, now=NOW
     )
 
     # Then the URL keeps its shape (slashes intact, one query parameter)
@@ -415,9 +408,7 @@ def test_signed_url_percent_encodes_the_path_but_binds_the_raw_one() -> None:
 
 @pytest.mark.parametrize("ttl", [1, 60, 3600, 7 * 24 * 3600])
 def test_signed_url_expiry_follows_the_ttl(ttl: int) -> None:
-    signed = signed_url(
-        SECRET, base_url="https://x", bucket=BUCKET, path=PATH, operation="GET", now=NOW, ttl=ttl
-    )
+    signed = Signer(SECRET, ttl, "https://x").photo_url(BUCKET, PATH, now=NOW)
 
     assert signed.expires_at == NOW + ttl
     assert refusal(signed.url.split("?token=", 1)[1], now=NOW + ttl) == EXPIRED

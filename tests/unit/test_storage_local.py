@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from profile_photos.errors import NotFound
-from profile_photos.storage import LocalStorage, check_key
+from profile_photos.store.storage import check_key
+from profile_photos.store.storage.local import LocalStorage
 
 KEY = "users/u1/profile-picture/abc.jpg"
 

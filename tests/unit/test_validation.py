@@ -11,7 +11,8 @@ import unicodedata
 
 import pytest
 
-from profile_photos.errors import ServiceError, status_and_code
+from profile_photos.api.web import status_and_code
+from profile_photos.errors import ServiceError
 from profile_photos.settings import DEFAULT_ALLOWED_EXTENSIONS
 from profile_photos.validation import (
     check_declared,
@@ -19,8 +20,8 @@ from profile_photos.validation import (
     sniff_content_type,
     validate_image,
 )
-from tests import images
-from tests.images import ftyp_box
+from testkit import images
+from testkit.images import ftyp_box
 
 MAX = 5_242_880
 ALLOWED = "jpg, jpeg, png, gif, webp, heic, heif"

@@ -43,7 +43,7 @@ from devstack.sam import (
 from devstack.stack import SAMPLE_PHOTO
 from devstack.template import ROOT
 from devstack.token import make_token
-from tools.make_events import SAMPLE_KEY
+from testkit.events import SAMPLE_KEY
 
 EVENTS = ROOT / "events"
 UPLOAD = "/api/storage/profile-photo/upload"

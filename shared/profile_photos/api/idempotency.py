@@ -7,8 +7,8 @@ name, type and context; not the multipart boundary, which clients regenerate on 
 Powertools' payload validation: the same key with a different request is refused (422).
 A request that fails is not remembered, so its retry runs again; results are kept 24 h.
 
-A record keeps no personal data: `run_once` stores what `remember` makes of the first
-outcome (references such as an asset id, and counts), and a retry's answer is what `recall`
+A record keeps no personal data: `idempotent` stores what `remember` makes of the first
+result (references such as an asset id, and counts), and a retry's answer is what `recall`
 rebuilds from it. File names, signed URLs and exports never reach the idempotency table, so
 erasing a user's photos leaves nothing of them there.
 """
@@ -18,7 +18,8 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 from profile_photos.errors import (
     Conflict,
@@ -26,14 +27,11 @@ from profile_photos.errors import (
     IdempotencyKeyReused,
     ValidationFailed,
 )
-from profile_photos.settings import Settings
 
 KEY_PATTERN = re.compile(r"[\x21-\x7e]{1,255}")  # printable ASCII, no spaces
 RESULT_TTL_SECONDS = 24 * 3600
 
-Work = Callable[[], dict[str, Any]]
-Remember = Callable[[dict[str, Any]], dict[str, Any]]
-Recall = Callable[[dict[str, Any]], dict[str, Any]]
+R = TypeVar("R")
 
 
 def check_key(key: str) -> str:
@@ -57,52 +55,58 @@ def _runner(table: str) -> tuple[Callable[..., dict[str, Any]], Any]:
         expires_after_seconds=RESULT_TTL_SECONDS,
     )
 
-    @idempotent_function(
+    def run(request: dict[str, str], work: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        return work()
+
+    once = idempotent_function(
         data_keyword_argument="request",
         persistence_store=DynamoDBPersistenceLayer(table_name=table),
         config=config,
-    )
-    def run(request: dict[str, str], work: Work) -> dict[str, Any]:
-        return work()
-
-    return run, config
+    )(run)
+    return once, config
 
 
-def run_once(
-    settings: Settings,
-    *,
-    user_id: str,
-    operation: str,
-    key: str,
-    fingerprint: str,
-    work: Work,
-    remember: Remember,
-    recall: Recall,
-    lambda_context: Any,
-) -> dict[str, Any]:
-    """`work()`'s result; for a key seen before with the same fingerprint, the first result
-    as `recall` rebuilds it from what `remember` kept of it.
+@dataclass(frozen=True, slots=True)
+class Idempotency(Generic[R]):
+    """One request's `Idempotency-Key` scope, and how its results are kept and rebuilt."""
+
+    table: str
+    user_id: str
+    key: str | None  # the header's value; None: the client sent none
+    lambda_context: Any
+    remember: Callable[[R], dict[str, Any]]
+    recall: Callable[[dict[str, Any]], R]
+
+
+def idempotent(
+    scope: Idempotency[R], operation: str, fingerprint: Callable[[], str], work: Callable[[], R]
+) -> R:
+    """`work()`'s result, once per `Idempotency-Key` when the client sent one (the request's
+    fingerprint is computed only then); for a key seen before with the same fingerprint, the
+    first result as `recall` rebuilds it from what `remember` kept of it.
 
     The Lambda context bounds the in-progress record by the invocation's remaining time, so
     a request whose container died can be retried once its timeout has passed."""
+    if scope.key is None:
+        return work()
     from aws_lambda_powertools.utilities.idempotency.exceptions import (
         IdempotencyAlreadyInProgressError,
         IdempotencyPersistenceLayerError,
         IdempotencyValidationError,
     )
 
-    request = {"userId": user_id, "operation": operation, "key": check_key(key)}
-    run, config = _runner(settings.idempotency_table)
-    config.register_lambda_context(lambda_context)
-    fresh: list[dict[str, Any]] = []
+    request = {"userId": scope.user_id, "operation": operation, "key": check_key(scope.key)}
+    run, config = _runner(scope.table)
+    config.register_lambda_context(scope.lambda_context)
+    fresh: list[R] = []
 
     def first_time() -> dict[str, Any]:
-        outcome = work()
-        fresh.append(outcome)
-        return remember(outcome)
+        result = work()
+        fresh.append(result)
+        return scope.remember(result)
 
     try:
-        record = run(request=request | {"fingerprint": fingerprint}, work=first_time)
+        record = run(request=request | {"fingerprint": fingerprint()}, work=first_time)
     except IdempotencyValidationError as exc:
         raise IdempotencyKeyReused(
             "Idempotency-Key was already used with a different request; "
@@ -114,7 +118,7 @@ def run_once(
         ) from exc
     except IdempotencyPersistenceLayerError as exc:
         raise DependencyUnavailable("Idempotency records are unavailable, retry later") from exc
-    return fresh[0] if fresh else recall(record)
+    return fresh[0] if fresh else scope.recall(record)
 
 
 def fingerprint(*parts: bytes | str | None) -> str:
@@ -127,3 +131,8 @@ def fingerprint(*parts: bytes | str | None) -> str:
         digest.update(len(data).to_bytes(8, "big"))
         digest.update(data)
     return digest.hexdigest()
+
+
+def text_fingerprint(*values: Any) -> Callable[[], str]:
+    """The fingerprint of a JSON request's fields, as their text (computed when asked)."""
+    return lambda: fingerprint(*map(str, values))

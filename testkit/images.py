@@ -1,4 +1,5 @@
-"""Real, small images built in memory with Pillow and pillow-heif, for every test layer.
+"""Real, small images built in memory with Pillow and pillow-heif, for every test layer
+(unit, integration, e2e) and for the sample events (`testkit.events`).
 
 Every builder is deterministic (same bytes on every run and machine with the same library
 versions) and cached, so a test may call it as often as it likes. The picture is a 16x12

@@ -6,12 +6,15 @@ import re
 from dataclasses import dataclass
 from email.message import Message
 
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 from requests_toolbelt.multipart.decoder import (
     ImproperBodyPartContentException,
     MultipartDecoder,
     NonMultipartContentTypeException,
 )
 
+from profile_photos.api.idempotency import fingerprint
+from profile_photos.api.web import raw_body
 from profile_photos.errors import ValidationFailed
 
 
@@ -147,7 +150,7 @@ def _check_framing(body: bytes, boundary: bytes) -> None:
                 )
             raise ValidationFailed(f"{MALFORMED}: a part has no blank line after its headers")
         if body.count(b";", headers_start, headers_end) > MAX_HEADER_PARAMETERS and (
-            _too_many_parameters(body, headers_start, headers_end)
+            too_many_parameters(body, headers_start, headers_end)
         ):
             raise ValidationFailed(
                 f"{MALFORMED}: a part header has more than {MAX_HEADER_PARAMETERS} parameters"
@@ -160,7 +163,7 @@ def _check_framing(body: bytes, boundary: bytes) -> None:
         raise ValidationFailed(f"{MALFORMED}: unexpected data after the closing boundary")
 
 
-def _too_many_parameters(body: bytes, start: int, end: int) -> bool:
+def too_many_parameters(body: bytes, start: int, end: int) -> bool:
     """Whether a header field in `body[start:end]` has more than `MAX_HEADER_PARAMETERS`
     parameters: a `;` inside a quoted string (`filename="a;b.jpg"`) separates nothing, and
     `\\"` does not open or close one, as in `email.message`."""
@@ -201,3 +204,23 @@ def single_text(fields: dict[str, list[FormPart]], name: str) -> str | None:
         return parts[0].data.decode("utf-8").strip()
     except UnicodeDecodeError as exc:
         raise ValidationFailed(f"Form field '{name}' must be UTF-8 text") from exc
+
+
+@dataclass(frozen=True, slots=True)
+class UploadForm:
+    """The upload form: the photo in `file`, and the optional `assetContext` text field."""
+
+    file: FormPart
+    context: str | None
+
+    def digest(self) -> str:
+        """What makes a retry "the same upload": the file's bytes, name and type, and the
+        context; not the multipart boundary, which clients regenerate on retry."""
+        part = self.file
+        return fingerprint(part.data, part.file_name, part.content_type, self.context)
+
+
+def upload_form(event: APIGatewayProxyEvent) -> UploadForm:
+    """The upload form of a `multipart/form-data` request (400 for anything else)."""
+    fields = parse_form(raw_body(event, BODY_PREFIX), event.headers.get("content-type"))
+    return UploadForm(single_file(fields, "file"), single_text(fields, "assetContext"))

@@ -10,7 +10,9 @@ Uploads: one item per direct-upload grant (`upload-url`), key (`userId`, `upload
 a grant registers at most one photo: `complete` sets `completedAt` in the same transaction that
 registers the photo, on condition that it is not set yet. Erasure deletes a user's grants.
 
-Table names come from settings: `bind_tables()` points the models at them before first use.
+Table names come from settings: `bind_tables()` points the models at them, once, when the
+composition root (`profile_photos.services`) is built. Only the store's modules use these
+models; the domain receives `store.records`.
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ from pynamodb.attributes import (
     TTLAttribute,
     UnicodeAttribute,
 )
-from pynamodb.connection import Connection
+from pynamodb.connection import Connection, TableConnection
+from pynamodb.connection.base import MetaTable
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
@@ -32,7 +35,7 @@ from profile_photos.settings import Settings
 ACTIVE_INDEX = "active-by-user"
 
 
-class ActiveByUserIndex(GlobalSecondaryIndex["PhotoModel"]):
+class ActiveByUserIndex(GlobalSecondaryIndex["PhotoModel"]):  # type: ignore[no-untyped-call]
     """Active photos of one user, ordered by `activeSortKey` (sparse: archived are absent)."""
 
     class Meta:
@@ -111,22 +114,29 @@ class UploadGrantModel(Model):
 
 
 def bind_tables(settings: Settings) -> None:
-    """Point the models at the configured tables (and drop any cached connection)."""
-    names = {
-        PhotoModel: settings.photos_table,
-        UserModel: settings.users_table,
-        RateLimitModel: settings.rate_limits_table,
-        UploadGrantModel: settings.uploads_table,
-    }
-    if all(model.Meta.table_name == name for model, name in names.items()):
-        return
-    for model, name in names.items():
-        model.Meta.table_name = name
-        model._connection = None  # pynamodb caches the table connection on the class
-    transaction_connection.cache_clear()
+    """Point the models at the configured tables. pynamodb opens a new table connection when
+    a model's table name changes, so binding other names (a test's) needs nothing more."""
+    PhotoModel.Meta.table_name = settings.photos_table
+    UserModel.Meta.table_name = settings.users_table
+    RateLimitModel.Meta.table_name = settings.rate_limits_table
+    UploadGrantModel.Meta.table_name = settings.uploads_table
 
 
 @functools.cache
 def transaction_connection() -> Connection:
     """One low-level connection per container for TransactWriteItems."""
     return Connection()
+
+
+@functools.cache
+def hash_key_table(table_name: str, hash_key: str) -> TableConnection:
+    """A low-level connection to a table keyed by the string `hash_key` alone, for writes that
+    name attributes at run time (the rate-limit counters' minute slots)."""
+    schema = MetaTable(
+        {
+            "TableName": table_name,
+            "KeySchema": [{"AttributeName": hash_key, "KeyType": "HASH"}],
+            "AttributeDefinitions": [{"AttributeName": hash_key, "AttributeType": "S"}],
+        }
+    )
+    return TableConnection(table_name, meta_table=schema)

@@ -1,0 +1,182 @@
+"""API Gateway glue shared by the REST handlers: envelopes, errors, bodies, base URLs.
+
+With `multipart` and `idempotency`, the only code that knows the shape of an API Gateway
+proxy event and of HTTP: statuses, headers, the contract's envelope. The domain modules
+receive plain values and return typed results; handlers shape them with these helpers.
+"""
+
+from __future__ import annotations
+
+import binascii
+import json
+from typing import Any, Protocol
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
+
+from profile_photos.errors import (
+    Conflict,
+    DependencyUnavailable,
+    Forbidden,
+    IdempotencyKeyReused,
+    NotFound,
+    RateLimited,
+    ServiceError,
+    Unauthorized,
+    UnsupportedMediaType,
+    ValidationFailed,
+)
+from profile_photos.observability import logger, metrics
+from profile_photos.settings import Settings, SettingsError
+
+API_PREFIX = "/api/storage"
+
+# error class -> (HTTP status, envelope code). Looked up along the MRO, so subclasses inherit.
+HTTP_STATUS: dict[type[ServiceError], tuple[int, str]] = {
+    ValidationFailed: (400, "VALIDATION_FAILED"),
+    UnsupportedMediaType: (415, "VALIDATION_FAILED"),
+    Unauthorized: (401, "UNAUTHORIZED"),
+    Forbidden: (403, "FORBIDDEN"),
+    NotFound: (404, "NOT_FOUND"),
+    Conflict: (409, "CONFLICT"),
+    IdempotencyKeyReused: (422, "IDEMPOTENCY_KEY_REUSED"),
+    RateLimited: (429, "RATE_LIMITED"),
+    DependencyUnavailable: (503, "SERVICE_UNAVAILABLE"),
+}
+INTERNAL_ERROR = (500, "INTERNAL_ERROR")
+INTERNAL_ERROR_MESSAGE = "Internal server error"
+
+
+class Budget(Protocol):
+    """What the rate-limit headers report (the domain's `ratelimit.Allowance`)."""
+
+    @property
+    def limit(self) -> int: ...
+    @property
+    def remaining(self) -> int: ...
+    @property
+    def reset_after(self) -> int: ...
+
+
+def status_and_code(error: BaseException) -> tuple[int, str]:
+    for cls in type(error).__mro__:
+        if cls in HTTP_STATUS:
+            return HTTP_STATUS[cls]
+    return INTERNAL_ERROR
+
+
+def error_envelope(code: str, message: str) -> dict[str, Any]:
+    return {"success": False, "error": {"code": code, "message": message}}
+
+
+def rate_limit_headers(budget: Budget | None) -> dict[str, str] | None:
+    """`X-RateLimit-*` for a request that spent budget (None: it spent none)."""
+    if budget is None:
+        return None
+    return {
+        "X-RateLimit-Limit": str(budget.limit),
+        "X-RateLimit-Remaining": str(budget.remaining),
+        "X-RateLimit-Reset": str(budget.reset_after),
+    }
+
+
+def created(data: dict[str, Any], budget: Budget | None = None) -> Response[str]:
+    """201 with the contract's envelope, and the rate-limit headers when a budget was spent."""
+    return json_response(201, {"success": True, "data": data}, rate_limit_headers(budget))
+
+
+def json_response(
+    status: int, payload: Any, headers: dict[str, str] | None = None
+) -> Response[str]:
+    return Response(
+        status_code=status,
+        content_type=content_types.APPLICATION_JSON,
+        body=json.dumps(payload, separators=(",", ":")),
+        headers=headers,
+    )
+
+
+def error_response(error: ServiceError) -> Response[str]:
+    status, code = status_and_code(error)
+    headers = {"Retry-After": str(error.retry_after)} if isinstance(error, RateLimited) else None
+    return json_response(status, error_envelope(code, error.message), headers)
+
+
+def rest_app() -> APIGatewayRestResolver:
+    """A REST resolver whose every failure leaves as the contract's envelope."""
+    app = APIGatewayRestResolver()
+    install_error_handlers(app)
+    return app
+
+
+def install_error_handlers(app: APIGatewayRestResolver) -> None:
+    """Every failure leaves as the contract's envelope; internals are logged, never returned."""
+
+    app.exception_handler(ServiceError)(refused)
+    app.not_found(no_route)
+    app.exception_handler(Exception)(failed)
+
+
+def refused(error: ServiceError) -> Response[str]:
+    status, code = status_and_code(error)
+    logger.info("request refused", extra={"status": status, "code": code})
+    metrics.add_metric(name="RequestRefused", unit=MetricUnit.Count, value=1)
+    return error_response(error)
+
+
+def no_route(_: NotFoundError) -> Response[str]:
+    metrics.add_metric(name="RequestRefused", unit=MetricUnit.Count, value=1)
+    return json_response(404, error_envelope("NOT_FOUND", "Route not found"))
+
+
+def failed(error: Exception) -> Response[str]:
+    if isinstance(error, SettingsError):
+        raise error  # a misconfigured function must fail loudly, like a failed start
+    logger.exception("unhandled error")
+    metrics.add_metric(name="RequestFailed", unit=MetricUnit.Count, value=1)
+    status, code = INTERNAL_ERROR
+    return json_response(status, error_envelope(code, INTERNAL_ERROR_MESSAGE))
+
+
+def raw_body(event: APIGatewayProxyEvent, prefix: bytes = b"") -> bytes:
+    """The request body as bytes, base64-decoded when API Gateway encoded it.
+
+    `prefix` is put in front while decoding, for a parser that needs it (multipart), so the
+    caller never holds the body twice.
+    """
+    body = event.body or ""
+    if not event.is_base64_encoded:
+        return prefix + body.encode("utf-8", "surrogateescape")
+    try:
+        decoded = binascii.a2b_base64(body, strict_mode=True)
+    except (binascii.Error, ValueError) as exc:
+        raise ValidationFailed("Request body is not valid base64") from exc
+    return prefix + decoded if prefix else decoded
+
+
+def public_base_url(event: APIGatewayProxyEvent, settings: Settings) -> str:
+    """Where signed URLs point: `LOCAL_STORAGE_BASE_URL`, else this API's own public URL.
+
+    Behind an `execute-api` host the stage is part of the path; behind a custom domain (or
+    the local stack) it is not.
+    """
+    if settings.local_storage_base_url:
+        return settings.local_storage_base_url
+    context = event.request_context
+    host = event.headers.get("host") or context.domain_name or ""
+    proto = event.headers.get("x-forwarded-proto") or "https"
+    stage = f"/{context.stage}" if host.endswith(".amazonaws.com") and context.stage else ""
+    return f"{proto}://{host}{stage}{API_PREFIX}"
+
+
+def json_body(event: APIGatewayProxyEvent) -> dict[str, Any]:
+    """The request body as a JSON object, or a 400 that says what is expected."""
+    try:
+        payload = json.loads(raw_body(event) or b"null")
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ValidationFailed("Request body must be a JSON object") from exc
+    if not isinstance(payload, dict):
+        raise ValidationFailed("Request body must be a JSON object")
+    return payload

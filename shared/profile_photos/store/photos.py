@@ -1,0 +1,247 @@
+"""The photos table, and the writes that move a user's current photo with it.
+
+Reads: one photo (consistent GetItem), the active ones (one Query of the sparse
+`active-by-user` index), a page of the whole history or all of it (Queries of the base table),
+a count. Writes: `register` (a new photo), `restore` (an archived one made active again),
+`archive` (retention), `delete` (erasure); each a known number of requests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from pynamodb.exceptions import DeleteError, PynamoDBException, TransactWriteError, UpdateError
+from pynamodb.transactions import TransactWrite
+
+from profile_photos.errors import Conflict, DependencyUnavailable, NotFound
+from profile_photos.store.models import (
+    PhotoModel,
+    UploadGrantModel,
+    UserModel,
+    transaction_connection,
+)
+from profile_photos.store.records import Photo
+from profile_photos.store.users import CONDITION_FAILED_CODE, claims_actions, pointer_actions
+
+CONDITION_FAILED = "ConditionalCheckFailed"  # a cancellation reason inside a transaction
+UPLOAD_NOT_FOUND = "Upload not found"
+UPLOAD_COMPLETED = "Upload already completed"
+NOT_SAVED = "Photo metadata could not be saved"
+
+
+def photo_record(item: PhotoModel) -> Photo:
+    return Photo(
+        user_id=item.user_id,
+        asset_id=item.asset_id,
+        bucket=item.bucket,
+        file_key=item.file_key,
+        file_name=item.file_name,
+        content_type=item.content_type,
+        size=int(item.size),
+        sha256=item.sha256,
+        asset_context=item.asset_context,
+        uploaded_at=item.uploaded_at,
+        active_sort_key=item.active_sort_key,
+        archived=bool(item.archived),
+        archived_at=item.archived_at,
+    )
+
+
+def _item(photo: Photo) -> PhotoModel:
+    return PhotoModel(
+        photo.user_id,
+        photo.asset_id,
+        bucket=photo.bucket,
+        file_key=photo.file_key,
+        file_name=photo.file_name,
+        content_type=photo.content_type,
+        size=photo.size,
+        sha256=photo.sha256,
+        asset_context=photo.asset_context,
+        uploaded_at=photo.uploaded_at,
+        active_sort_key=photo.active_sort_key,
+        archived=photo.archived,
+        archived_at=photo.archived_at,
+    )
+
+
+def get_photo(user_id: str, asset_id: str) -> Photo | None:
+    """One consistent GetItem; None when the user has no such photo."""
+    try:
+        return photo_record(PhotoModel.get(user_id, asset_id, consistent_read=True))
+    except PhotoModel.DoesNotExist:
+        return None
+    except PynamoDBException as exc:
+        raise DependencyUnavailable("Photo could not be read") from exc
+
+
+def active_photos(user_id: str) -> list[Photo]:
+    """The user's active photos, newest first: one Query of the sparse index."""
+    try:
+        found = PhotoModel.active_by_user.query(user_id, scan_index_forward=False)
+        return [photo_record(item) for item in found]
+    except PynamoDBException as exc:
+        raise DependencyUnavailable("Photos could not be read") from exc
+
+
+def all_photos(user_id: str) -> Iterator[Photo]:
+    """Every photo of the user, archived included (a Query of the base table)."""
+    try:
+        for item in PhotoModel.query(user_id, consistent_read=True):
+            yield photo_record(item)
+    except PynamoDBException as exc:
+        raise DependencyUnavailable("Photos could not be read") from exc
+
+
+def photos_after(user_id: str, limit: int, after: str | None) -> list[Photo]:
+    """Up to `limit` photos whose assetId sorts after `after` (one Query, key order)."""
+    start = {"userId": {"S": user_id}, "assetId": {"S": after}} if after is not None else None
+    try:
+        found = PhotoModel.query(
+            user_id, consistent_read=True, limit=limit, last_evaluated_key=start
+        )
+        return [photo_record(item) for item in found]
+    except PynamoDBException as exc:
+        raise DependencyUnavailable("Photos could not be read") from exc
+
+
+def count_photos(user_id: str) -> int:
+    """How many photos the user has, archived included (a `Select=COUNT` Query: no items)."""
+    try:
+        return PhotoModel.count(user_id, consistent_read=True)
+    except PynamoDBException as exc:
+        raise DependencyUnavailable("Photos could not be read") from exc
+
+
+def archive(photo: Photo, archived_at: str) -> bool:
+    """Archive `photo` while it still carries the `activeSortKey` that was read; False when
+    it changed since (restored or deleted: not ours to archive)."""
+    try:
+        _item(photo).update(
+            actions=[
+                PhotoModel.archived.set(True),
+                PhotoModel.archived_at.set(archived_at),
+                PhotoModel.active_sort_key.remove(),
+            ],
+            condition=PhotoModel.active_sort_key == photo.active_sort_key,
+        )
+    except UpdateError as exc:
+        if exc.cause_response_code == CONDITION_FAILED_CODE:
+            return False
+        raise DependencyUnavailable("Photo could not be archived") from exc
+    return True
+
+
+def delete_photo(photo: Photo) -> None:
+    try:
+        _item(photo).delete()
+    except DeleteError as exc:
+        raise DependencyUnavailable("Photo could not be deleted, retry") from exc
+
+
+def register(photo: Photo, username: str | None, now: str, upload_id: str | None = None) -> None:
+    """Create the photo item, refresh the user from the token and make the photo current.
+
+    With a direct upload's `upload_id`, the same transaction marks its grant completed, on
+    condition that it exists and was not completed before: a grant registers at most one
+    photo, whatever the races between retries (`NotFound`/`Conflict` otherwise).
+    """
+    _make_current(photo, username, now, None, upload_id)
+
+
+def restore(photo: Photo, username: str | None, now: str) -> None:
+    """Make an existing photo active (its new `activeSortKey`) and the user's current one."""
+    if photo.active_sort_key is None:
+        raise ValueError(f"photo {photo.asset_id} needs its new activeSortKey to be restored")
+    actions = [
+        PhotoModel.archived.set(False),
+        PhotoModel.archived_at.remove(),
+        PhotoModel.active_sort_key.set(photo.active_sort_key),
+    ]
+    _make_current(photo, username, now, actions, None)
+
+
+def _make_current(
+    photo: Photo,
+    username: str | None,
+    now: str,
+    photo_actions: list[Any] | None,
+    upload_id: str | None,
+) -> None:
+    """Write the photo (a new item, or `photo_actions` on an existing one) and make it the
+    user's current photo, in one TransactWriteItems normally. The user update is conditional
+    on the photo ranking newer (`activeSortKey`) than the user's current one, so with
+    concurrent writes the newest always wins; when this photo loses that race it is still
+    written (one more transaction) without moving the pointer. So: at most two round trips,
+    and the user's claims are refreshed in the same transaction as the photo.
+    """
+    try:
+        _write(photo, username, now, photo_actions, upload_id, make_current=True)
+        return
+    except TransactWriteError as exc:
+        reasons = exc.cancellation_reasons or []
+        photo_reason = reasons[0] if reasons else None
+        user_reason = reasons[1] if len(reasons) > 1 else None
+        _check_grant(reasons[2] if upload_id is not None and len(reasons) > 2 else None, exc)
+        if photo_reason is not None and photo_reason.code == CONDITION_FAILED:
+            if photo_actions is None:
+                raise Conflict(f"Photo {photo.asset_id} already exists") from exc
+            raise NotFound(f"Photo {photo.asset_id} not found") from exc
+        if user_reason is None or user_reason.code != CONDITION_FAILED:
+            raise DependencyUnavailable(NOT_SAVED) from exc
+    except PynamoDBException as exc:
+        raise DependencyUnavailable(NOT_SAVED) from exc
+    try:
+        _write(photo, username, now, photo_actions, upload_id, make_current=False)
+    except TransactWriteError as exc:
+        reasons = exc.cancellation_reasons or []
+        _check_grant(reasons[2] if upload_id is not None and len(reasons) > 2 else None, exc)
+        raise DependencyUnavailable(NOT_SAVED) from exc
+    except PynamoDBException as exc:
+        raise DependencyUnavailable(NOT_SAVED) from exc
+
+
+def _check_grant(reason: Any, exc: Exception) -> None:
+    """A refused grant condition: completed before (its old image came back), or gone."""
+    if reason is None or reason.code != CONDITION_FAILED:
+        return
+    if reason.raw_item:
+        raise Conflict(UPLOAD_COMPLETED) from exc
+    raise NotFound(UPLOAD_NOT_FOUND) from exc
+
+
+def _write(
+    photo: Photo,
+    username: str | None,
+    now: str,
+    photo_actions: list[Any] | None,
+    upload_id: str | None,
+    *,
+    make_current: bool,
+) -> None:
+    actions = claims_actions(username, now)
+    condition = None
+    if make_current:
+        actions += pointer_actions(photo)
+        condition = UserModel.current_sort_key.does_not_exist() | (
+            UserModel.current_sort_key < photo.active_sort_key
+        )
+    item = _item(photo)
+    with TransactWrite(connection=transaction_connection()) as transaction:
+        if photo_actions is None:
+            transaction.save(item, condition=PhotoModel.asset_id.does_not_exist())
+        else:
+            transaction.update(item, actions=photo_actions, condition=PhotoModel.asset_id.exists())
+        transaction.update(UserModel(photo.user_id), actions=actions, condition=condition)
+        if upload_id is not None:
+            transaction.update(
+                UploadGrantModel(photo.user_id, upload_id),
+                actions=[
+                    UploadGrantModel.completed_at.set(now),
+                    UploadGrantModel.asset_id.set(photo.asset_id),
+                ],
+                condition=UploadGrantModel.upload_id.exists()
+                & UploadGrantModel.completed_at.does_not_exist(),
+                return_values="ALL_OLD",
+            )

@@ -1,0 +1,45 @@
+"""Running the SAM CLI / cfn-lint tool venv's Python (`.venv-tools`, `make tools`) from a test.
+
+The tool venv holds samtranslator, cfn-lint and the SAM CLI, which the project venv does not:
+the tests that need the transformed template (or the IAM check) run a script there, from the
+repository root, and read what it prints. Tests using it are marked `tools`.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+TOOLS_PYTHON = ROOT / ".venv-tools" / "bin" / "python"
+TIMEOUT = 180  # seconds: the SAM transform, cold, on a slow machine
+
+
+def require_tools_python() -> Path:
+    """The tool venv's interpreter; fails the test (not skips it) when it is missing."""
+    if not TOOLS_PYTHON.exists():
+        import pytest
+
+        pytest.fail(f"{TOOLS_PYTHON} missing: run `make tools` (make test does)")
+    return TOOLS_PYTHON
+
+
+def run_tools_python(*args: str) -> subprocess.CompletedProcess[str]:
+    """`.venv-tools/bin/python *args` in the repository root, its output captured as text."""
+    return subprocess.run(  # noqa: S603 - our own venv's interpreter, our own scripts
+        [str(require_tools_python()), *args],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        check=False,
+        cwd=ROOT,
+    )
+
+
+def tools_python_json(*args: str) -> Any:
+    """`run_tools_python(*args)`'s stdout as JSON; fails the test when the script failed."""
+    result = run_tools_python(*args)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return json.loads(result.stdout)
