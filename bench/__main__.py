@@ -8,6 +8,8 @@ Sections, in order:
   5. layer size      the built layers, with and without what Lambda ships (bench/layer.py)
   6. history         10,000 archived photos vs none (bench/history.py)
   7. image parsers   crafted files + mutation fuzz: time per KB, peak memory (bench/parsers.py)
+  8. renditions      bytes per view, render time vs a bare-Pillow floor, 100 MP peak memory,
+                     cold init, cost per million views at list prices (bench/renditions.py)
 
 No network: every AWS endpoint is moto on 127.0.0.1, and `sam build` is incremental on SAM's
 cache (filled by `make build` / `make test`; only a first build of the dependency layer
@@ -42,6 +44,7 @@ from bench import (  # noqa: E402
     memory,
     parsers,
     recorder,
+    renditions,
     requests_count,
     stack,
     warm,
@@ -88,6 +91,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="3 cold processes, 15 warm calls: a smoke run, not a result",
     )
+    parser.add_argument(
+        "--only",
+        choices=sorted(PURE_SECTIONS),
+        help="run one section that needs no build and no stack, print it, save nothing",
+    )
     args = parser.parse_args(argv)
     if args.cold_runs < 10 and not args.quick:
         parser.error("--cold-runs must be at least 10 (the budget is a median of >= 10)")
@@ -102,7 +110,11 @@ def main(argv: list[str] | None = None) -> int:
         saved = json.loads(args.show.read_text())
         rows = [budgets.row_from_json(row) for row in saved["rows"]]
         print(budgets.render_markdown(rows) if args.markdown else budgets.render_table(rows))
+        if costs := renditions.cost_table(rows, markdown=args.markdown):
+            print(f"\n{costs}")
         return 0
+    if args.only:
+        return run_only(args.only, args.markdown)
     # the anchor publishes no metric on purpose: Powertools warns once, to stderr
     warnings.filterwarnings("ignore", message="No application metrics to publish")
     started = time.perf_counter()
@@ -175,10 +187,22 @@ def main(argv: list[str] | None = None) -> int:
     with _timed("parsers", timings):  # pure Python, no stack
         sections["parsers"] = parsers.run(progress)
     progress("image parsers measured")
+    with _timed("renditions", timings):  # Pillow in this process and in child processes
+        sections["renditions"] = renditions.run(progress)
+    progress("renditions measured")
 
     rows = [
         row
-        for name in ("cold", "requests", "warm", "memory", "layer", "history", "parsers")
+        for name in (
+            "cold",
+            "requests",
+            "warm",
+            "memory",
+            "layer",
+            "history",
+            "parsers",
+            "renditions",
+        )
         for row in sections.get(name, [])
     ]
     elapsed = time.perf_counter() - started
@@ -190,6 +214,8 @@ def main(argv: list[str] | None = None) -> int:
         f"({', '.join(f'{k} {v:.0f} s' for k, v in timings.items())})"
         + (" [--quick: a smoke run, not a result]" if args.quick else "")
     )
+    if costs := renditions.cost_table(rows, markdown=args.markdown):
+        print(f"\n{costs}")
     if importtimes:
         print("\nWhere the cold-start time goes (python -X importtime, median of 3 processes):")
         print(cold.render_importtime(importtimes))
@@ -215,6 +241,29 @@ def main(argv: list[str] | None = None) -> int:
     budgets.write_json(RESULTS / "latest.json", payload)
     print(f"\nresults: {path.relative_to(ROOT)} (and bench/results/latest.json)")
     return 1 if counts[budgets.FAILED] else 0  # a missed budget is a result, not an error
+
+
+# Sections that need neither `sam build` nor moto: `--only NAME` runs one of them alone.
+PURE_SECTIONS = {"parsers": parsers.run, "renditions": renditions.run}
+
+
+def run_only(name: str, markdown: bool) -> int:
+    """One pure section: its table (and the cost matrix), nothing saved to bench/results."""
+    started = time.perf_counter()
+    rows = PURE_SECTIONS[name](progress)
+    print(budgets.render_markdown(rows) if markdown else budgets.render_table(rows))
+    counts = budgets.summary(rows)
+    print(
+        f"\n{counts[budgets.MET]} budgets met, {counts[budgets.NOT_MET]} not met, "
+        f"{counts[budgets.FAILED]} failed to measure; {len(rows)} figures in "
+        f"{time.perf_counter() - started:.0f} s (--only {name}: not saved)"
+    )
+    if costs := renditions.cost_table(rows, markdown=markdown):
+        print(f"\n{costs}")
+    for row in budgets.misses(rows):
+        if row.status == budgets.FAILED:
+            print(f"\nFAILED: {row.metric}: {row.notes}")
+    return 1 if counts[budgets.FAILED] else 0
 
 
 @contextlib.contextmanager

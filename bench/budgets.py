@@ -115,6 +115,12 @@ def format_value(value: float | None, unit: str = "") -> str:
         return f"{value:.1f} MB"
     if unit == "delta":
         return f"{value:+g}"
+    if unit == "%":  # a share, in percent
+        return f"{value:.2f}%"
+    if unit == "USD":
+        return f"${value:,.2f}"
+    if unit == "ms":
+        return f"{value:.0f} ms"
     if float(value).is_integer():
         return f"{int(value)}"
     return f"{value:.2f}"

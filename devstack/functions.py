@@ -129,7 +129,9 @@ class Resolver:
             return PSEUDO[name]
         if name in self.parameters:
             return self.parameters[name]
-        return name  # a resource: its logical id, as `sam local` does
+        # a resource: its logical id, as `sam local` does (a function's `.Alias` too: the
+        # local function has no versions)
+        return name.removesuffix(".Alias")
 
     def condition(self, name_or_expr: Any) -> bool:
         expr = (

@@ -108,7 +108,11 @@ def secret_variables(environ: dict[str, str]) -> dict[str, str]:
 
 
 def env_vars(
-    endpoint: str, api_url: str, environ: dict[str, str], template: dict[str, Any] | None = None
+    endpoint: str,
+    api_url: str,
+    environ: dict[str, str],
+    template: dict[str, Any] | None = None,
+    lambda_url: str | None = None,
 ) -> dict[str, dict[str, str]]:
     """The `--env-vars` file for `sam local start-api|start-lambda|invoke`."""
     functions = load_functions(template or load_template())
@@ -127,6 +131,8 @@ def env_vars(
         "AWS_ENDPOINT_URL_DYNAMODB": endpoint,
         "AWS_ENDPOINT_URL_DYNAMODB_STREAMS": endpoint,
         "AWS_ENDPOINT_URL_S3": endpoint,
+        # signed fetch invokes the renditions function: through `sam local start-lambda`
+        **({"AWS_ENDPOINT_URL_LAMBDA": lambda_url} if lambda_url else {}),
         "AWS_ACCESS_KEY_ID": "local",
         "AWS_SECRET_ACCESS_KEY": "local",
         "AWS_SESSION_TOKEN": "",
@@ -179,7 +185,9 @@ class SamBacking:
         seed(self.dynamo.endpoint, self.env_file)
 
     def write_env_file(self) -> None:
-        content = env_vars(self.dynamo.endpoint, self.api_url, self.environ, self.template)
+        content = env_vars(
+            self.dynamo.endpoint, self.api_url, self.environ, self.template, self.lambda_url
+        )
         tmp = self.env_file.with_suffix(".tmp")
         tmp.write_text(json.dumps(content, indent=2) + "\n")
         os.replace(tmp, self.env_file)

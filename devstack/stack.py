@@ -23,6 +23,7 @@ from typing import Any
 from devstack.defaults import DEV_JWT_SECRET, DEV_STORAGE_SECRET
 from devstack.dynamo import EmbeddedDynamo
 from devstack.functions import LocalFunction, load_functions
+from devstack.lambda_api import LambdaApi
 from devstack.pool import FunctionPool
 from devstack.server import LocalApi
 from devstack.streams import Invoke, StreamPoller, start_pollers
@@ -99,6 +100,8 @@ class LocalStack:
         self.removed_staged = 0
         self.emulate_limits = False
         self.api: LocalApi | None = None
+        self.lambda_api = LambdaApi({f.name for f in self.functions}, self._invoke_by_name)
+        self.lambda_thread: threading.Thread | None = None
 
     # -- environment -------------------------------------------------------------------------
 
@@ -122,6 +125,7 @@ class LocalStack:
         env |= {
             "AWS_ENDPOINT_URL_DYNAMODB": self.dynamo.endpoint,
             "AWS_ENDPOINT_URL_DYNAMODB_STREAMS": self.dynamo.endpoint,
+            "AWS_ENDPOINT_URL_LAMBDA": self.lambda_api.endpoint,
             "AWS_ACCESS_KEY_ID": "local",
             "AWS_SECRET_ACCESS_KEY": "local",
             "AWS_REGION": "eu-west-1",
@@ -157,6 +161,8 @@ class LocalStack:
             if env.get("OBJECT_STORAGE_PROVIDER", "").upper() == "R2":
                 self._ensure_buckets(env)
             self.pools[function.name] = FunctionPool(function, env)
+        self.lambda_thread = threading.Thread(target=self.lambda_api.serve_forever, daemon=True)
+        self.lambda_thread.start()
         self._start_pollers()
         self.emulate_limits = self.environ.get("LOCAL_EMULATE_LAMBDA_LIMITS", "") in ("1", "true")
         self.api = LocalApi(
@@ -170,6 +176,13 @@ class LocalStack:
     def _invoke_api(self, function: LocalFunction, event: dict[str, Any], request_id: str) -> Any:
         try:
             return self.pools[function.name].invoke(event, request_id)
+        finally:
+            self.dynamo.mark_dirty()
+
+    def _invoke_by_name(self, name: str, event: Any) -> Any:
+        """A function invoking another (Lambda's Invoke API, `devstack.lambda_api`)."""
+        try:
+            return self.pools[name].invoke(event)
         finally:
             self.dynamo.mark_dirty()
 
@@ -207,6 +220,9 @@ class LocalStack:
         self.stopping.set()
         if self.api is not None:
             self.api.server_close()
+        if self.lambda_thread is not None:
+            self.lambda_api.shutdown()
+        self.lambda_api.server_close()
         for poller in self.pollers:
             poller.join(timeout=5)
         for pool in self.pools.values():

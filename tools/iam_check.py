@@ -130,6 +130,8 @@ def reduce_params(service: str, operation: str, params: dict[str, Any]) -> dict[
         return reduced
     if service == "s3":
         return {key: params[key] for key in ("Bucket", "Key", "CopySource") if key in params}
+    if service == "lambda":
+        return {key: params[key] for key in ("FunctionName", "Qualifier") if key in params}
     return {}
 
 
@@ -174,6 +176,12 @@ def required_permissions(
             return [(objects[operation], f"{bucket}/{params['Key']}")]
         if operation in ("ListObjectsV2", "ListObjects", "HeadBucket"):
             return [("s3:ListBucket", bucket)]
+    if service == "lambda" and operation == "Invoke":
+        # a name, `name:qualifier` or an ARN; IAM checks the (qualified) function ARN
+        name = params["FunctionName"].split(":function:", 1)[-1]
+        if params.get("Qualifier"):
+            name = f"{name.split(':', 1)[0]}:{params['Qualifier']}"
+        return [("lambda:InvokeFunction", f"arn:aws:lambda:{region}:{account}:function:{name}")]
     raise Unsupported(f"no IAM mapping for {service}:{operation}; add one to tools/iam_check.py")
 
 
@@ -223,9 +231,9 @@ class ArnResolver:
         if name in self.pseudo:
             return self.pseudo[name]
         kind = self.resources.get(name, {}).get("Type")
-        if kind in ("AWS::DynamoDB::Table", "AWS::SQS::Queue"):
-            return name  # table name / queue name: the logical id (a queue's Ref is its URL,
-            # but no policy names a queue by URL)
+        if kind in ("AWS::DynamoDB::Table", "AWS::SQS::Queue", "AWS::Lambda::Function"):
+            return name  # table, queue or function name: the logical id (a queue's Ref is
+            # its URL, but no policy names a queue by URL)
         raise Unsupported(f"cannot resolve Ref {name!r} ({kind})")
 
     def get_att(self, logical: str, attribute: str) -> str:

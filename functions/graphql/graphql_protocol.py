@@ -36,6 +36,7 @@ from profile_photos.errors import (
     ValidationFailed,
 )
 from profile_photos.observability import logger, metrics
+from profile_photos.renditions import SIZES
 
 # error class -> `extensions.code`. Looked up along the MRO, so subclasses inherit.
 GRAPHQL_CODE: dict[type[ServiceError], str] = {
@@ -55,8 +56,9 @@ SCHEMA = make_executable_schema(
 )
 DEPTH_LIMIT = depth_limit(8)
 # Every field costs 1 and a list field multiplies its selection by its bound: the largest
-# legitimate operation, one full export page with every field (about 910), must fit.
-MAX_COST = 1000
+# legitimate operation, one full export page with every field and its three renditions
+# (about 1,910), must fit.
+MAX_COST = 2000
 EXPORT_ONCE = once_per_operation(frozenset({("Mutation", "exportProfilePhotos")}))
 
 
@@ -68,6 +70,7 @@ def validation_rules(context: Context, _: Any, data: dict[str, Any]) -> list[Any
     bounds = {
         ("User", "profilePhotos"): context.services.settings.retention_active_limit,
         ("PhotoExport", "items"): PageSize("first", EXPORT_PAGE_MAX),
+        ("ExportedPhoto", "renditions"): len(SIZES),
     }
     return [DEPTH_LIMIT, EXPORT_ONCE, query_cost(MAX_COST, bounds, variables)]
 

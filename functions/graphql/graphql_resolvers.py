@@ -30,6 +30,8 @@ from profile_photos import profiles
 from profile_photos.auth import USER_ID_PATTERN, Identity
 from profile_photos.errors import Forbidden, ValidationFailed
 from profile_photos.ratelimit import REQUEST
+from profile_photos.renditions import CONTENT_TYPE as WEBP
+from profile_photos.renditions import ORIGINAL, SIZES, rendition_key
 from profile_photos.services import Services
 from profile_photos.store.records import Photo, User
 from profile_photos.store.storage import USER_ASSETS
@@ -42,8 +44,10 @@ class Context:
     identity: Identity
     now: int  # epoch seconds, one clock for every URL signed in this request
 
-    def sign(self, bucket: str, key: str) -> str:
-        return self.services.signer.photo_url(bucket, key, now=self.now).url
+    def sign(self, bucket: str, key: str, size: str = ORIGINAL) -> str:
+        """The signed GET URL of `bucket/key` in `size` (a rendition's key for a size)."""
+        path = rendition_key(key, size)
+        return self.services.signer.photo_url(bucket, path, now=self.now).url
 
 
 def context_of(info: GraphQLResolveInfo) -> Context:
@@ -114,10 +118,13 @@ def resolve_me(_: Any, info: GraphQLResolveInfo) -> User | None:
 
 
 @user_type.field("profilePhotoUrl")
-def resolve_profile_photo_url(user: User, info: GraphQLResolveInfo) -> str | None:
+def resolve_profile_photo_url(
+    user: User, info: GraphQLResolveInfo, size: str = ORIGINAL
+) -> str | None:
     if not user.current_file_key:
         return None
-    return context_of(info).sign(user.current_bucket or USER_ASSETS, user.current_file_key)
+    bucket = user.current_bucket or USER_ASSETS
+    return context_of(info).sign(bucket, user.current_file_key, size)
 
 
 user_type.set_alias("profilePhotoUploadedAt", "current_uploaded_at")
@@ -137,8 +144,17 @@ for object_type in (photo_type, exported_type):
     object_type.set_alias("uploadedAt", "uploaded_at")
 
     @object_type.field("url")
-    def resolve_url(photo: Photo, info: GraphQLResolveInfo) -> str:
-        return context_of(info).sign(photo.bucket, photo.file_key)
+    def resolve_url(photo: Photo, info: GraphQLResolveInfo, size: str = ORIGINAL) -> str:
+        return context_of(info).sign(photo.bucket, photo.file_key, size)
+
+
+@exported_type.field("renditions")
+def resolve_renditions(photo: Photo, info: GraphQLResolveInfo) -> list[dict[str, str]]:
+    sign = context_of(info).sign
+    return [
+        {"size": size, "url": sign(photo.bucket, photo.file_key, size), "contentType": WEBP}
+        for size in SIZES
+    ]
 
 
 exported_type.set_alias("fileName", "file_name")
@@ -199,7 +215,10 @@ def resolve_export(
     start = decode_cursor(after, user_id) if after is not None else None
     charge_request(context)
     page = profiles.photos_page(user_id, size, start)
-    expires = datetime.fromtimestamp(context.now + context.services.signer.ttl, UTC)
+    signer = context.services.signer  # when this page's URLs (all minted now) expire
+    expires = datetime.fromtimestamp(
+        signer.window_start(context.now) + signer.window + signer.ttl, UTC
+    )
     return ExportPage(
         user_id=user_id,
         expires_at=iso_ms(expires),

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from profile_photos.errors import Conflict, Forbidden, ValidationFailed
+from profile_photos.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from profile_photos.renditions import ensure_rendition
 from profile_photos.services import Services
 from profile_photos.settings import MAX_PRESIGN_SECONDS
-from profile_photos.store.storage import STAGING_PREFIX, StoredFile
+from profile_photos.store.storage import STAGING_PREFIX, USER_ASSETS, StoredFile
 from profile_photos.validation import normalize_content_type
 
 # A Lambda response is capped at 6 MB (6,291,456 bytes) after base64. Keeping 16 KiB for the
@@ -54,7 +55,8 @@ class Delivery:
 
 
 def deliver_signed(services: Services, request: SignedGet, now: int) -> Delivery:
-    """Check the token for GET on exactly `bucket/path`, then read the object (one request)."""
+    """Check the token for GET on exactly `bucket/path`, then read the object (one request;
+    a rendition not made yet is rendered first, see `renditions.ensure_rendition`)."""
     bucket, path = request.bucket, request.path
     claims = services.signer.verify(
         request.token, bucket=bucket, path=path, operation="GET", now=now
@@ -62,13 +64,23 @@ def deliver_signed(services: Services, request: SignedGet, now: int) -> Delivery
     max_age = claims["exp"] - now
     storage = services.storage
     inline_limit = MAX_INLINE_BYTES if services.settings.object_storage_provider == "R2" else None
-    file = storage.read(
-        bucket,
-        path,
-        include_body=not request.head,
-        if_none_match=request.if_none_match,
-        inline_limit=inline_limit,
-    )
+
+    def read() -> StoredFile:
+        return storage.read(
+            bucket,
+            path,
+            include_body=not request.head,
+            if_none_match=request.if_none_match,
+            inline_limit=inline_limit,
+        )
+
+    try:
+        file = read()
+    except NotFound:
+        # a size asked for before the stream made it: render it now, then serve it
+        if bucket != USER_ASSETS or not ensure_rendition(services, path):
+            raise
+        file = read()
     if file.too_large:
         return Delivery(
             file,

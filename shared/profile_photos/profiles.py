@@ -10,21 +10,20 @@ the base table, the only path that pays for archived photos.
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from profile_photos.auth import Identity
 from profile_photos.errors import NotFound, ValidationFailed
 from profile_photos.observability import logger
+from profile_photos.renditions import rendition_keys
 from profile_photos.store import grants, photos, users
 from profile_photos.store.records import Photo, User
 from profile_photos.store.storage import USER_ASSETS, Storage
 from profile_photos.times import iso_ms
 
 ASSET_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-USER_REFRESH_SECONDS = 300
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,26 +38,6 @@ class PhotoPage:
 
     items: list[Photo]
     more: bool  # another page follows the last item
-
-
-@dataclass(slots=True)
-class ClaimsRefresh:
-    """Create or refresh the caller's user item from the token's claims (one UpdateItem).
-
-    A warm container skips the write when it stored the same claims for this user in the
-    last five minutes: the item cannot be more current than that. One per container (the
-    composition root holds it).
-    """
-
-    seen: dict[str, tuple[str | None, float]] = field(default_factory=dict)
-
-    def __call__(self, identity: Identity, now: datetime | None = None) -> None:
-        last = self.seen.get(identity.user_id)
-        recent = last is not None and time.monotonic() - last[1] < USER_REFRESH_SECONDS
-        if recent and last is not None and last[0] == identity.username:
-            return
-        users.save_claims(identity.user_id, identity.username, iso_ms(now or datetime.now(UTC)))
-        self.seen[identity.user_id] = (identity.username, time.monotonic())
 
 
 def get_user(user_id: str) -> User | None:
@@ -157,8 +136,13 @@ def all_photos(user_id: str) -> Iterator[Photo]:
 
 
 def _erase(photo: Photo, storage: Storage) -> None:
-    storage.delete(photo.bucket, photo.file_key)  # bytes first: never metadata without bytes
+    """The original first (never metadata without bytes), then the item, then the
+    renditions (after the item: a render running meanwhile sees it gone and removes what it
+    wrote, see `renditions`)."""
+    storage.delete(photo.bucket, photo.file_key)
     photos.delete_photo(photo)
+    for key in rendition_keys(photo):
+        storage.delete(photo.bucket, key)
 
 
 def _erase_staged_uploads(user_id: str, storage: Storage) -> None:

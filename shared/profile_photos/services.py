@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass, replace
 
-from profile_photos.profiles import ClaimsRefresh
+from profile_photos.claims import ClaimsRefresh
 from profile_photos.ratelimit import Limiter
 from profile_photos.settings import Settings, get_settings
 from profile_photos.signing import Signer
@@ -37,6 +37,7 @@ class Services:
                 settings.local_storage_secret,
                 settings.signed_url_ttl_seconds,
                 settings.local_storage_base_url or "",
+                window=settings.signed_url_window_seconds,
             ),
             limiter=Limiter(settings.rate_limit_per_minute, settings.rate_limit_per_hour),
             refresh_claims=ClaimsRefresh(),

@@ -29,6 +29,9 @@ DEFAULT_ALLOWED_EXTENSIONS = ("jpg", "jpeg", "png", "gif", "webp", "heic", "heif
 DEFAULT_MAX_FILE_SIZE = 5 * 1024 * 1024
 MIN_SECRET_LENGTH = 32
 MAX_PRESIGN_SECONDS = 7 * 24 * 3600  # R2 (and S3) refuse presigned URLs valid for longer
+DEFAULT_SIGNED_URL_TTL = 3600
+# GET URLs minted within one window are identical (cacheable); see profile_photos.signing
+DEFAULT_SIGNED_URL_WINDOW = 300
 
 Provider = Literal["LOCAL", "R2"]
 
@@ -56,6 +59,7 @@ class Settings:
     jwt_issuer: str | None
     jwt_audience: str | None
     signed_url_ttl_seconds: int
+    signed_url_window_seconds: int
     retention_active_limit: int
     rate_limit_per_minute: int
     rate_limit_per_hour: int
@@ -65,6 +69,9 @@ class Settings:
     rate_limits_table: str
     uploads_table: str
     graphql_introspection: bool
+    # the renditions function signed fetch invokes for a rendition not made yet; unset: it
+    # renders in-process (the local stack's self-hosted use, tests)
+    renditions_function: str | None = None
 
     @property
     def allowed_content_types(self) -> frozenset[str]:
@@ -182,6 +189,18 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         if missing:
             problems.append(f"OBJECT_STORAGE_PROVIDER=R2 needs {', '.join(missing)}")
 
+    ttl = integer("SIGNED_URL_TTL_SECONDS", DEFAULT_SIGNED_URL_TTL, maximum=MAX_PRESIGN_SECONDS)
+    ttl_valid = 1 <= ttl <= MAX_PRESIGN_SECONDS
+    # A window longer than the TTL would let a URL outlive twice its TTL. Unset, the window
+    # is the default, shortened to the TTL when that is shorter (a 60 s TTL still starts).
+    window = integer(
+        "SIGNED_URL_WINDOW_SECONDS",
+        min(DEFAULT_SIGNED_URL_WINDOW, ttl) if ttl_valid else DEFAULT_SIGNED_URL_WINDOW,
+    )
+    if window > (ttl if ttl_valid else MAX_PRESIGN_SECONDS):
+        limit = f"SIGNED_URL_TTL_SECONDS ({ttl})" if ttl_valid else str(MAX_PRESIGN_SECONDS)
+        problems.append(f"SIGNED_URL_WINDOW_SECONDS must be <= {limit}, got {window}")
+
     dev_data_dir = Path(text("DEV_DATA_DIR", "./data") or "./data")
     settings = Settings(
         object_storage_provider=provider,  # type: ignore[arg-type]
@@ -202,7 +221,8 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         jwt_jwks_url=jwt_jwks_url,
         jwt_issuer=jwt_issuer,
         jwt_audience=jwt_audience,
-        signed_url_ttl_seconds=integer("SIGNED_URL_TTL_SECONDS", 3600, maximum=MAX_PRESIGN_SECONDS),
+        signed_url_ttl_seconds=ttl,
+        signed_url_window_seconds=window,
         retention_active_limit=integer("RETENTION_ACTIVE_LIMIT", 5),
         rate_limit_per_minute=integer("RATE_LIMIT_PER_MINUTE", 100),
         rate_limit_per_hour=integer("RATE_LIMIT_PER_HOUR", 1000),
@@ -212,6 +232,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         rate_limits_table=text("RATE_LIMITS_TABLE", "profile-photos-rate-limits") or "",
         uploads_table=text("UPLOADS_TABLE", "profile-photos-uploads") or "",
         graphql_introspection=flag("GRAPHQL_INTROSPECTION"),
+        renditions_function=text("RENDITIONS_FUNCTION"),
     )
     if problems:
         raise SettingsError("invalid configuration: " + "; ".join(problems))

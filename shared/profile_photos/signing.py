@@ -4,6 +4,14 @@ The claims are `res` (`"{bucket}/{path}"`), `op` (`GET` or `PUT`), `iat` and `ex
 is accepted, so `alg: none` and algorithm-confusion tokens fail before any claim is read.
 Every refusal is a `Forbidden` whose message the contract fixes: `Token has expired`, or
 `Token verification failed: <why>`.
+
+GET URLs are minted per window (`SIGNED_URL_WINDOW_SECONDS`) so that caches can share them:
+`iat` is the start of the window holding the moment of minting and `exp` is `iat + window +
+ttl`. A token holds nothing else, pyjwt writes the claims in the order given (the header
+sorted) and HMAC-SHA256 has no randomness, so every URL for one file minted within one
+window is the same string: a browser or CDN that cached it once hits for every viewer. It
+stays valid at least `ttl` after it was minted and at most `ttl + window`. PUT URLs (LOCAL
+direct uploads) are not windowed: one per grant, from the grant's issue time.
 """
 
 from __future__ import annotations
@@ -12,11 +20,10 @@ from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import quote
 
-import jwt
-
 from profile_photos.errors import Forbidden
 
 ALGORITHM = "HS256"
+DEFAULT_WINDOW = 300  # seconds; SIGNED_URL_WINDOW_SECONDS
 INVALID_SIGNATURE = "Token verification failed: Invalid token signature"
 EXPIRED = "Token has expired"
 
@@ -30,8 +37,9 @@ class SignedUrl:
 @dataclass(frozen=True, slots=True)
 class Signer:
     """The one place signed URLs are minted and checked: `LOCAL_STORAGE_SECRET` (it signs
-    every signed URL, whatever the storage provider), `SIGNED_URL_TTL_SECONDS`, and the public
-    base URL the URLs point at (`at()`: per request when `LOCAL_STORAGE_BASE_URL` is unset).
+    every signed URL, whatever the storage provider), `SIGNED_URL_TTL_SECONDS`, the public
+    base URL the URLs point at (`at()`: per request when `LOCAL_STORAGE_BASE_URL` is unset)
+    and `SIGNED_URL_WINDOW_SECONDS`, the window within which GET URLs are identical.
 
     URLs are `{base_url}/signed/{bucket}/{path}?token=...`.
     """
@@ -39,6 +47,11 @@ class Signer:
     secret: str
     ttl: int
     base_url: str = ""
+    window: int = DEFAULT_WINDOW
+
+    def __post_init__(self) -> None:
+        if self.ttl < 1 or self.window < 1:
+            raise ValueError(f"ttl and window must be >= 1, got {self.ttl} and {self.window}")
 
     def at(self, base_url: str) -> Signer:
         return replace(self, base_url=base_url)
@@ -46,16 +59,25 @@ class Signer:
     def url(self, bucket: str, path: str, token: str) -> str:
         return f"{self.base_url}/signed/{quote(bucket)}/{quote(path)}?token={token}"
 
+    def window_start(self, now: int) -> int:
+        """The start of the window holding `now`: what a GET token minted at `now` says as its
+        `iat`."""
+        return now - now % self.window
+
     def photo_url(self, bucket: str, path: str, *, now: int) -> SignedUrl:
-        """A GET URL for `bucket/path`, valid for the TTL from `now`."""
+        """A GET URL for `bucket/path`: the same string for every `now` within one window,
+        valid at least the TTL from `now` and at most one window longer (`expires_at`)."""
+        issued = self.window_start(now)
+        lifetime = self.window + self.ttl
         token = issue_token(
-            self.secret, bucket=bucket, path=path, operation="GET", now=now, ttl=self.ttl
+            self.secret, bucket=bucket, path=path, operation="GET", now=issued, ttl=lifetime
         )
-        return SignedUrl(self.url(bucket, path, token), now + self.ttl)
+        return SignedUrl(self.url(bucket, path, token), issued + lifetime)
 
     def put_url(self, bucket: str, path: str, *, now: int, ttl: int, **bound: Any) -> SignedUrl:
         """A PUT URL for `bucket/path` (LOCAL direct uploads); `bound` claims fix what may be
-        PUT (`len`, `type`, `name`)."""
+        PUT (`len`, `type`, `name`). Not windowed: one grant, one URL, valid `ttl` from `now`
+        (the grant's issue time)."""
         token = issue_token(
             self.secret, bucket=bucket, path=path, operation="PUT", now=now, ttl=ttl, **bound
         )
@@ -81,6 +103,8 @@ def issue_token(
 ) -> str:
     """A token for `operation` on `bucket/path`; `extra` claims bind more (a PUT's size)."""
     claims = {**extra, "res": f"{bucket}/{path}", "op": operation, "iat": now, "exp": now + ttl}
+    import jwt  # imported on first use: the stream consumers never sign
+
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
 
@@ -88,6 +112,8 @@ def verify_token(
     secret: str, token: str | None, *, bucket: str, path: str, operation: str, now: int
 ) -> dict[str, Any]:
     """Check that `token` grants `operation` on `bucket/path` at `now`; return its claims."""
+    import jwt
+
     if not token:
         raise Forbidden("Token verification failed: Missing token")
     try:

@@ -72,6 +72,28 @@ class RunningStack:
         root = self.data_dir / "object-storage"
         return sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []
 
+    def settled_objects(self, timeout: float = 60.0) -> list[Path]:
+        """Every stored file, once each stored photo has its three renditions: the stream
+        makes them asynchronously, so a comparison of before and after waits for them."""
+        deadline = time.time() + timeout
+        while True:
+            found = self.objects()
+            names = {path.name for path in found}
+            originals = [
+                path
+                for path in found
+                if path.parent.name == "profile-picture" and path.name.count(".") == 1
+            ]
+            pending = [
+                path
+                for path in originals
+                for size in ("small", "medium", "large")
+                if f"{path.stem}.{size}.webp" not in names
+            ]
+            if not pending or time.time() > deadline:
+                return found
+            time.sleep(0.2)
+
     def post(self, path: str, **kwargs: object) -> requests.Response:
         return requests.post(f"{self.url}{path}", timeout=30, **kwargs)  # type: ignore[arg-type]
 

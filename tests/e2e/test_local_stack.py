@@ -174,7 +174,7 @@ REJECTED_UPLOADS = [
 def test_rejected_uploads_answer_the_envelope_and_store_nothing(
     stack: RunningStack, case: str, kwargs: dict, status: int, message: str
 ) -> None:
-    before = stack.objects()
+    before = stack.settled_objects()
 
     response = upload(stack, **kwargs)
 
@@ -210,7 +210,7 @@ def test_rejected_uploads_answer_the_envelope_and_store_nothing(
 def test_malformed_requests_are_400(
     stack: RunningStack, case: str, request_kwargs: dict, message: str
 ) -> None:
-    before = stack.objects()
+    before = stack.settled_objects()
     headers = auth() | request_kwargs.pop("headers", {})
 
     response = stack.post(UPLOAD, headers=headers, **request_kwargs)
@@ -327,9 +327,13 @@ def test_head_and_if_none_match(stack: RunningStack, photo: dict) -> None:
     assert head.content == b""
     for name in ("Content-Type", "Content-Length", "ETag", "X-Content-Type-Options"):
         assert head.headers[name] == get.headers[name]
-    # max-age counts down with the token's life: a second may pass between the two requests
-    ages = [int(r.headers["Cache-Control"].removeprefix("private, max-age=")) for r in (get, head)]
-    assert all(3500 < age <= 3600 for age in ages)
+    # shareable by any cache (a key never changes content) for the token's remaining life,
+    # which counts down: a second may pass between the two requests
+    controls = [r.headers["Cache-Control"] for r in (get, head)]
+    assert all(c.startswith("public, ") and c.endswith(", immutable") for c in controls)
+    ages = [int(c.removeprefix("public, max-age=").removesuffix(", immutable")) for c in controls]
+    # signed in 300 s windows: valid at least the TTL after minting, at most a window longer
+    assert all(3500 < age <= 3600 + 300 for age in ages)
     assert 0 <= ages[0] - ages[1] <= 2
 
     cached = requests.get(
@@ -337,6 +341,8 @@ def test_head_and_if_none_match(stack: RunningStack, photo: dict) -> None:
     )
     assert cached.status_code == 304
     assert cached.content == b""
+    assert cached.headers["Cache-Control"].startswith("public, max-age=")
+    assert cached.headers["Cache-Control"].endswith(", immutable")
 
 
 def test_unknown_route_is_refused_like_api_gateway(stack: RunningStack) -> None:

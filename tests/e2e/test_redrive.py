@@ -75,10 +75,14 @@ def upload(stack: RunningStack) -> str:
     return response.json()["data"]["assetId"]
 
 
-def failure_entries(stack: RunningStack) -> list[dict[str, Any]]:
+def failure_entries(
+    stack: RunningStack, queue: str = "RetentionFailureQueue"
+) -> list[dict[str, Any]]:
+    """The failure file's entries for `queue` (the renditions consumer has its own queue)."""
     path = stack.data_dir / "stream-failures.jsonl"
     lines = path.read_text().splitlines() if path.exists() else []
-    return [json.loads(line) for line in lines if line.strip()]
+    entries = [json.loads(line) for line in lines if line.strip()]
+    return [e for e in entries if e["destination"].endswith(f":{queue}/Arn")]
 
 
 def redrive(stack: RunningStack) -> subprocess.CompletedProcess[str]:
@@ -124,6 +128,9 @@ def test_a_poisoned_batch_is_kept_until_fixed_then_redriven_to_convergence(
         },
     )
     eventually(lambda: _assert_equal(len(failure_entries(stack)), 1))
+    # (it is no photo for the renditions consumer either: its INSERT fails there too)
+    poisoned = eventually(lambda: _entries(stack, 1, "RenditionsFailureQueue"))
+    assert poisoned[0]["records"][0]["dynamodb"]["Keys"]["assetId"]["S"] == BROKEN_ASSET
     latest = upload(stack)
 
     # Then retention fails for the user every time: both batches land in the failure file,
@@ -170,8 +177,10 @@ def _assert_equal(actual: Any, expected: Any) -> None:
     assert actual == expected
 
 
-def _entries(stack: RunningStack, count: int) -> list[dict[str, Any]]:
-    entries = failure_entries(stack)
+def _entries(
+    stack: RunningStack, count: int, queue: str = "RetentionFailureQueue"
+) -> list[dict[str, Any]]:
+    entries = failure_entries(stack, queue)
     assert len(entries) == count
     return entries
 

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +19,9 @@ import pytest
 from moto import mock_aws
 
 from devstack.defaults import DEV_ENV
+from devstack.lambda_api import LambdaApi
 from devstack.template import create_tables, load_template, table_definitions
+from devstack.worker import LambdaContext
 from profile_photos.services import reset, services
 from testkit.invoke import invoke  # noqa: F401 - test_auth_jwks.py imports it from here
 
@@ -95,15 +99,53 @@ class Stack:
         assert self.items("UPLOADS_TABLE") == []
 
 
+@dataclass
+class RenditionsFunction:
+    """The renditions function behind Lambda's Invoke API on loopback."""
+
+    api: LambdaApi
+    invocations: list[tuple[str, Any]]
+
+
+@pytest.fixture(scope="session")
+def renditions_function() -> Iterator[RenditionsFunction]:
+    """The renditions function behind Lambda's Invoke API on loopback (the local stack's
+    `devstack.lambda_api`), run in process: signed fetch invokes it on a rendition's miss, as
+    the template configures it (`RENDITIONS_FUNCTION`). `invocations` lists every call."""
+    import renditions_handler
+
+    invocations: list[tuple[str, Any]] = []
+
+    def invoke_function(name: str, event: Any) -> Any:
+        invocations.append((name, event))
+        return renditions_handler.lambda_handler(event, LambdaContext("render"))
+
+    api = LambdaApi({"RenditionsFunction"}, invoke_function)
+    thread = threading.Thread(target=api.serve_forever, daemon=True)
+    thread.start()
+    yield RenditionsFunction(api, invocations)
+    api.shutdown()
+    api.server_close()
+
+
 @pytest.fixture(params=["LOCAL", "R2"])
 def provider(request: pytest.FixtureRequest) -> str:
     return request.param
 
 
 @pytest.fixture
-def stack(provider: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
+def stack(
+    provider: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    renditions_function: RenditionsFunction,
+) -> Iterator[Stack]:
     for name, value in DEV_ENV.items():
         monkeypatch.setenv(name, value)
+    # as the template sets it for signed fetch (`!Ref RenditionsFunction.Alias`)
+    monkeypatch.setenv("RENDITIONS_FUNCTION", "RenditionsFunction:live")
+    monkeypatch.setenv("AWS_ENDPOINT_URL_LAMBDA", renditions_function.api.endpoint)
+    renditions_function.invocations.clear()
     monkeypatch.setenv("OBJECT_STORAGE_PROVIDER", provider)
     monkeypatch.setenv("LOCAL_STORAGE_BASE_PATH", str(tmp_path / "objects"))
     if provider == "R2":

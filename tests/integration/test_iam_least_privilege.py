@@ -47,6 +47,11 @@ UNUSED_GRANTS_ALLOWED: dict[Grant, str] = {
         "added by SAM for the stream's OnFailure destination: Lambda's event source mapping "
         "sends a failed batch's coordinates with the function's role; the code never calls SQS"
     ),
+    (
+        "RenditionsFunction",
+        "sqs:SendMessage",
+        f"arn:aws:sqs:{REGION}:{ACCOUNT}:RenditionsFailureQueue",
+    ): "the same, for the renditions consumer's OnFailure destination",
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from urllib.parse import parse_qs, urlsplit
 
@@ -11,12 +12,22 @@ import signed_fetch_handler
 import upload_handler
 
 from devstack.defaults import DEV_STORAGE_SECRET
+from profile_photos.services import services
 from testkit.events import SAMPLE_KEY, signed_event, storage_token
 from testkit.images import jpeg_bytes
 from testkit.invoke import invoke
 from tests.integration.conftest import Stack, load_event
 
 PHOTO = jpeg_bytes()
+CACHE_CONTROL = re.compile(r"public, max-age=(\d+), immutable")
+
+
+def shared_max_age(headers: dict[str, str]) -> int:
+    """The max-age of a `public, max-age=N, immutable` Cache-Control (a key never changes
+    content, so any cache may keep it while the token lasts)."""
+    found = CACHE_CONTROL.fullmatch(headers["cache-control"])
+    assert found, headers["cache-control"]
+    return int(found.group(1))
 
 
 @pytest.fixture
@@ -35,7 +46,7 @@ def test_get_serves_the_bytes_with_type_length_etag_and_cache_headers(sample: St
     assert result.headers["content-length"] == str(len(PHOTO))
     assert result.headers["etag"].startswith('"')
     assert result.headers["x-content-type-options"] == "nosniff"
-    max_age = int(result.headers["cache-control"].removeprefix("private, max-age="))
+    max_age = shared_max_age(result.headers)
     # the sample token is valid until 2100: max-age is the token's remaining life
     assert abs(max_age - (4_102_444_800 - int(time.time()))) <= 5
 
@@ -48,6 +59,7 @@ def test_head_answers_the_same_headers_without_a_body(sample: Stack) -> None:
     assert head.body == b""
     for name in ("content-type", "content-length", "etag", "x-content-type-options"):
         assert head.headers[name] == get.headers[name]
+    assert abs(shared_max_age(head.headers) - shared_max_age(get.headers)) <= 2
 
 
 def test_matching_if_none_match_gives_304_without_a_body(sample: Stack) -> None:
@@ -62,6 +74,8 @@ def test_matching_if_none_match_gives_304_without_a_body(sample: Stack) -> None:
     assert result.status == 304
     assert result.body == b""
     assert result.headers["etag"] == etag
+    # a revalidated copy stays shareable and fresh for the token's remaining life
+    assert abs(shared_max_age(result.headers) - (4_102_444_800 - int(time.time()))) <= 5
 
 
 def test_stale_if_none_match_serves_the_file(sample: Stack) -> None:
@@ -168,8 +182,28 @@ def test_uploaded_photo_is_served_by_its_upload_url(stack: Stack) -> None:
     assert result.status == 200
     assert result.body == stack.read("user-assets", data["fileKey"])
     assert result.headers["content-type"] == "image/png"
-    max_age = int(result.headers["cache-control"].removeprefix("private, max-age="))
-    assert 3590 <= max_age <= 3600
+    # (signed in 300 s windows: valid at least the TTL, at most a window longer)
+    assert 3590 <= shared_max_age(result.headers) <= 3600 + 300
+
+
+def test_two_viewers_within_a_window_get_the_same_url_and_a_shared_cacheable_answer(
+    stack: Stack,
+) -> None:
+    # Given a stored photo and two requests for its URL within one window
+    stack.put("user-assets", SAMPLE_KEY, PHOTO)
+    signer = services().signer.at("https://photos.example.com/api/storage")
+    now = int(time.time())
+    start = now - now % signer.window
+    first = signer.photo_url("user-assets", SAMPLE_KEY, now=start)
+    second = signer.photo_url("user-assets", SAMPLE_KEY, now=start + signer.window - 1)
+
+    # Then both viewers hold the same URL
+    assert first == second
+    # and what it serves may be kept by any cache until the token ends
+    token = parse_qs(urlsplit(first.url).query)["token"][0]
+    result = invoke(signed_fetch_handler.lambda_handler, signed_event("shared", token))
+    assert result.status == 200
+    assert abs(shared_max_age(result.headers) - (first.expires_at - int(time.time()))) <= 2
 
 
 @pytest.mark.parametrize("provider", ["R2"], indirect=True)
@@ -193,6 +227,8 @@ def test_r2_file_too_large_to_return_inline_is_redirected_to_a_presigned_get(
     # no later than the token (valid until 2100 here), and within R2's 7-day presign limit
     assert int(query["X-Amz-Expires"][0]) == 7 * 24 * 3600
     assert result.body == b""
+    # a cache may share the redirect, but no longer than the presigned URL it points at
+    assert result.headers["cache-control"] == f"public, max-age={7 * 24 * 3600}"
 
 
 def test_file_just_under_the_inline_limit_is_served_inline(stack: Stack) -> None:

@@ -25,6 +25,7 @@ R2_CREDENTIALS = {
 }
 INTEGER_VARIABLES = [
     "SIGNED_URL_TTL_SECONDS",
+    "SIGNED_URL_WINDOW_SECONDS",
     "RETENTION_ACTIVE_LIMIT",
     "RATE_LIMIT_PER_MINUTE",
     "RATE_LIMIT_PER_HOUR",
@@ -47,6 +48,7 @@ def refusal(env: dict[str, str]) -> str:
     [
         ("object_storage_provider", "LOCAL"),
         ("signed_url_ttl_seconds", 3600),
+        ("signed_url_window_seconds", 300),
         ("retention_active_limit", 5),
         ("rate_limit_per_minute", 100),
         ("rate_limit_per_hour", 1000),
@@ -78,6 +80,7 @@ def test_the_default_allow_list_maps_to_the_six_image_types() -> None:
     ("variable", "attribute", "value"),
     [
         ("SIGNED_URL_TTL_SECONDS", "signed_url_ttl_seconds", 900),
+        ("SIGNED_URL_WINDOW_SECONDS", "signed_url_window_seconds", 60),
         ("RETENTION_ACTIVE_LIMIT", "retention_active_limit", 1),
         ("RATE_LIMIT_PER_MINUTE", "rate_limit_per_minute", 7),
         ("RATE_LIMIT_PER_HOUR", "rate_limit_per_hour", 70),
@@ -233,6 +236,53 @@ def test_a_signed_url_ttl_beyond_the_presign_maximum_is_refused() -> None:
     assert "SIGNED_URL_TTL_SECONDS must be >= 1 and <= 604800, got 604801" in refusal(
         BASE | {"SIGNED_URL_TTL_SECONDS": "604801"}
     )
+
+
+# --- the signed-URL window ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("ttl", "window"), [("3600", "1"), ("3600", "3600"), ("604800", "604800")])
+def test_a_window_from_one_second_up_to_the_ttl_is_accepted(ttl: str, window: str) -> None:
+    settings = load_settings(
+        BASE | {"SIGNED_URL_TTL_SECONDS": ttl, "SIGNED_URL_WINDOW_SECONDS": window}
+    )
+
+    assert settings.signed_url_window_seconds == int(window)
+
+
+@pytest.mark.parametrize(("ttl", "window"), [("3600", "3601"), ("60", "300"), ("1", "2")])
+def test_a_window_longer_than_the_ttl_is_refused(ttl: str, window: str) -> None:
+    # a URL would then outlive twice its TTL
+    message = refusal(BASE | {"SIGNED_URL_TTL_SECONDS": ttl, "SIGNED_URL_WINDOW_SECONDS": window})
+
+    assert (
+        f"SIGNED_URL_WINDOW_SECONDS must be <= SIGNED_URL_TTL_SECONDS ({ttl}), got {window}"
+        in message
+    )
+
+
+@pytest.mark.parametrize(("ttl", "window"), [("60", 60), ("1", 1), ("299", 299), ("301", 300)])
+def test_an_unset_window_is_the_default_shortened_to_a_shorter_ttl(ttl: str, window: int) -> None:
+    # a deployment with a short TTL still starts without setting the window
+    settings = load_settings(BASE | {"SIGNED_URL_TTL_SECONDS": ttl})
+
+    assert settings.signed_url_window_seconds == window
+
+
+def test_a_bad_ttl_is_reported_without_a_spurious_window_error() -> None:
+    message = refusal(BASE | {"SIGNED_URL_TTL_SECONDS": "0"})
+
+    assert "SIGNED_URL_TTL_SECONDS must be >= 1" in message
+    assert "SIGNED_URL_WINDOW_SECONDS" not in message
+
+
+def test_a_bad_ttl_and_a_bad_window_are_reported_together() -> None:
+    message = refusal(
+        BASE | {"SIGNED_URL_TTL_SECONDS": "604801", "SIGNED_URL_WINDOW_SECONDS": "604801"}
+    )
+
+    assert "SIGNED_URL_TTL_SECONDS must be >= 1 and <= 604800, got 604801" in message
+    assert "SIGNED_URL_WINDOW_SECONDS must be <= 604800, got 604801" in message
 
 
 @pytest.mark.parametrize("provider", ["S3", "gcs", "local-disk"])

@@ -369,32 +369,64 @@ def test_headers_the_jwt_library_refuses_are_a_403_not_a_crash(header: dict[str,
 
 # --- signed URLs ---------------------------------------------------------------------------
 
+WINDOW = 300
+WINDOW_START = NOW - NOW % WINDOW  # NOW is a multiple of 300: the first second of a window
+assert WINDOW_START == NOW
+
+
+def signer(ttl: int = TTL, window: int = WINDOW, base: str = "https://x") -> Signer:
+    return Signer(SECRET, ttl, base, window=window)
+
+
+def token_of(url: str) -> str:
+    return parse_qs(urlsplit(url).query)["token"][0]
+
 
 def test_signed_url_shape_and_expiry() -> None:
     # Given the service's public base URL
     base = "https://photos.example.com/api/storage"
 
-    # When a GET URL is signed for a stored photo
-    signed = Signer(SECRET, TTL, base).photo_url(BUCKET, PATH, now=NOW)
+    # When a GET URL is signed for a stored photo, at the first second of a window
+    signed = signer(base=base).photo_url(BUCKET, PATH, now=NOW)
 
-    # Then it is `{base}/signed/{bucket}/{path}?token=...`, expiring now + TTL
+    # Then it is `{base}/signed/{bucket}/{path}?token=...`, expiring a window and a TTL later
     prefix = f"{base}/signed/{BUCKET}/{PATH}?token="
     assert signed.url.startswith(prefix)
-    assert signed.expires_at == NOW + TTL
-    # and its token grants exactly that GET until then
+    assert signed.expires_at == NOW + WINDOW + TTL
+    # and its token grants exactly that GET until then, and holds nothing per request
     value = signed.url.removeprefix(prefix)
-    assert verify(value)["exp"] == signed.expires_at
+    assert verify(value) == {
+        "res": f"{BUCKET}/{PATH}",
+        "op": "GET",
+        "iat": NOW,
+        "exp": signed.expires_at,
+    }
     assert refusal(value, operation="PUT").startswith(PREFIX)
     assert refusal(value, now=signed.expires_at) == EXPIRED
+
+
+def test_existing_constructions_keep_working_with_the_default_window() -> None:
+    # Given a Signer built as before windows existed (secret, ttl, base)
+    legacy = Signer(SECRET, TTL, "https://x")
+
+    # Then it mints in 300 s windows
+    assert legacy.window == 300
+    assert legacy.photo_url(BUCKET, PATH, now=NOW + 299) == signer().photo_url(
+        BUCKET, PATH, now=NOW
+    )
+
+
+@pytest.mark.parametrize("bad", [{"ttl": 0}, {"window": 0}, {"window": -5}])
+def test_a_signer_needs_a_positive_ttl_and_window(bad: dict[str, int]) -> None:
+    with pytest.raises(ValueError, match=">= 1"):
+        signer(**bad)
 
 
 def test_signed_url_percent_encodes_the_path_but_binds_the_raw_one() -> None:
     # Given a key with characters that are not URL-safe
     path = "users/u1/profile-picture/a b#c?d%e\u00e9.png"
 
-    signed = Signer(SECRET, 60, "http://127.0.0.1:3000/api/storage").photo_url(
-        BUCKET, path, now=NOW
-    )
+    signed = signer(60, 60, "http://127.0.0.1:3000/api/storage").photo_url(BUCKET, path, now=NOW)
 
     # Then the URL keeps its shape (slashes intact, one query parameter)
     parts = urlsplit(signed.url)
@@ -408,7 +440,89 @@ def test_signed_url_percent_encodes_the_path_but_binds_the_raw_one() -> None:
 
 @pytest.mark.parametrize("ttl", [1, 60, 3600, 7 * 24 * 3600])
 def test_signed_url_expiry_follows_the_ttl(ttl: int) -> None:
-    signed = Signer(SECRET, ttl, "https://x").photo_url(BUCKET, PATH, now=NOW)
+    window = min(WINDOW, ttl)
+    signed = signer(ttl, window).photo_url(BUCKET, PATH, now=NOW)
 
-    assert signed.expires_at == NOW + ttl
-    assert refusal(signed.url.split("?token=", 1)[1], now=NOW + ttl) == EXPIRED
+    assert signed.expires_at == NOW + window + ttl
+    assert verify(token_of(signed.url), now=NOW + window + ttl - 1)["exp"] == signed.expires_at
+    assert refusal(token_of(signed.url), now=NOW + window + ttl) == EXPIRED
+
+
+# --- windows: the same URL for every viewer, so caches hit -----------------------------------
+
+
+@pytest.mark.parametrize("later", [0, 1, 150, WINDOW - 1])
+def test_urls_minted_within_one_window_are_byte_identical(later: int) -> None:
+    # Given two independent signers of one deployment (two containers), each minting once
+    first = signer().photo_url(BUCKET, PATH, now=NOW)
+    second = signer().photo_url(BUCKET, PATH, now=NOW + later)
+
+    # Then the URLs are the same string (HS256 and pyjwt's encoding are deterministic)
+    assert second.url == first.url
+    assert second == first
+
+
+def test_the_token_is_deterministic_down_to_its_bytes() -> None:
+    # Given the claims a window's URL carries, encoded by hand in pyjwt's layout
+    claims = {"res": f"{BUCKET}/{PATH}", "op": "GET", "iat": NOW, "exp": NOW + WINDOW + TTL}
+    header = b64(json.dumps({"alg": "HS256", "typ": "JWT"}, separators=(",", ":")).encode())
+    payload = b64(json.dumps(claims, separators=(",", ":")).encode())
+    mac = hmac.new(SECRET.encode(), f"{header}.{payload}".encode(), hashlib.sha256).digest()
+
+    # Then the signer's token is exactly that string, however often it is minted
+    minted = {token_of(signer().photo_url(BUCKET, PATH, now=NOW + i).url) for i in range(50)}
+    assert minted == {f"{header}.{payload}.{b64(mac)}"}
+
+
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [
+        pytest.param(NOW + WINDOW - 1, NOW + WINDOW, id="last-and-first-second"),
+        pytest.param(NOW, NOW + WINDOW, id="window-apart"),
+        pytest.param(NOW + 10, NOW + 3 * WINDOW + 10, id="windows-apart"),
+    ],
+)
+def test_urls_minted_in_different_windows_differ(before: int, after: int) -> None:
+    old = signer().photo_url(BUCKET, PATH, now=before)
+    new = signer().photo_url(BUCKET, PATH, now=after)
+
+    assert new.url != old.url
+    assert new.expires_at > old.expires_at
+
+
+def test_urls_for_another_file_or_secret_differ_within_a_window() -> None:
+    url = signer().photo_url(BUCKET, PATH, now=NOW).url
+
+    assert signer().photo_url(BUCKET, PATH + ".webp", now=NOW).url != url
+    assert signer().photo_url("app-assets", PATH, now=NOW).url != url
+    assert Signer(OTHER_SECRET, TTL, "https://x").photo_url(BUCKET, PATH, now=NOW).url != url
+
+
+@pytest.mark.parametrize(("ttl", "window"), [(3600, 300), (60, 60), (60, 1), (604800, 3600)])
+@pytest.mark.parametrize("offset", [0, 1, 7, 59, 299])
+def test_a_url_is_valid_at_least_ttl_after_it_was_minted_and_at_most_one_window_longer(
+    ttl: int, window: int, offset: int
+) -> None:
+    # Given a URL minted `offset` seconds into some window
+    minted = NOW + 17 * window + offset % window
+    signed = signer(ttl, window).photo_url(BUCKET, PATH, now=minted)
+    value = token_of(signed.url)
+
+    # Then it is still good TTL seconds after minting
+    assert verify(value, now=minted + ttl)["exp"] == signed.expires_at
+    # and it ends no later than TTL + window after minting, exactly at `expires_at`
+    assert ttl < signed.expires_at - minted <= ttl + window
+    assert verify(value, now=signed.expires_at - 1)
+    assert refusal(value, now=signed.expires_at) == EXPIRED
+    assert refusal(value, now=minted + ttl + window) == EXPIRED
+
+
+def test_put_urls_are_not_windowed() -> None:
+    # Given two PUT grants a second apart (direct uploads: a URL per grant)
+    first = signer().put_url(BUCKET, "staging/u1/a.jpg", now=NOW + 1, ttl=900, len=10)
+    second = signer().put_url(BUCKET, "staging/u1/a.jpg", now=NOW + 2, ttl=900, len=10)
+
+    # Then each is fixed by its own issue time
+    assert first.url != second.url
+    assert (first.expires_at, second.expires_at) == (NOW + 901, NOW + 902)
+    assert verify(token_of(first.url), path="staging/u1/a.jpg", operation="PUT")["iat"] == NOW + 1

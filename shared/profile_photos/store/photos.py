@@ -8,7 +8,7 @@ a count. Writes: `register` (a new photo), `restore` (an archived one made activ
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from pynamodb.exceptions import DeleteError, PynamoDBException, TransactWriteError, UpdateError
@@ -245,3 +245,25 @@ def _write(
                 & UploadGrantModel.completed_at.does_not_exist(),
                 return_values="ALL_OLD",
             )
+
+
+def photo_of_image(image: Mapping[str, Any]) -> Photo | None:
+    """The photo a stream record's new image (deserialised) holds; None if it holds none."""
+    try:
+        return Photo(
+            user_id=str(image["userId"]),
+            asset_id=str(image["assetId"]),
+            bucket=str(image["bucket"]),
+            file_key=str(image["fileKey"]),
+            file_name=str(image["fileName"]),
+            content_type=str(image["contentType"]),
+            size=int(image["size"]),
+            sha256=str(image["sha256"]),
+            asset_context=str(image["assetContext"]),
+            uploaded_at=str(image["uploadedAt"]),
+            active_sort_key=image.get("activeSortKey"),
+            archived=bool(image.get("archived", False)),
+            archived_at=image.get("archivedAt"),
+        )
+    except (KeyError, TypeError, ValueError):
+        return None

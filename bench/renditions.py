@@ -1,0 +1,673 @@
+"""Renditions (issue 11): what a view costs in bytes, time, memory and money.
+
+Pure Pillow in this process plus a few child processes: no stack, no moto.
+
+- **corpus**: camera-sized photos generated here (`testkit.images.photographic`: a colour
+  gradient under noise at five scales, roughly the 1/f spectrum of a photograph, so that
+  every size compresses like a photo and not like a flat card): a 12 MP JPEG (4000x3000,
+  quality 90, EXIF with orientation 6 and GPS, XMP, an Adobe RGB ICC profile, as a phone
+  writes it), a 12 MP HEIC (x265, EXIF, ICC) and the largest photographic PNG the 5 MiB
+  upload cap admits (2000x1500, ~5.2 MB: a 4000x3000 one is ~21 MB and could not be
+  uploaded).
+- **bytes per view**: the original and each size. Budget: SMALL <= 1% and MEDIUM <= 5% of
+  a 12 MP photo's bytes (the JPEG and the HEIC).
+- **render time**: all three sizes (`images.render`) against a bare-Pillow floor on the same
+  file: open, `draft` (JPEG), one `thumbnail` to 1024, one WebP save at the same quality and
+  method. Alternating runs, median of each. Budget: <= 1.5x the floor for the 12 MP JPEG.
+- **peak memory** of rendering a 100 MP (10000x10000) JPEG, in a child process that first
+  imports the renditions handler (so the baseline is the function's), as the process's
+  peak resident set (VmHWM, reset just before the render) against the renditions function's
+  MemorySize in template.yaml. tracemalloc (`bench.memory.peak`, how the upload's peak is
+  measured) is reported beside it: it does not see Pillow's pixel buffers, which are
+  allocated in C. Budget: < 70%. A 100 MP RGBA PNG (no DCT scaling: decoded at full size,
+  400 MB) is information: the worst case the upload cap lets through.
+- **cold init** of the rendering function: fresh interpreters importing
+  `renditions_handler` (functions/renditions + shared on sys.path) and then what its first
+  render imports (`images.render`: Pillow, pillow-heif), against the bare Powertools
+  handler measured the same way; no bytecode is read (`-X pycache_prefix` at an empty
+  folder, `-B`), as on Lambda, where the build ships none.
+- **cost per million views** from the measured bytes and the request counts of each way to
+  deliver (signed fetch reads one object per view: bench/requests_count.py) times the list
+  prices in bench/prices.py. The matrix is printed after the main table.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench import prices
+from bench.budgets import Row, at_most, failed
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT / "shared"
+FUNCTION_DIR = ROOT / "functions" / "renditions"
+BARE_DIR = Path(__file__).resolve().parent / "bare_handler"
+if str(SHARED) not in sys.path:  # the shared layer's package, as bench/parsers.py
+    sys.path.insert(0, str(SHARED))
+
+SECTION = "renditions (images.render: bytes, time, memory, cold init, cost per view)"
+SIZES = {"LARGE": 1024, "MEDIUM": 512, "SMALL": 128}  # profile_photos.renditions.SIZES
+SMALL_BUDGET = 1.0  # % of a 12 MP original's bytes
+MEDIUM_BUDGET = 5.0
+TIME_BUDGET = 1.5  # all three sizes over the bare-Pillow floor, 12 MP JPEG
+MEMORY_BUDGET = 70.0  # % of the renditions function's MemorySize
+TIME_RUNS = 9  # alternating floor/render runs for the budgeted file (3 for the others)
+COLD_RUNS = 5  # fresh processes each, interleaved
+MIB = 1024 * 1024
+MB = 1_000_000
+
+# Cost model: what a view asks of each service (counts), and what cannot be measured here.
+# Lambda's billed duration of a signed fetch is not measured by this bench (moto on loopback
+# is no model of R2's latency): ASSUMED below, and it is a few percent of any cost.
+ASSUMED_FETCH_MS = 20.0  # token check + one R2 GetObject round trip, warm
+ASSUMED_FETCH_MS_PER_MB = 10.0  # reading the body from R2 and base64-encoding it
+ASSUMED_HEADER_BYTES = 500  # status line and headers of a 200 (ETag, Cache-Control, ...)
+ASSUMED_REDIRECT_BYTES = 1_000  # a 302 with its presigned Location
+HIT_RATIOS = (0.0, 0.5, 0.9)
+
+
+# ------------------------------------------------------------------------------ corpus
+
+
+@dataclass(frozen=True)
+class Original:
+    name: str
+    content_type: str
+    data: bytes
+    width: int
+    height: int
+    twelve_mp: bool  # the budgets on bytes are about a 12 MP photo
+
+
+def corpus() -> list[Original]:
+    from testkit import images
+
+    png = images.encode(images.photographic(2000, 1500, seed=2), "PNG")
+    return [
+        Original("12 MP JPEG", "image/jpeg", images.camera_jpeg(), 4000, 3000, True),
+        Original("12 MP HEIC", "image/heic", images.camera_heic(quality=50), 4000, 3000, True),
+        Original("3 MP PNG", "image/png", png, 2000, 1500, False),
+    ]
+
+
+def hundred_mp_jpeg() -> bytes:
+    """10000x10000: `photographic` at 2500x2500 upscaled 4x (generating 100 MP of noise
+    directly takes ~10 s), quality 85: what the decoder is handed is a real 100 MP JPEG."""
+    from PIL import Image
+
+    from testkit import images
+
+    pixels = images.photographic(2500, 2500, seed=3).resize(
+        (10000, 10000), Image.Resampling.BICUBIC
+    )
+    return images.encode(pixels, "JPEG", quality=85, exif=images.camera_exif(6))
+
+
+def hundred_mp_png() -> bytes:
+    """10000x10000 RGBA PNG of smooth gradients: 2.7 MB on disk, so it passes the upload cap,
+    and 400 MB once decoded; no DCT scaling for PNG, and alpha to premultiply: the worst
+    case for memory among the types the service accepts."""
+    from PIL import Image
+
+    from testkit import images
+
+    ramp = Image.linear_gradient("L")
+    side = (10000, 10000)
+    pixels = Image.merge(
+        "RGBA",
+        (
+            ramp.rotate(90).resize(side),
+            ramp.resize(side),
+            ramp.rotate(45).resize(side),
+            ramp.rotate(180).resize(side),
+        ),
+    )
+    return images.encode(pixels, "PNG", compress_level=1)
+
+
+# ------------------------------------------------------------------------ measurements
+
+
+@dataclass
+class Rendered:
+    original: Original
+    sizes: dict[str, tuple[int, int, int]] = field(default_factory=dict)  # bytes, w, h
+    render_ms: list[float] = field(default_factory=list)
+    floor_ms: list[float] = field(default_factory=list)
+
+
+def floor(data: bytes) -> bytes:
+    """The bare-Pillow floor: open, draft, one thumbnail to 1024, one WebP save."""
+    from PIL import Image
+
+    from profile_photos.images.render import METHOD, QUALITY
+
+    image = Image.open(io.BytesIO(data))
+    width, height = image.size
+    scale = 1024 / max(width, height)
+    image.draft("RGB", (max(1, round(width * scale)), max(1, round(height * scale))))
+    image.thumbnail((1024, 1024))
+    buffer = io.BytesIO()
+    image.save(buffer, "WEBP", quality=QUALITY, method=METHOD)
+    return buffer.getvalue()
+
+
+def measure(original: Original, runs: int) -> Rendered:
+    from profile_photos.images.render import render
+
+    result = Rendered(original)
+    made = render(original.data, original.content_type, tuple(SIZES.values()))  # warm-up
+    floor(original.data)
+    for name, side in SIZES.items():
+        result.sizes[name] = (len(made[side].data), made[side].width, made[side].height)
+    for _ in range(runs):
+        started = time.perf_counter()
+        floor(original.data)
+        result.floor_ms.append((time.perf_counter() - started) * 1000)
+        started = time.perf_counter()
+        render(original.data, original.content_type, tuple(SIZES.values()))
+        result.render_ms.append((time.perf_counter() - started) * 1000)
+    return result
+
+
+def byte_rows(result: Rendered) -> list[Row]:
+    original = result.original
+    size = len(original.data)
+    rows = [
+        Row(
+            SECTION,
+            f"{original.name}: original bytes per view",
+            size / MB,
+            "MB",
+            None,
+            f"{size:,} B, {original.width}x{original.height} ({original.content_type})",
+            {"bytes": size},
+        )
+    ]
+    for name, (nbytes, width, height) in result.sizes.items():
+        budget = {"SMALL": SMALL_BUDGET, "MEDIUM": MEDIUM_BUDGET}.get(name)
+        rows.append(
+            Row(
+                SECTION,
+                f"{original.name}: {name} bytes / original",
+                100 * nbytes / size,
+                "%",
+                at_most(budget) if budget is not None and original.twelve_mp else None,
+                f"{nbytes:,} B, {width}x{height} WebP",
+                {"bytes": nbytes, "width": width, "height": height},
+            )
+        )
+    return rows
+
+
+def time_row(result: Rendered, budgeted: bool) -> Row:
+    render_ms = statistics.median(result.render_ms)
+    floor_ms = statistics.median(result.floor_ms)
+    return Row(
+        SECTION,
+        f"{result.original.name}: render all three sizes / bare-Pillow floor",
+        render_ms / floor_ms,
+        "x",
+        at_most(TIME_BUDGET) if budgeted else None,
+        f"median {render_ms:.0f} ms vs {floor_ms:.0f} ms over {len(result.render_ms)} "
+        "alternating runs (floor: open, draft, thumbnail to 1024, one WebP save)",
+        {"render_ms": result.render_ms, "floor_ms": result.floor_ms},
+    )
+
+
+MEMORY_CHILD = r"""
+import gc, json, os, resource, sys, time
+spec = json.loads(sys.argv[1])
+sys.path[:0] = spec["paths"]
+preloaded = []
+try:
+    import renditions_handler  # the function's own baseline: Powertools, boto3, ...
+    preloaded.append("renditions_handler")
+except ImportError:
+    pass
+from profile_photos.images import render as r
+r._register_heif()
+with open(spec["file"], "rb") as handle:
+    data = handle.read()
+
+def status(key):
+    with open("/proc/self/status") as handle:
+        for line in handle:
+            if line.startswith(key + ":"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+gc.collect()
+reset = True
+try:
+    with open("/proc/self/clear_refs", "w") as handle:
+        handle.write("5")  # resets VmHWM to the current resident set
+except OSError:
+    reset = False
+before = status("VmRSS")
+started = time.perf_counter()
+out = r.render(data, spec["content_type"])
+seconds = time.perf_counter() - started
+peak = status("VmHWM") if reset else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+sizes = {side: [rendition.width, rendition.height] for side, rendition in out.items()}
+del out
+gc.collect()
+sys.path.insert(0, spec["root"])
+from bench.memory import peak as traced_peak
+traced = traced_peak(lambda: r.render(data, spec["content_type"]))
+print("BENCH_RENDER_MEMORY " + json.dumps({
+    "before": before, "peak": peak, "traced": traced, "seconds": seconds, "file": len(data),
+    "preloaded": preloaded, "sizes": sizes, "reset": reset,
+}), flush=True)
+"""
+
+
+def memory_size() -> tuple[int, str]:
+    """The renditions function's MemorySize (MB) and where it was read."""
+    from devstack.template import load_template
+
+    template = load_template()
+    function = template.get("Resources", {}).get("RenditionsFunction", {})
+    size = function.get("Properties", {}).get("MemorySize")
+    if isinstance(size, int):
+        return size, "RenditionsFunction's MemorySize"
+    fallback = template["Globals"]["Function"]["MemorySize"]
+    return int(fallback), "Globals' MemorySize (template.yaml has no RenditionsFunction yet)"
+
+
+def fetch_memory_size() -> int:
+    from devstack.template import load_template
+
+    template = load_template()
+    function = template.get("Resources", {}).get("SignedFetchFunction", {})
+    size = function.get("Properties", {}).get("MemorySize")
+    return int(size if isinstance(size, int) else template["Globals"]["Function"]["MemorySize"])
+
+
+def render_memory(data: bytes, content_type: str, workdir: Path) -> dict[str, Any]:
+    path = workdir / f"memory-{content_type.replace('/', '.')}"
+    path.write_bytes(data)
+    spec = {
+        "paths": [str(FUNCTION_DIR), str(SHARED)],
+        "root": str(ROOT),
+        "file": str(path),
+        "content_type": content_type,
+    }
+    result = subprocess.run(  # noqa: S603 - this interpreter, our script
+        [sys.executable, "-c", MEMORY_CHILD, json.dumps(spec)],
+        env=_child_env("RenditionsFunction", workdir),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        cwd=workdir,
+    )
+    path.unlink(missing_ok=True)
+    for line in result.stdout.splitlines():
+        if line.startswith("BENCH_RENDER_MEMORY "):
+            figures: dict[str, Any] = json.loads(line.removeprefix("BENCH_RENDER_MEMORY "))
+            return figures
+    raise RuntimeError(f"render process failed (exit {result.returncode}): {result.stderr[-2000:]}")
+
+
+def memory_row(
+    label: str, figures: dict[str, Any], limit_mb: int, where: str, budgeted: bool
+) -> Row:
+    peak, before = figures["peak"], figures["before"]
+    share = 100 * peak / (limit_mb * MIB)
+    return Row(
+        SECTION,
+        f"{label} render: peak resident memory / MemorySize",
+        share,
+        "%",
+        at_most(MEMORY_BUDGET) if budgeted else None,
+        f"{peak / MIB:.0f} MiB at the peak of a {limit_mb} MB function ({where}): "
+        f"{before / MIB:.0f} MiB before (interpreter, "
+        f"{' + '.join(figures['preloaded'] or ['no handler'])}, Pillow, the "
+        f"{figures['file'] / MB:.1f} MB file) + {(peak - before) / MIB:.0f} MiB rendering, "
+        f"{figures['seconds']:.1f} s; tracemalloc sees {figures['traced'] / MIB:.1f} MiB "
+        "(Pillow's pixel buffers are C allocations it does not trace)"
+        + ("" if figures["reset"] else "; VmHWM could not be reset: peak since start"),
+        figures,
+    )
+
+
+COLD_CHILD = r"""
+import json, sys, time
+spec = json.loads(sys.argv[1])
+started = time.perf_counter()
+sys.path[:0] = spec["paths"]
+import importlib
+for name in spec["modules"]:
+    importlib.import_module(name)
+imported = time.perf_counter()
+if spec["imaging"]:
+    from profile_photos.images import render
+    render._register_heif()
+done = time.perf_counter()
+print("BENCH_COLD_RENDER " + json.dumps({
+    "import_ms": (imported - started) * 1000, "imaging_ms": (done - imported) * 1000,
+    "init_ms": (done - started) * 1000, "modules": len(sys.modules),
+    "pil": "PIL" in sys.modules,
+}), flush=True)
+"""
+
+
+def _child_env(function: str | None, workdir: Path) -> dict[str, str]:
+    from bench import stack
+
+    known = stack.functions()
+    template_function = known.get(function) if function else None
+    env = stack.function_env(template_function, "http://127.0.0.1:9", "R2", workdir)
+    return env | {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8", "TZ": "UTC"}  # noqa: S108
+
+
+def cold(workdir: Path) -> dict[str, Any]:
+    """Fresh processes, interleaved: the anchor, and the renditions function's init."""
+    handler = FUNCTION_DIR / "renditions_handler.py"
+    targets = {
+        "anchor": {"paths": [str(BARE_DIR)], "modules": ["bare_handler"], "imaging": False},
+        "renditions": {
+            "paths": [str(FUNCTION_DIR), str(SHARED)],
+            "modules": ["renditions_handler"] if handler.exists() else [],
+            "imaging": True,
+        },
+    }
+    envs = {
+        "anchor": _child_env(None, workdir),
+        "renditions": _child_env("RenditionsFunction", workdir),
+    }
+    empty = workdir / "no-bytecode"
+    empty.mkdir(exist_ok=True)
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in targets}
+    for run in range(COLD_RUNS):
+        order = list(targets) if run % 2 == 0 else list(reversed(targets))
+        for name in order:
+            result = subprocess.run(  # noqa: S603 - this interpreter, our script
+                [
+                    sys.executable,
+                    "-I",
+                    "-B",
+                    "-X",
+                    f"pycache_prefix={empty}",
+                    "-c",
+                    COLD_CHILD,
+                    json.dumps(targets[name]),
+                ],
+                env=envs[name],
+                capture_output=True,
+                text=True,
+                timeout=120,
+                check=False,
+                cwd=workdir,
+            )
+            line = next(
+                (x for x in result.stdout.splitlines() if x.startswith("BENCH_COLD_RENDER ")), None
+            )
+            if line is None:
+                raise RuntimeError(f"{name}: cold process failed: {result.stderr[-2000:]}")
+            runs[name].append(json.loads(line.removeprefix("BENCH_COLD_RENDER ")))
+    return {"runs": runs, "handler": handler.exists()}
+
+
+def cold_row(figures: dict[str, Any]) -> Row:
+    runs = figures["runs"]
+
+    def median(name: str, key: str) -> float:
+        return statistics.median(run[key] for run in runs[name])
+
+    anchor, init = median("anchor", "init_ms"), median("renditions", "init_ms")
+    what = (
+        "renditions_handler + images.render + pillow-heif"
+        if figures["handler"]
+        else "images.render + Pillow + pillow-heif only (functions/renditions/"
+        "renditions_handler.py does not exist yet)"
+    )
+    return Row(
+        SECTION,
+        "renditions function cold init / anchor",
+        init / anchor,
+        "x",
+        None,
+        f"{what}: median {init:.0f} ms (handler {median('renditions', 'import_ms'):.0f} + "
+        f"imaging {median('renditions', 'imaging_ms'):.0f} ms, "
+        f"{median('renditions', 'modules'):.0f} modules) vs the bare Powertools handler's "
+        f"{anchor:.0f} ms; {COLD_RUNS} fresh processes each, no bytecode, the dev venv's "
+        "packages (not the built layers)",
+        figures,
+    )
+
+
+# -------------------------------------------------------------------------------- cost
+
+
+def lambda_cost(memory_mb: int, milliseconds: float) -> float:
+    return prices.LAMBDA_REQUEST.usd + (
+        memory_mb / 1024 * milliseconds / 1000 * prices.LAMBDA_GB_SECOND.usd
+    )
+
+
+def inline_view(body: int, memory_mb: int) -> float:
+    """API Gateway -> signed fetch -> one R2 GetObject -> the bytes back through API Gateway."""
+    duration = ASSUMED_FETCH_MS + ASSUMED_FETCH_MS_PER_MB * body / MB
+    return (
+        prices.API_GATEWAY_REST_REQUEST.usd
+        + lambda_cost(memory_mb, duration)
+        + prices.R2_CLASS_B.usd
+        + (body + ASSUMED_HEADER_BYTES) * prices.DATA_TRANSFER_OUT.usd
+    )
+
+
+def redirect_view(body: int, memory_mb: int) -> float:
+    """API Gateway -> signed fetch (its GetObject finds the file too large: one Class B) ->
+    302 to a presigned R2 GET (a second Class B), the bytes from R2 (egress free)."""
+    return (
+        prices.API_GATEWAY_REST_REQUEST.usd
+        + lambda_cost(memory_mb, ASSUMED_FETCH_MS)
+        + 2 * prices.R2_CLASS_B.usd
+        + ASSUMED_REDIRECT_BYTES * prices.DATA_TRANSFER_OUT.usd
+        + body * prices.R2_EGRESS.usd
+    )
+
+
+def cdn_view(body: int, memory_mb: int, hit_ratio: float) -> float:
+    """CloudFront in front of the signed route: every view a CloudFront request and its bytes;
+    a miss also the inline origin request (origin fetch free: no API Gateway transfer)."""
+    sent = body + ASSUMED_HEADER_BYTES
+    origin = inline_view(body, memory_mb) - sent * prices.DATA_TRANSFER_OUT.usd
+    origin += sent * prices.CLOUDFRONT_ORIGIN_FETCH.usd
+    return (
+        prices.CLOUDFRONT_HTTPS_REQUEST.usd
+        + sent * prices.CLOUDFRONT_TRANSFER_OUT.usd
+        + (1 - hit_ratio) * origin
+    )
+
+
+def cost_matrix(sizes: dict[str, int], memory_mb: int) -> dict[str, dict[str, float]]:
+    """USD per million views: {way of delivering: {size: cost}}."""
+    ways: dict[str, Callable[[int], float]] = {
+        "inline (API Gateway + Lambda)": lambda body: inline_view(body, memory_mb),
+        "R2 redirect": lambda body: redirect_view(body, memory_mb),
+    }
+    for ratio in HIT_RATIOS:
+        ways[f"CloudFront, {ratio:.0%} hits"] = lambda body, r=ratio: cdn_view(body, memory_mb, r)
+    return {
+        way: {size: prices.MILLION * per_view(body) for size, body in sizes.items()}
+        for way, per_view in ways.items()
+    }
+
+
+def cost_rows(result: Rendered) -> list[Row]:
+    from profile_photos.delivery import MAX_INLINE_BYTES
+
+    memory_mb = fetch_memory_size()
+    sizes = {"ORIGINAL": len(result.original.data)}
+    sizes |= {name: figures[0] for name, figures in result.sizes.items()}
+    matrix = cost_matrix(sizes, memory_mb)
+    inline = "inline (API Gateway + Lambda)"
+    data = {
+        "matrix": matrix,
+        "bytes": sizes,
+        "photo": result.original.name,
+        "fetch_memory_mb": memory_mb,
+        "as_published_on": prices.AS_PUBLISHED_ON,
+        "prices": {name: [p.usd, p.unit, p.what, p.source] for name, p in prices.ALL.items()},
+        "assumed": {
+            "fetch_ms": ASSUMED_FETCH_MS,
+            "fetch_ms_per_mb": ASSUMED_FETCH_MS_PER_MB,
+            "header_bytes": ASSUMED_HEADER_BYTES,
+            "redirect_bytes": ASSUMED_REDIRECT_BYTES,
+        },
+    }
+    transfer = sizes["ORIGINAL"] * prices.DATA_TRANSFER_OUT.usd * prices.MILLION
+    picks = [
+        ("original inline", inline, "ORIGINAL"),
+        ("MEDIUM inline", inline, "MEDIUM"),
+        ("SMALL inline", inline, "SMALL"),
+        ("original by R2 redirect", "R2 redirect", "ORIGINAL"),
+        ("MEDIUM behind CloudFront, 90% hits", "CloudFront, 90% hits", "MEDIUM"),
+    ]
+    rows = []
+    for index, (label, way, size) in enumerate(picks):
+        note = f"{sizes[size]:,} B a view ({result.original.name})"
+        if index == 0:
+            fits = sizes["ORIGINAL"] <= MAX_INLINE_BYTES
+            note += (
+                f"; ${transfer:,.0f} of it is data transfer out"
+                + ("" if fits else "; over the inline limit: really a redirect")
+                + f"; list prices as published on {prices.AS_PUBLISHED_ON} (bench/prices.py), "
+                "the full matrix below the table"
+            )
+        rows.append(
+            Row(
+                SECTION,
+                f"cost per 1M views: {label}",
+                matrix[way][size],
+                "USD",
+                None,
+                note,
+                data if index == 0 else {},
+            )
+        )
+    return rows
+
+
+def cost_table(rows: list[Row], markdown: bool = False) -> str:
+    """The cost matrix a run saved (first cost row's data), as text or Markdown; "" if none."""
+    data = next((row.data for row in rows if row.section == SECTION and "matrix" in row.data), None)
+    if not data:
+        return ""
+    matrix: dict[str, dict[str, float]] = data["matrix"]
+    sizes: dict[str, int] = data["bytes"]
+    header = ["per 1M views", *(f"{s} ({sizes[s] / 1000:,.0f} KB)" for s in sizes)]
+    lines = [[way, *(f"${cost[s]:,.2f}" for s in sizes)] for way, cost in matrix.items()]
+    title = (
+        f"Cost per million views of one {data['photo']} (USD, list prices as published on "
+        f"{data['as_published_on']}, bench/prices.py; signed fetch at "
+        f"{data['fetch_memory_mb']} MB, Lambda duration assumed {data['assumed']['fetch_ms']:.0f}"
+        f" ms + {data['assumed']['fetch_ms_per_mb']:.0f} ms/MB):"
+    )
+    if markdown:
+        out = [title, "", "| " + " | ".join(header) + " |", "|---" + "|---:" * len(sizes) + "|"]
+        out += ["| " + " | ".join(line) + " |" for line in lines]
+        return "\n".join(out)
+    widths = [max(len(r[i]) for r in [header, *lines]) for i in range(len(header))]
+    out = [title, "  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))]
+    out += [
+        "  ".join(
+            c.rjust(w) if i else c.ljust(w)
+            for i, (c, w) in enumerate(zip(line, widths, strict=True))
+        )
+        for line in lines
+    ]
+    return "\n".join(out)
+
+
+# --------------------------------------------------------------------------------- run
+
+
+def run(progress: Callable[[str], None] = lambda _: None) -> list[Row]:
+    rows: list[Row] = []
+    started = time.perf_counter()
+    try:
+        originals = corpus()
+    except Exception as exc:
+        return [failed(SECTION, "corpus", f"{type(exc).__name__}: {exc}")]
+    progress(f"renditions: corpus made in {time.perf_counter() - started:.1f} s")
+    results: list[Rendered] = []
+    for original in originals:
+        budgeted = original.content_type == "image/jpeg"
+        try:
+            result = measure(original, TIME_RUNS if budgeted else 3)
+        except Exception as exc:
+            rows.append(failed(SECTION, original.name, f"{type(exc).__name__}: {exc}"))
+            continue
+        results.append(result)
+        rows += byte_rows(result)
+        rows.append(time_row(result, budgeted))
+        progress(f"renditions: {original.name} measured")
+    limit_mb, where = memory_size()
+    with tempfile.TemporaryDirectory(prefix="bench-renditions-") as tmp:
+        workdir = Path(tmp)
+        for label, build, content_type, budgeted in (
+            ("100 MP JPEG", hundred_mp_jpeg, "image/jpeg", True),
+            ("100 MP RGBA PNG", hundred_mp_png, "image/png", False),
+        ):
+            metric = f"{label} render: peak resident memory / MemorySize"
+            budget = at_most(MEMORY_BUDGET) if budgeted else None
+            try:
+                figures = render_memory(build(), content_type, workdir)
+            except Exception as exc:
+                rows.append(failed(SECTION, metric, f"{type(exc).__name__}: {exc}", budget))
+                continue
+            rows.append(memory_row(label, figures, limit_mb, where, budgeted))
+            progress(f"renditions: {label} peak memory measured")
+        try:
+            rows.append(cold_row(cold(workdir)))
+        except Exception as exc:
+            rows.append(failed(SECTION, "renditions function cold init / anchor", exc))
+        progress("renditions: cold init measured")
+    try:
+        rows.append(stream_row())
+    except Exception as exc:
+        rows.append(failed(SECTION, "stream -> renditions stored", exc))
+    progress("renditions: stream latency measured")
+    jpeg = next((r for r in results if r.original.content_type == "image/jpeg"), None)
+    if jpeg is not None:
+        rows += cost_rows(jpeg)
+    return rows
+
+
+def stream_row() -> Row:
+    """How long the stream takes to make a new photo's sizes locally (bench/renditions_stream)."""
+    child = subprocess.run(
+        [sys.executable, "-m", "bench.renditions_stream"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    figures = json.loads(child.stdout.strip().splitlines()[-1])
+    return Row(
+        SECTION,
+        "stream -> 3 sizes stored (12 MP JPEG, renditions handler, LOCAL on moto)",
+        figures["median_ms"],
+        "ms",
+        None,
+        f"median of {len(figures['ms'])} new photos ({figures['bytes'] / MB:.1f} MB each): the "
+        "handler's time for its INSERT batch (renders, writes, two GetItems); plus the "
+        "stream's delivery, not in the figure: the local poller wakes every 0.2 s, AWS "
+        "batches for up to 1 s (MaximumBatchingWindowInSeconds)",
+        figures,
+    )

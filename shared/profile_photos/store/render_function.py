@@ -1,0 +1,41 @@
+"""The renditions function, invoked synchronously (Lambda `Invoke`, RequestResponse).
+
+Signed fetch asks it for the renditions of one photo when a URL is used before the stream
+made them. The endpoint follows the SDK's configuration (`AWS_ENDPOINT_URL_LAMBDA` points it
+at the local stack or `sam local start-lambda`).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from typing import Any
+
+from profile_photos.errors import DependencyUnavailable
+
+UNAVAILABLE = "Photo sizes are unavailable, retry later"
+
+
+@functools.cache
+def lambda_client() -> Any:
+    import boto3  # only a signed fetch that misses a rendition pays for boto3's import
+    from botocore.config import Config
+
+    # A render of a 12 MP photo takes well under a second; a 100 MP one a few seconds.
+    config = Config(connect_timeout=2, read_timeout=12, retries={"mode": "standard"})
+    return boto3.client("lambda", config=config)
+
+
+def render(function: str, user_id: str, asset_id: str) -> bool:
+    """Whether the function made the photo's renditions (False: no such photo)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    payload = json.dumps({"render": {"userId": user_id, "assetId": asset_id}})
+    try:
+        response = lambda_client().invoke(FunctionName=function, Payload=payload.encode())
+        answer = json.loads(response["Payload"].read() or b"null")
+    except (BotoCoreError, ClientError, ValueError) as exc:
+        raise DependencyUnavailable(UNAVAILABLE) from exc
+    if response.get("FunctionError") or not isinstance(answer, dict):
+        raise DependencyUnavailable(UNAVAILABLE)
+    return answer.get("rendered") is True
