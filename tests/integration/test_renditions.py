@@ -260,3 +260,40 @@ def test_without_a_renditions_function_the_sizes_are_made_in_process(
     assert renditions.ensure_rendition(services(), uploaded["fileKey"]) is False  # an original
     assert renditions_function.invocations == []
     assert_rendition(stack.read("user-assets", small), 128)
+
+
+@pytest.mark.parametrize("provider", ["R2"])  # injected into R2's S3 client
+def test_a_failed_write_fails_its_record_and_the_redelivery_makes_every_size(
+    stack: Stack,
+) -> None:
+    from botocore.exceptions import ClientError
+
+    from profile_photos.services import services
+
+    first_photo = upload(camera_jpeg(), "a.jpg", "image/jpeg")
+    upload(camera_jpeg(), "b.jpg", "image/jpeg")
+    records = stream_records(stack, "RenditionsFunction")
+    failed: list[str] = []
+
+    def slow_down_once(params: dict[str, Any], **_: Any) -> None:
+        if not failed:  # R2 (like S3) asks a client to slow down: the first write fails
+            failed.append(params["Key"])
+            error = {"Error": {"Code": "SlowDown", "Message": "Reduce your request rate"}}
+            raise ClientError(error, "PutObject")
+
+    events = services().storage.client.meta.events  # type: ignore[attr-defined]
+    events.register("before-parameter-build.s3.PutObject", slow_down_once)
+    try:
+        first = renditions_handler.lambda_handler({"Records": records}, LambdaContext())
+        second = renditions_handler.lambda_handler({"Records": records}, LambdaContext())
+    finally:
+        events.unregister("before-parameter-build.s3.PutObject", slow_down_once)
+
+    sequence = records[0]["dynamodb"]["SequenceNumber"]
+    assert first == {"batchItemFailures": [{"itemIdentifier": sequence}]}
+    assert failed[0].startswith(first_photo["fileKey"].rpartition(".")[0])
+    assert second == {"batchItemFailures": []}
+    assert len(rendition_objects(stack)) == 4  # small and medium of both photos
+    stem = first_photo["fileKey"].rpartition(".")[0]
+    for size, side in SIZES.items():
+        assert_rendition(stack.read("user-assets", f"{stem}.{size.lower()}.webp"), side)
