@@ -56,8 +56,8 @@ echo "-- sam build took $((SECONDS - started))s"
 [[ $build_only == 1 ]] && exit 0
 
 # ------------------------------------------------------------------ what was built
-# "<logical id> <handler>" for every zip function of the built template (new functions are
-# picked up without editing this script).
+# "<logical id> <handler> <its own layers, colon-separated, or ->" for every zip function of the
+# built template (new functions and layers are picked up without editing this script).
 mapfile -t functions < <("$TOOLS_PY" - "$BUILD_DIR/template.yaml" <<'PY'
 import sys
 from samtranslator.yaml_helper import yaml_parse
@@ -70,7 +70,9 @@ for logical_id, resource in template.get("Resources", {}).items():
     props = resource.get("Properties", {}) or {}
     if props.get("PackageType", "Zip") != "Zip" or "InlineCode" in props:
         continue
-    print(logical_id, props.get("Handler", handler_default))
+    # plain Refs only: the conditional JwksLayer (Fn::If) has its own check below
+    own = [layer["Ref"] for layer in props.get("Layers", []) or [] if "Ref" in layer]
+    print(logical_id, props.get("Handler", handler_default), ":".join(own) or "-")
 PY
 )
 (( ${#functions[@]} )) || fail "no functions in $BUILD_DIR/template.yaml"
@@ -89,9 +91,12 @@ for layer in DependenciesLayer SharedLayer; do
     "$(find "$BUILD_DIR/$layer" -type f | wc -l)"
 done
 for entry in "${functions[@]}"; do
-  fn=${entry%% *}
+  read -r fn _ own <<<"$entry"
   bytes=$(du -sb "$BUILD_DIR/$fn" | cut -f1)
   total=$((bytes + layers_bytes))
+  if [[ $own != - ]]; then
+    for layer in ${own//:/ }; do total=$((total + $(du -sb "$BUILD_DIR/$layer" | cut -f1))); done
+  fi
   printf '  %-22s %6s MB  (with the layers %s MB of 250 MB)\n' "$fn" "$(mb "$bytes")" \
     "$(mb "$total")"
   ((total <= LAMBDA_UNZIPPED_LIMIT)) || fail "$fn with its layers exceeds Lambda's 250 MB unzipped"
@@ -173,13 +178,17 @@ if jwt:  # HS256 needs nothing beyond the two layers
     print("  OK   cryptography is not in the default layers (it is JwksLayer)")
 check("pynamodb.models", "Model")
 check("requests_toolbelt.multipart.decoder", "MultipartDecoder")
+import importlib.util
+assert importlib.util.find_spec("PIL") is None, "Pillow belongs in ImagingLayer"
+print("  OK   Pillow is not in the default layers (it is ImagingLayer)")
 package = check("profile_photos")
 named = [f"profile_photos.{name}" for name in ("settings", "errors", "signing", "validation")]
+IMAGING = {"profile_photos.images.render"}  # checked with ImagingLayer below
 for name in named:
     check(name)
 if package:  # every other module of the shared package too
     for info in pkgutil.walk_packages(package.__path__, "profile_photos."):
-        if info.name not in named:
+        if info.name not in named and info.name not in IMAGING:
             check(info.name)
 done()
 ' || status=1
@@ -196,13 +205,37 @@ if check("jwt.algorithms", "RSAAlgorithm", "ECAlgorithm"):
 done()
 ' || status=1
 
+IMAGING_LAYER="$ROOT/$BUILD_DIR/ImagingLayer/python"
+[[ -d $IMAGING_LAYER ]] || fail "$IMAGING_LAYER missing: did the layer build?"
+echo "== ImagingLayer (stdlib + the two layers + ImagingLayer, as the renditions function has)"
+EXTRA_LAYER="$IMAGING_LAYER" import_check "ImagingLayer" "" '
+render = check("profile_photos.images.render", "render", "decode")
+if render:
+    # the compiled Pillow and libheif wheels really run here: a JPEG and a HEIC in, WebP out
+    import io
+    from PIL import Image
+    import pillow_heif
+    for fmt in ("JPEG", "HEIF"):
+        pillow_heif.register_heif_opener()
+        buffer = io.BytesIO()
+        Image.new("RGB", (64, 48), (200, 10, 10)).save(buffer, fmt)
+        mime = {"JPEG": "image/jpeg", "HEIF": "image/heic"}[fmt]
+        made = render.render(buffer.getvalue(), mime, (32,))
+        assert made[32].data[:4] == b"RIFF" and (made[32].width, made[32].height) == (32, 24)
+        print(f"  OK   {fmt} rendered to WebP (Pillow, libheif native code)")
+done()
+' || status=1
+
 for entry in "${functions[@]}"; do
-  fn=${entry%% *}
-  handler=${entry#* }
+  read -r fn handler own <<<"$entry"
   module=${handler%.*}
   func=${handler##*.}
-  echo "== $fn (sys.path = $BUILD_DIR/$fn + the two layers + stdlib)"
-  import_check "$fn" "$ROOT/$BUILD_DIR/$fn" "
+  extra=""
+  if [[ $own != - ]]; then
+    for layer in ${own//:/ }; do extra+="${extra:+:}$ROOT/$BUILD_DIR/$layer/python"; done
+  fi
+  echo "== $fn (sys.path = $BUILD_DIR/$fn + the two layers${extra:+ + its own} + stdlib)"
+  EXTRA_LAYER="$extra" import_check "$fn" "$ROOT/$BUILD_DIR/$fn" "
 module = check('$module', '$func')
 if module is not None and not callable(getattr(module, '$func')):
     failed.append('$handler'); print('  FAIL $handler is not callable')
