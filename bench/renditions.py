@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -650,9 +651,13 @@ def run(progress: Callable[[str], None] = lambda _: None) -> list[Row]:
 
 def stream_row() -> Row:
     """How long the stream takes to make a new photo's sizes locally (bench/renditions_stream)."""
+    # a fresh environment: the other sections point the SDK at their moto server
+    inherited = ("AWS_", "MOTO_", "R2_", "OBJECT_STORAGE", "LOCAL_STORAGE", "RENDITIONS")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(inherited)}
     child = subprocess.run(
         [sys.executable, "-m", "bench.renditions_stream"],
         cwd=ROOT,
+        env=env,
         capture_output=True,
         text=True,
         timeout=300,
