@@ -100,7 +100,7 @@ class LocalStack:
         self.removed_staged = 0
         self.emulate_limits = False
         self.api: LocalApi | None = None
-        self.lambda_api = LambdaApi({f.name for f in self.functions}, self._invoke_by_name)
+        self.lambda_api = LambdaApi({f.name for f in self.functions}, self._invoke)
         self.lambda_thread: threading.Thread | None = None
 
     # -- environment -------------------------------------------------------------------------
@@ -168,35 +168,22 @@ class LocalStack:
         self.api = LocalApi(
             (self.host, self.port),
             self.functions,
-            self._invoke_api,
+            lambda function, event, request_id: self._invoke(function.name, event, request_id),
             emulate_lambda_limits=self.emulate_limits,
         )
         self.port = self.api.server_address[1]
 
-    def _invoke_api(self, function: LocalFunction, event: dict[str, Any], request_id: str) -> Any:
+    def _invoke(self, name: str, event: Any, request_id: str | None = None) -> Any:
+        """Every invocation (the API's, the stream pollers', Lambda's Invoke API): a warm
+        worker of the function, then the changed tables saved soon after."""
         try:
-            return self.pools[function.name].invoke(event, request_id)
-        finally:
-            self.dynamo.mark_dirty()
-
-    def _invoke_by_name(self, name: str, event: Any) -> Any:
-        """A function invoking another (Lambda's Invoke API, `devstack.lambda_api`)."""
-        try:
-            return self.pools[name].invoke(event)
+            return self.pools[name].invoke(event, request_id)
         finally:
             self.dynamo.mark_dirty()
 
     def _start_pollers(self) -> None:
         def invoker(function: LocalFunction) -> Invoke:
-            pool = self.pools[function.name]
-
-            def invoke(event: dict[str, Any]) -> Any:
-                try:
-                    return pool.invoke(event)
-                finally:
-                    self.dynamo.mark_dirty()
-
-            return invoke
+            return lambda event: self._invoke(function.name, event)
 
         failures = self.data_dir / "stream-failures.jsonl"
         self.pollers += start_pollers(self.dynamo, self.functions, invoker, failures, self.stopping)

@@ -43,3 +43,23 @@ def tools_python_json(*args: str) -> Any:
     result = run_tools_python(*args)
     assert result.returncode == 0, result.stdout + result.stderr
     return json.loads(result.stdout)
+
+
+# The SAM transform offline (tools/check_template.py's), with parameter defaults overridden.
+TRANSFORM = """\
+import json, logging, sys
+sys.path.insert(0, "tools")
+from check_template import transform
+from samtranslator.yaml_helper import yaml_parse
+logging.getLogger("samtranslator").setLevel(logging.ERROR)
+template = yaml_parse(open(sys.argv[1]).read())
+for name, value in json.loads(sys.argv[2]).items():
+    template["Parameters"][name]["Default"] = value
+translated, _ = transform(template, "eu-west-1")
+print(json.dumps(translated))
+"""
+
+
+def transformed_template(template: Path, defaults: dict[str, str]) -> dict[str, Any]:
+    """`template` through the SAM transform (the tools venv's), parameters at `defaults`."""
+    return tools_python_json("-c", TRANSFORM, str(template), json.dumps(defaults))  # type: ignore[no-any-return]

@@ -17,7 +17,7 @@ import pytest
 
 from devstack.functions import Resolver, load_functions
 from devstack.template import load_template, resources_of_type
-from testkit.tools_venv import run_tools_python, tools_python_json
+from testkit.tools_venv import run_tools_python, transformed_template
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
@@ -35,20 +35,6 @@ CONFIG = RESOURCES[DISTRIBUTION]["Properties"]["DistributionConfig"]
 CACHE_KEY = CACHE_POLICY["Properties"]["CachePolicyConfig"]
 FORWARDED = ORIGIN_POLICY["Properties"]["OriginRequestPolicyConfig"]
 (SIGNED_BEHAVIOR,) = CONFIG["CacheBehaviors"]
-
-# The SAM transform offline (tools/check_template.py's), with parameter defaults overridden.
-TRANSFORM = """\
-import json, logging, sys
-sys.path.insert(0, "tools")
-from check_template import transform
-from samtranslator.yaml_helper import yaml_parse
-logging.getLogger("samtranslator").setLevel(logging.ERROR)
-template = yaml_parse(open(sys.argv[1]).read())
-for name, value in json.loads(sys.argv[2]).items():
-    template["Parameters"][name]["Default"] = value
-translated, _ = transform(template, "eu-west-1")
-print(json.dumps(translated))
-"""
 
 
 def created(enable_cdn: str) -> tuple[set[str], set[str]]:
@@ -235,9 +221,7 @@ def test_the_functions_signed_urls_base_stays_a_parameter_no_cycle() -> None:
 
 @pytest.mark.tools
 def test_with_the_cdn_on_the_transformed_distribution_fronts_the_rest_api() -> None:
-    translated = tools_python_json(
-        "-c", TRANSFORM, str(TEMPLATE), json.dumps({"EnableCdn": "true"})
-    )
+    translated = transformed_template(TEMPLATE, {"EnableCdn": "true"})
     resources = translated["Resources"]
 
     assert resources["ProfilePhotosApi"]["Type"] == "AWS::ApiGateway::RestApi"

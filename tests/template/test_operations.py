@@ -18,27 +18,13 @@ from typing import Any
 import pytest
 
 from devstack.template import load_template, resources_of_type
-from testkit.tools_venv import tools_python_json
+from testkit.tools_venv import transformed_template
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
 ALIAS = "live"
 NO_ACTIONS = {"Fn::If": ["HasAlarmEmail", [{"Ref": "AlarmTopic"}], {"Ref": "AWS::NoValue"}]}
 STREAM_EVENTS = ("DynamoDB", "Kinesis")
-
-# The SAM transform offline (tools/check_template.py's), with parameter defaults overridden.
-TRANSFORM = """\
-import json, logging, sys
-sys.path.insert(0, "tools")
-from check_template import transform
-from samtranslator.yaml_helper import yaml_parse
-logging.getLogger("samtranslator").setLevel(logging.ERROR)
-template = yaml_parse(open(sys.argv[1]).read())
-for name, value in json.loads(sys.argv[2]).items():
-    template["Parameters"][name]["Default"] = value
-translated, _ = transform(template, "eu-west-1")
-print(json.dumps(translated))
-"""
 
 TEMPLATE_DATA = load_template()
 RESOURCES: dict[str, dict[str, Any]] = TEMPLATE_DATA["Resources"]
@@ -172,7 +158,7 @@ def translated() -> dict[str, Any]:
 
 
 def transform(defaults: dict[str, str]) -> dict[str, Any]:
-    return tools_python_json("-c", TRANSFORM, str(TEMPLATE), json.dumps(defaults))["Resources"]
+    return transformed_template(TEMPLATE, defaults)["Resources"]
 
 
 # ------------------------------------------------------------------------------- alarms
