@@ -53,7 +53,7 @@ def peak_sites(action: Callable[[], Any], share: float = 0.99) -> list[str]:
     A profile hook follows our functions' calls: at each call it notes the peak so far and
     resets tracemalloc's peak, so every function's own high-water mark is known on return and
     folded into its caller's. Library frames are not followed: a peak inside
-    requests_toolbelt is reported at our function that called it.
+    python-multipart is reported at our function that called it.
     """
     import sys
 

@@ -177,7 +177,7 @@ if jwt:  # HS256 needs nothing beyond the two layers
     assert importlib.util.find_spec("cryptography") is None, "cryptography belongs in JwksLayer"
     print("  OK   cryptography is not in the default layers (it is JwksLayer)")
 check("pynamodb.models", "Model")
-check("requests_toolbelt.multipart.decoder", "MultipartDecoder")
+check("python_multipart.multipart", "MultipartParser")
 import importlib.util
 assert importlib.util.find_spec("PIL") is None, "Pillow belongs in ImagingLayer"
 print("  OK   Pillow is not in the default layers (it is ImagingLayer)")

@@ -1,17 +1,20 @@
-"""multipart/form-data decoding with requests-toolbelt (imported only by the upload path)."""
+"""multipart/form-data decoding with python-multipart (imported only by the upload path).
+
+python-multipart is the streaming parser Starlette and FastAPI use. Before it runs,
+`_check_framing` proves the body is one complete, strictly framed form (it would otherwise
+accept a body cut short, skip a preamble, and so on); then the parser hands over each part's
+headers and data as slices of the body, and each part's data is copied once. A 5 MiB upload
+peaks at two copies of the file (the decoded body and the file part).
+"""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from email.message import Message
 
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
-from requests_toolbelt.multipart.decoder import (
-    ImproperBodyPartContentException,
-    MultipartDecoder,
-    NonMultipartContentTypeException,
-)
+from python_multipart.exceptions import FormParserError
+from python_multipart.multipart import MultipartParser, parse_options_header
 
 from profile_photos.api.idempotency import fingerprint
 from profile_photos.api.web import raw_body
@@ -26,69 +29,119 @@ class FormPart:
     data: bytes
 
 
-# requests-toolbelt splits the body on CRLF + boundary and then copies a part that starts
-# with the bare boundary (always the first one) once more. Bodies given to `parse_form` start
-# with this CRLF (`raw_body(event, BODY_PREFIX)`), which saves that copy: a 5 MiB upload then
-# peaks at 3 copies (body, split part, part content) instead of 4. The framing checks below
-# only search the body (`bytes.find`, `bytes.count`, a regex with bounds): no copy of it.
-BODY_PREFIX = b"\r\n"
-
 # Limits checked before anything is parsed. The form has two fields (`file`, `assetContext`);
 # browsers, curl and requests write part headers of a few hundred bytes with 2-3 parameters.
 MAX_PARTS = 16
 MAX_PART_HEADER_BYTES = 8 * 1024  # one part's header block, without the blank line
 MAX_HEADER_PARAMETERS = 16  # `;`-separated parameters in one header field
+MAX_BOUNDARY_LENGTH = 256  # python-multipart's own limit (RFC 2046 asks for at most 70)
 MALFORMED = "Malformed multipart/form-data body"
 TRUNCATED = f"{MALFORMED}: it ends before the closing boundary (was the upload cut short?)"
 
 _CRLF = b"\r\n"
 _HEADER_END = b"\r\n\r\n"
-_PADDING = re.compile(rb"[ \t]*")  # RFC 2046 transport-padding (LWSP) after a boundary
 # In a header block: an escaped quote, a quote, a parameter separator, or the end of a header
 # field (a line break not followed by folding whitespace).
 _HEADER_TOKENS = re.compile(rb'\\"|"|;|\r\n(?![ \t])')
 
 
 def parse_form(body: bytes, content_type: str | None) -> dict[str, list[FormPart]]:
-    """Decode a multipart/form-data body (starting with `BODY_PREFIX`) into its parts,
-    grouped by field name."""
+    """Decode a multipart/form-data body into its parts, grouped by field name."""
     if not content_type or not content_type.lower().startswith("multipart/form-data"):
         raise ValidationFailed(
             f"Content-Type must be multipart/form-data, got {content_type or 'none'}"
         )
     boundary = _boundary(content_type)
-    if not body.removeprefix(BODY_PREFIX):
+    if not body.strip(_CRLF):
         raise ValidationFailed("Request body is empty: send the photo in the 'file' field")
     _check_framing(body, boundary)
+    parts = _Parts()
     try:
-        # The boundary checked above, so toolbelt splits on exactly what was checked.
-        decoder = MultipartDecoder(body, f"multipart/form-data; boundary={boundary.decode()}")
-    except (ImproperBodyPartContentException, NonMultipartContentTypeException, ValueError) as exc:
-        raise ValidationFailed(MALFORMED) from exc
-
-    fields: dict[str, list[FormPart]] = {}
-    for part in decoder.parts:
-        disposition = Message()
-        raw = part.headers.get(b"Content-Disposition", b"").decode("utf-8", "replace")
-        disposition["Content-Disposition"] = raw
-        name = disposition.get_param("name", header="Content-Disposition")
-        if disposition.get_content_disposition() != "form-data" or not isinstance(name, str):
-            raise ValidationFailed(f"{MALFORMED}: a part has no field name")
-        part_type = part.headers.get(b"Content-Type")
-        fields.setdefault(name, []).append(
-            FormPart(
-                name=name,
-                file_name=disposition.get_filename(),
-                content_type=part_type.decode("latin-1") if part_type else None,
-                data=part.content,
-            )
+        # `_check_framing` bounded the headers (size, parameters) and the parts, and proved
+        # the close delimiter is there, so the parser reads exactly the parts checked.
+        parser = MultipartParser(
+            boundary,
+            parts.callbacks(),  # type: ignore[arg-type]
+            # no tighter than the framing check, so its messages are the ones clients see
+            max_header_count=MAX_PART_HEADER_BYTES,
+            max_header_size=MAX_PART_HEADER_BYTES,
         )
-    return fields
+        parser.write(body)
+        parser.finalize()
+    except FormParserError as exc:
+        raise ValidationFailed(MALFORMED) from exc
+    if not parts.ended:
+        raise ValidationFailed(TRUNCATED)
+    return parts.fields
+
+
+class _Parts:
+    """python-multipart's callbacks, collecting each part's headers and data."""
+
+    def __init__(self) -> None:
+        self.fields: dict[str, list[FormPart]] = {}
+        self.ended = False
+        self._headers: dict[bytes, bytes] = {}
+        self._field = bytearray()
+        self._value = bytearray()
+        self._data: list[memoryview] = []
+
+    def callbacks(self) -> dict[str, object]:
+        return {
+            "on_part_begin": self._part_begin,
+            "on_header_field": self._header_field,
+            "on_header_value": self._header_value,
+            "on_header_end": self._header_end,
+            "on_part_data": self._part_data,
+            "on_part_end": self._part_end,
+            "on_end": self._end,
+        }
+
+    def _part_begin(self) -> None:
+        self._headers, self._data = {}, []
+
+    def _header_field(self, data: bytes, start: int, end: int) -> None:
+        self._field += data[start:end]
+
+    def _header_value(self, data: bytes, start: int, end: int) -> None:
+        self._value += data[start:end]
+
+    def _header_end(self) -> None:
+        self._headers[bytes(self._field).strip().lower()] = bytes(self._value).strip()
+        self._field.clear()
+        self._value.clear()
+
+    def _part_data(self, data: bytes, start: int, end: int) -> None:
+        # `data` is the (immutable) body, or the parser's boundary bytes: a view copies nothing
+        self._data.append(memoryview(data)[start:end])
+
+    def _part_end(self) -> None:
+        kind, params = parse_options_header(self._headers.get(b"content-disposition", b""))
+        name = params.get(b"name")
+        if kind != b"form-data" or name is None:
+            raise ValidationFailed(f"{MALFORMED}: a part has no field name")
+        file_name = params.get(b"filename")
+        part_type = self._headers.get(b"content-type")
+        part = FormPart(
+            name=_text(name),
+            file_name=None if file_name is None else _text(file_name),
+            content_type=part_type.decode("latin-1") if part_type is not None else None,
+            data=b"".join(self._data),
+        )
+        self._data = []
+        self.fields.setdefault(part.name, []).append(part)
+
+    def _end(self) -> None:
+        self.ended = True
+
+
+def _text(value: bytes) -> str:
+    """A Content-Disposition parameter: browsers and curl send names as raw UTF-8."""
+    return value.decode("utf-8", "replace")
 
 
 def _boundary(content_type: str) -> bytes:
-    """The `boundary` parameter, read like requests-toolbelt reads it (the last one wins,
-    surrounding quotes removed)."""
+    """The `boundary` parameter (the last one wins, surrounding quotes removed)."""
     boundary = ""
     for item in content_type.split(";")[1:]:
         attr, equals, value = item.strip().partition("=")
@@ -96,28 +149,32 @@ def _boundary(content_type: str) -> bytes:
             boundary = value.strip('"')
     if not boundary:
         raise ValidationFailed("Content-Type multipart/form-data is missing its boundary")
+    if len(boundary) > MAX_BOUNDARY_LENGTH:
+        raise ValidationFailed(
+            f"Content-Type multipart/form-data has a boundary over {MAX_BOUNDARY_LENGTH} characters"
+        )
     return boundary.encode("utf-8")
 
 
 def _check_framing(body: bytes, boundary: bytes) -> None:
-    """Refuse, before any part is parsed, a body whose framing requests-toolbelt would get
-    wrong or parse slowly. toolbelt splits on every CRLF + `--boundary` and keeps whatever
-    lies between, so by itself it accepts a body cut short (no close delimiter: the cut part
-    is returned as if complete), reads a preamble or an epilogue as parts, and hands header
-    blocks of any size to `email`, whose parameter parsing is quadratic.
+    """Refuse, before any part is parsed, a body whose framing the parser would accept or
+    parse slowly. python-multipart streams: by itself it skips any preamble up to the first
+    `-`, stops quietly at the end of a body cut short, and hands header values to
+    `parse_options_header`, whose parameter splitting (the same as `email`'s) is quadratic.
 
     What is accepted, against RFC 2046 section 5.1.1:
-    - Preamble: none, or one empty line (RFC: any text, ignored; toolbelt would parse it).
-    - Each delimiter line: `--boundary`, optional transport padding (spaces, tabs), CRLF.
-      Anything else after the boundary is refused (RFC: the boundary must not begin a line
-      of part data).
+    - Preamble: none, or one or two empty lines (RFC: any text, ignored).
+    - Each delimiter line: `--boundary` and CRLF. Anything else after the boundary is
+      refused, transport padding included (RFC 2046 allows spaces and tabs there; the parser
+      does not, and no client sends them).
     - Each part: at most `MAX_PART_HEADER_BYTES` of headers, ended by a blank line; no header
       field with more than `MAX_HEADER_PARAMETERS` parameters (`;` outside quoted strings,
-      counted the way `email` splits them); at most `MAX_PARTS` parts.
+      counted the way `parse_options_header` and `email` split them); at most `MAX_PARTS`
+      parts.
     - The close delimiter `--boundary--` is required. After it: the end of the body, or CRLF
-      and an epilogue, which is ignored as long as it contains no delimiter (toolbelt would
-      parse one as a part). Transport padding after the close delimiter, which RFC 2046
-      allows but no client sends, is refused for the same reason.
+      and an epilogue, which is ignored as long as it contains no delimiter (a client that
+      sends one is confused about the body). Transport padding after the close delimiter,
+      which RFC 2046 allows but no client sends, is refused for the same reason.
     """
     dash_boundary = b"--" + boundary
     delimiter = _CRLF + dash_boundary
@@ -132,7 +189,7 @@ def _check_framing(body: bytes, boundary: bytes) -> None:
         parts += 1
         if parts > MAX_PARTS:
             raise ValidationFailed(f"{MALFORMED}: more than {MAX_PARTS} parts")
-        line_end = _PADDING.match(body, after).end()  # type: ignore[union-attr]
+        line_end = after
         if not body.startswith(_CRLF, line_end):
             if len(body) - line_end < len(_CRLF):
                 raise ValidationFailed(TRUNCATED)
@@ -222,5 +279,5 @@ class UploadForm:
 
 def upload_form(event: APIGatewayProxyEvent) -> UploadForm:
     """The upload form of a `multipart/form-data` request (400 for anything else)."""
-    fields = parse_form(raw_body(event, BODY_PREFIX), event.headers.get("content-type"))
+    fields = parse_form(raw_body(event), event.headers.get("content-type"))
     return UploadForm(single_file(fields, "file"), single_text(fields, "assetContext"))

@@ -140,20 +140,15 @@ def failed(error: Exception) -> Response[str]:
     return json_response(status, error_envelope(code, INTERNAL_ERROR_MESSAGE))
 
 
-def raw_body(event: APIGatewayProxyEvent, prefix: bytes = b"") -> bytes:
-    """The request body as bytes, base64-decoded when API Gateway encoded it.
-
-    `prefix` is put in front while decoding, for a parser that needs it (multipart), so the
-    caller never holds the body twice.
-    """
+def raw_body(event: APIGatewayProxyEvent) -> bytes:
+    """The request body as bytes, base64-decoded when API Gateway encoded it."""
     body = event.body or ""
     if not event.is_base64_encoded:
-        return prefix + body.encode("utf-8", "surrogateescape")
+        return body.encode("utf-8", "surrogateescape")
     try:
-        decoded = binascii.a2b_base64(body, strict_mode=True)
+        return binascii.a2b_base64(body, strict_mode=True)
     except (binascii.Error, ValueError) as exc:
         raise ValidationFailed("Request body is not valid base64") from exc
-    return prefix + decoded if prefix else decoded
 
 
 def public_base_url(event: APIGatewayProxyEvent, settings: Settings) -> str:
