@@ -16,7 +16,9 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 ROOT=$PWD
-BUILD_DIR=.aws-sam/build
+BUILD_DIR=${BUILD_DIR:-.aws-sam/build}
+[[ $BUILD_DIR == /* ]] || BUILD_DIR=$ROOT/$BUILD_DIR
+SAM_CACHE_DIR=${SAM_CACHE_DIR:-.aws-sam/cache}
 SAM=${SAM:-$ROOT/.venv-tools/bin/sam}
 TOOLS_PY=$ROOT/.venv-tools/bin/python
 LAMBDA_UNZIPPED_LIMIT=$((250 * 1024 * 1024)) # function + all its layers, unzipped
@@ -51,8 +53,12 @@ echo "python: $PY313 ($("$PY313" -c 'import platform; print(platform.python_vers
 # ------------------------------------------------------------------ sam build
 echo "== sam build -> $BUILD_DIR"
 started=$SECONDS
-PATH="$PY313_BIN:$PATH" SAM_CLI_TELEMETRY=0 "$SAM" build --build-dir "$BUILD_DIR" --template template.yaml
+PATH="$PY313_BIN:$PATH" SAM_CLI_TELEMETRY=0 "$SAM" build --build-dir "$BUILD_DIR" \
+  --cache-dir "$SAM_CACHE_DIR" --template template.yaml
 echo "-- sam build took $((SECONDS - started))s"
+started=$SECONDS
+"$PY313" "$ROOT/tools/precompile.py" "$BUILD_DIR"
+echo "-- precompile took $((SECONDS - started))s"
 [[ $build_only == 1 ]] && exit 0
 
 # ------------------------------------------------------------------ what was built
@@ -77,7 +83,7 @@ PY
 )
 (( ${#functions[@]} )) || fail "no functions in $BUILD_DIR/template.yaml"
 
-LAYER_PATHS=("$ROOT/$BUILD_DIR/DependenciesLayer/python" "$ROOT/$BUILD_DIR/SharedLayer/python")
+LAYER_PATHS=("$BUILD_DIR/DependenciesLayer/python" "$BUILD_DIR/SharedLayer/python")
 for layer in "${LAYER_PATHS[@]}"; do
   [[ -d $layer ]] || fail "$layer missing: did the layer build?"
 done
@@ -102,6 +108,47 @@ for entry in "${functions[@]}"; do
   ((total <= LAMBDA_UNZIPPED_LIMIT)) || fail "$fn with its layers exceeds Lambda's 250 MB unzipped"
 done
 
+# ------------------------------------------------------------------ bytecode
+# Every source of every built folder has a .pyc for this Python beside it, with the right
+# magic number and PEP 552 flags 0b01 (hash-based, source not checked). A source that does
+# not compile on this Python (a dependency's Python 2 test fixture) cannot be imported
+# either, and is only counted.
+echo "== bytecode ($("$PY313" -c 'import sys; print(sys.implementation.cache_tag)'), unchecked-hash)"
+"$PY313" -I -S -B - "$BUILD_DIR" <<'PY' || fail "the build lacks valid bytecode (see above)"
+import importlib.util, sys
+from pathlib import Path
+
+root = Path(sys.argv[1])
+bad, skipped, good = [], 0, 0
+for folder in sorted(p for p in root.iterdir() if p.is_dir()):
+    for source in folder.rglob("*.py"):
+        cached = Path(importlib.util.cache_from_source(str(source)))
+        if not cached.is_file():
+            try:
+                compile(source.read_bytes(), str(source), "exec")
+            except (SyntaxError, ValueError):
+                skipped += 1
+                continue
+            bad.append(f"{source.relative_to(root)}: no .pyc")
+            continue
+        header = cached.read_bytes()[:16]
+        if header[:4] != importlib.util.MAGIC_NUMBER:
+            bad.append(f"{cached.relative_to(root)}: magic {header[:4]!r} is not this Python's")
+        elif int.from_bytes(header[4:8], "little") != 0b01:
+            bad.append(f"{cached.relative_to(root)}: flags {header[4:8].hex()} (not unchecked-hash)")
+        elif header[8:16] != importlib.util.source_hash(source.read_bytes()):
+            bad.append(f"{cached.relative_to(root)}: hash does not match its source")
+        else:
+            good += 1
+for line in bad[:10]:
+    print(f"  FAIL {line}")
+if bad:
+    print(f"-- bytecode: {len(bad)} FAILED of {good + len(bad)}")
+    sys.exit(1)
+print(f"  OK   {good} modules carry unchecked-hash .pyc matching their source"
+      f"{f' ({skipped} sources do not compile on this Python and have none)' if skipped else ''}")
+PY
+
 # ------------------------------------------------------------------ import check
 # A clean environment with dummy values: importing must not need real settings or AWS
 # (handlers read settings lazily), and nothing from this shell may leak in.
@@ -118,7 +165,7 @@ import_check() { # $1: label, $2: function folder or "", $3: python code
     JWT_SECRET=import-check-dummy-jwt-secret-0123456789abcdef \
     PHOTOS_TABLE=import-check-photos USERS_TABLE=import-check-users \
     CHECK_LABEL="$1" CHECK_FUNCTION_DIR="$2" CHECK_LAYERS="$(IFS=:; echo "${LAYER_PATHS[*]}")${EXTRA_LAYER:+:$EXTRA_LAYER}" \
-    "$PY313" -I -S -c "$PREAMBLE
+    "$PY313" -I -S -B -c "$PREAMBLE
 $3"
 }
 
@@ -130,7 +177,20 @@ assert not any("site-packages" in p for p in stdlib), stdlib
 first = [os.environ["CHECK_FUNCTION_DIR"]] if os.environ["CHECK_FUNCTION_DIR"] else []
 sys.path[:] = first + os.environ["CHECK_LAYERS"].split(":") + stdlib
 allowed = tuple(first + os.environ["CHECK_LAYERS"].split(":") + stdlib)
+built = tuple(first + os.environ["CHECK_LAYERS"].split(":"))
 failed = []
+
+# The bytecode guard: a module of the build whose .pyc is missing, stale or for another
+# Python is compiled from its source by SourceFileLoader.source_to_code; record every such
+# compile (-B: nothing is written back, as on Lambda's read-only mounts).
+from importlib.machinery import SourceFileLoader
+compiled_from_source = []
+_source_to_code = SourceFileLoader.source_to_code
+def _guard(self, data, path, *args, **kwargs):
+    if str(path).startswith(built):
+        compiled_from_source.append(str(path))
+    return _source_to_code(self, data, path, *args, **kwargs)
+SourceFileLoader.source_to_code = _guard
 
 def check(name, *attrs):
     try:
@@ -154,6 +214,15 @@ def check(name, *attrs):
 
 def done():
     label = os.environ["CHECK_LABEL"]
+    from_build = [m for m in list(sys.modules.values())
+                  if (getattr(m, "__file__", None) or "").startswith(built)
+                  and m.__file__.endswith(".py")]
+    if compiled_from_source:
+        failed.append("bytecode")
+        print(f"  FAIL {len(compiled_from_source)} modules compiled from source, e.g. "
+              f"{compiled_from_source[:3]}", flush=True)
+    else:
+        print(f"  OK   all {len(from_build)} modules of the build loaded from their .pyc", flush=True)
     if failed:
         print(f"-- {label}: {len(failed)} FAILED: {', '.join(failed)}", flush=True)
         sys.exit(1)
@@ -193,7 +262,7 @@ if package:  # every other module of the shared package too
 done()
 ' || status=1
 
-JWKS_LAYER="$ROOT/$BUILD_DIR/JwksLayer/python"
+JWKS_LAYER="$BUILD_DIR/JwksLayer/python"
 [[ -d $JWKS_LAYER ]] || fail "$JWKS_LAYER missing: did the layer build?"
 echo "== JwksLayer (stdlib + the two layers + JwksLayer, as a JWKS deployment has)"
 EXTRA_LAYER="$JWKS_LAYER" import_check "JwksLayer" "" '
@@ -205,7 +274,7 @@ if check("jwt.algorithms", "RSAAlgorithm", "ECAlgorithm"):
 done()
 ' || status=1
 
-IMAGING_LAYER="$ROOT/$BUILD_DIR/ImagingLayer/python"
+IMAGING_LAYER="$BUILD_DIR/ImagingLayer/python"
 [[ -d $IMAGING_LAYER ]] || fail "$IMAGING_LAYER missing: did the layer build?"
 echo "== ImagingLayer (stdlib + the two layers + ImagingLayer, as the renditions function has)"
 EXTRA_LAYER="$IMAGING_LAYER" import_check "ImagingLayer" "" '
@@ -232,10 +301,10 @@ for entry in "${functions[@]}"; do
   func=${handler##*.}
   extra=""
   if [[ $own != - ]]; then
-    for layer in ${own//:/ }; do extra+="${extra:+:}$ROOT/$BUILD_DIR/$layer/python"; done
+    for layer in ${own//:/ }; do extra+="${extra:+:}$BUILD_DIR/$layer/python"; done
   fi
   echo "== $fn (sys.path = $BUILD_DIR/$fn + the two layers${extra:+ + its own} + stdlib)"
-  EXTRA_LAYER="$extra" import_check "$fn" "$ROOT/$BUILD_DIR/$fn" "
+  EXTRA_LAYER="$extra" import_check "$fn" "$BUILD_DIR/$fn" "
 module = check('$module', '$func')
 if module is not None and not callable(getattr(module, '$func')):
     failed.append('$handler'); print('  FAIL $handler is not callable')

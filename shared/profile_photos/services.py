@@ -1,20 +1,26 @@
 """The composition root: everything a function needs, built once per container.
 
-`services()` loads the settings, binds the tables, opens the object store and makes the one
-`Signer`, the rate `Limiter` and the claims refresh, on the first request of a container, and
-returns the same object afterwards. Handlers take what they need from it; tests build their
-own with `Services.build(settings)` or, after changing the environment, `services.cache_clear()`.
+`services()` loads the settings, binds the tables and makes the one `Signer`, the rate
+`Limiter` and the claims refresh, on the first request of a container, and returns the same
+object afterwards. The object store (R2's S3 client, and boto3's import, in R2 mode) is
+opened on first use of `storage`: the graphql function needs it only for its delete
+mutations, and its other requests never pay for it. Handlers take what they need from it;
+tests build their own with `Services.build(settings)` or, after changing the environment,
+`reset()`.
 """
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import Any
 
 from profile_photos.claims import ClaimsRefresh
 from profile_photos.ratelimit import Limiter
 from profile_photos.settings import Settings, get_settings
 from profile_photos.signing import Signer
+from profile_photos.store.aws import dynamodb_client, reset_session
 from profile_photos.store.models import bind_tables
 from profile_photos.store.storage import Storage, open_storage
 
@@ -22,17 +28,23 @@ from profile_photos.store.storage import Storage, open_storage
 @dataclass(frozen=True, slots=True)
 class Services:
     settings: Settings
-    storage: Storage
+    open_storage: Callable[[], Storage]  # the same store on every call, opened on the first
+    open_dynamodb: Callable[[], Any]  # a DynamoDB client for Powertools, made on first use
     signer: Signer
     limiter: Limiter
     refresh_claims: ClaimsRefresh
+
+    @property
+    def storage(self) -> Storage:
+        return self.open_storage()
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
         bind_tables(settings)
         return cls(
             settings=settings,
-            storage=open_storage(settings),
+            open_storage=functools.cache(functools.partial(open_storage, settings)),
+            open_dynamodb=functools.cache(dynamodb_client),
             signer=Signer(
                 settings.local_storage_secret,
                 settings.signed_url_ttl_seconds,
@@ -59,3 +71,4 @@ def reset() -> None:
     bench, after they change the environment."""
     get_settings.cache_clear()
     services.cache_clear()
+    reset_session()

@@ -68,7 +68,13 @@ def policies() -> dict[str, list[Statement]]:
 
 
 def aws_calls() -> list[Call]:
-    return [call for call in SUITE.calls if is_aws(call.host)]
+    return [call for call in SUITE.calls if is_aws(call.host) and not is_r2(call)]
+
+
+def is_r2(call: Call) -> bool:
+    """R2 signs for region `auto` (no AWS region has that name), whatever its endpoint: also
+    a test's loopback endpoint that never answers."""
+    return call.service == "s3" and call.region == "auto"
 
 
 def needed() -> dict[Permission, str]:
@@ -130,7 +136,7 @@ def test_every_aws_call_is_allowed_by_its_functions_policy(
 
     # Every caller is a function of the template, and only S3 calls go outside AWS (R2)
     assert {call.function for call in SUITE.calls} <= set(policies)
-    outside = {(c.service, c.host) for c in SUITE.calls if not is_aws(c.host)}
+    outside = {(c.service, c.host) for c in SUITE.calls if not is_aws(c.host) or is_r2(c)}
     assert {service for service, _ in outside} <= {"s3"}, outside
 
     assert denied(policies) == [], "calls the function's policy refuses:\n" + recorded_table()

@@ -12,7 +12,8 @@ registers the photo, on condition that it is not set yet. Erasure deletes a user
 
 Table names come from settings: `bind_tables()` points the models at them, once, when the
 composition root (`profile_photos.services`) is built. Only the store's modules use these
-models; the domain receives `store.records`.
+models; the domain receives `store.records`. Every model and connection has the timeouts of
+`store.aws.DYNAMODB` and uses the container's one botocore session (`store.aws`).
 """
 
 from __future__ import annotations
@@ -31,8 +32,11 @@ from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
 from profile_photos.settings import Settings
+from profile_photos.store.aws import DynamoDBMeta, connection_options, share_session
 
 ACTIVE_INDEX = "active-by-user"
+
+share_session()
 
 
 class ActiveByUserIndex(GlobalSecondaryIndex["PhotoModel"]):  # type: ignore[no-untyped-call]
@@ -47,7 +51,7 @@ class ActiveByUserIndex(GlobalSecondaryIndex["PhotoModel"]):  # type: ignore[no-
 
 
 class PhotoModel(Model):
-    class Meta:
+    class Meta(DynamoDBMeta):
         table_name = "profile-photos-photos"
 
     user_id = UnicodeAttribute(hash_key=True, attr_name="userId")
@@ -68,7 +72,7 @@ class PhotoModel(Model):
 
 
 class UserModel(Model):
-    class Meta:
+    class Meta(DynamoDBMeta):
         table_name = "profile-photos-users"
 
     id = UnicodeAttribute(hash_key=True)
@@ -86,7 +90,7 @@ class RateLimitModel(Model):
     """One user's upload budget for one epoch hour: `units` spent in the hour, and one slot
     per minute (`m00`..`m59`, dynamic attributes written by `ratelimit`). Expires by TTL."""
 
-    class Meta:
+    class Meta(DynamoDBMeta):
         table_name = "profile-photos-rate-limits"
 
     pk = UnicodeAttribute(hash_key=True)
@@ -98,7 +102,7 @@ class UploadGrantModel(Model):
     """One direct upload announced by `upload-url`: what may be PUT, and whether it was
     completed. Expires by TTL well after its staged object can exist."""
 
-    class Meta:
+    class Meta(DynamoDBMeta):
         table_name = "profile-photos-uploads"
 
     user_id = UnicodeAttribute(hash_key=True, attr_name="userId")
@@ -125,7 +129,7 @@ def bind_tables(settings: Settings) -> None:
 @functools.cache
 def transaction_connection() -> Connection:
     """One low-level connection per container for TransactWriteItems."""
-    return Connection()
+    return Connection(**connection_options())
 
 
 @functools.cache
@@ -139,4 +143,4 @@ def hash_key_table(table_name: str, hash_key: str) -> TableConnection:
             "AttributeDefinitions": [{"AttributeName": hash_key, "AttributeType": "S"}],
         }
     )
-    return TableConnection(table_name, meta_table=schema)
+    return TableConnection(table_name, meta_table=schema, **connection_options())

@@ -19,11 +19,12 @@ UNAVAILABLE = "Photo sizes are unavailable, retry later"
 @functools.cache
 def lambda_client() -> Any:
     import boto3  # only a signed fetch that misses a rendition pays for boto3's import
-    from botocore.config import Config
 
-    # A render of a 12 MP photo takes well under a second; a 100 MP one a few seconds.
-    config = Config(connect_timeout=2, read_timeout=12, retries={"mode": "standard"})
-    return boto3.client("lambda", config=config)
+    from profile_photos.store.aws import RENDER_FUNCTION, session
+
+    # the timeouts and why: store.aws
+    boto = boto3.session.Session(botocore_session=session())
+    return boto.client("lambda", config=RENDER_FUNCTION.config())
 
 
 def render(function: str, user_id: str, asset_id: str) -> bool:

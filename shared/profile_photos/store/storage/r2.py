@@ -159,20 +159,20 @@ def r2_buckets(settings: Settings) -> dict[str, str]:
 
 
 def r2_client(settings: Settings) -> S3Client:
+    """boto3's S3 client for R2 on the container's one botocore session, with the timeouts
+    of `store.aws.OBJECT_STORAGE`."""
     import boto3  # only R2 mode pays for boto3's import
-    from botocore.config import Config
 
-    return boto3.client(
+    from profile_photos.store.aws import OBJECT_STORAGE, session
+
+    return boto3.session.Session(botocore_session=session()).client(
         "s3",
         endpoint_url=settings.r2_endpoint,
         region_name="auto",
         aws_access_key_id=settings.r2_access_key_id,
         aws_secret_access_key=settings.r2_secret_access_key,
-        config=Config(
+        config=OBJECT_STORAGE.config(
             signature_version="s3v4",
             s3={"addressing_style": "path"},
-            retries={"mode": "standard", "max_attempts": 3},
-            connect_timeout=3,
-            read_timeout=10,
         ),
     )
