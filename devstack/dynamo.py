@@ -1,17 +1,18 @@
 """The embedded DynamoDB: moto's server on loopback, with tables from the template and state
-that survives a restart.
+that survives a restart, even `kill -9`.
 
-moto keeps its state in memory and has no snapshot of its own (its server offers no
-persistence option), so the stack
-saves every table to `$DEV_DATA_DIR/dynamodb.json` (atomically, shortly after each change and
-on shutdown) and loads it back on start, before any stream poller starts reading: restored
-items are history, not new events.
+moto keeps its state in memory and has no persistence of its own, so the stack journals every
+write it acknowledged (`$DEV_DATA_DIR/dynamodb.journal`, fsynced before the write's answer
+leaves the server: `devstack.journal`) and, a few seconds after changes and on shutdown,
+compacts the journal into a snapshot of every table (`$DEV_DATA_DIR/dynamodb.json`, written
+while writes are held back, then fsynced and renamed). On start it loads the snapshot and
+replays the journal, before any stream poller starts reading: restored items are history,
+not new events.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import threading
 from pathlib import Path
 from typing import Any
@@ -19,19 +20,23 @@ from typing import Any
 import boto3
 from moto.server import ThreadedMotoServer
 
-from devstack.moto_atomic import make_dynamodb_atomic
+from devstack.journal import Journal, fsync_replace, replay
+from devstack.moto_atomic import journal_writes, make_dynamodb_atomic, writes_held
 from devstack.template import create_tables, load_template, table_definitions
 
-SAVE_DELAY_SECONDS = 0.3
+# The journal makes every write durable at once; the snapshot only keeps it short.
+SAVE_DELAY_SECONDS = 2.0
 
 
 class EmbeddedDynamo:
     def __init__(self, data_dir: Path, template: dict[str, Any] | None = None) -> None:
         self.snapshot = data_dir / "dynamodb.json"
+        self.journal = Journal(data_dir / "dynamodb.journal")
         self.template = template or load_template()
         self.server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self.endpoint = ""
         self.tables: dict[str, str] = {}  # logical id -> table name
+        self.replayed = 0  # journaled writes replayed on start (after a crash)
         self._dirty = threading.Event()
         self._stopping = threading.Event()
         self._saver: threading.Thread | None = None
@@ -54,6 +59,8 @@ class EmbeddedDynamo:
         self.tables = {name: name for name in table_definitions(self.template)}
         create_tables(self.client(), self.tables, self.template)
         self._restore()
+        self.journal.open()
+        journal_writes(self.journal.append)
         self._saver = threading.Thread(target=self._save_loop, name="dynamo-saver", daemon=True)
         self._saver.start()
 
@@ -66,6 +73,8 @@ class EmbeddedDynamo:
         if self._saver:
             self._saver.join(timeout=5)
         self.save()
+        journal_writes(None)
+        self.journal.close()
         self.server.stop()
 
     def _save_loop(self) -> None:
@@ -78,29 +87,42 @@ class EmbeddedDynamo:
             self.save()
 
     def save(self) -> None:
-        with self._save_lock:
+        """Write a snapshot holding every acknowledged write, then empty the journal."""
+        with self._save_lock, writes_held():
             client = self.client()
-            state = {}
+            tables = {}
             for table in self.tables.values():
                 items: list[dict[str, Any]] = []
                 for page in client.get_paginator("scan").paginate(
                     TableName=table, ConsistentRead=True
                 ):
                     items += page["Items"]
-                state[table] = items
+                tables[table] = items
             self.snapshot.parent.mkdir(parents=True, exist_ok=True)
             tmp = self.snapshot.with_suffix(".json.tmp")
-            tmp.write_text(json.dumps(state))
-            os.replace(tmp, self.snapshot)
+            tmp.write_text(json.dumps({"journalSeq": self.journal.seq, "tables": tables}))
+            fsync_replace(tmp, self.snapshot)
+            self.journal.compact()
 
     def _restore(self) -> None:
-        if not self.snapshot.exists():
-            return
-        state = json.loads(self.snapshot.read_text())
-        client = self.client()
-        for table, items in state.items():
-            if table not in self.tables.values():
-                continue
-            for start in range(0, len(items), 25):
-                requests = [{"PutRequest": {"Item": item}} for item in items[start : start + 25]]
-                client.batch_write_item(RequestItems={table: requests})
+        """The snapshot, then every journaled write after it, in the order they were made."""
+        if self.snapshot.exists():
+            state = json.loads(self.snapshot.read_text())
+            if "tables" not in state:  # a snapshot from before the journal
+                state = {"journalSeq": 0, "tables": state}
+            self.journal.seq = state["journalSeq"]
+            client = self.client()
+            for table, items in state["tables"].items():
+                if table not in self.tables.values():
+                    continue
+                for start in range(0, len(items), 25):
+                    batch = [{"PutRequest": {"Item": item}} for item in items[start : start + 25]]
+                    client.batch_write_item(RequestItems={table: batch})
+        replayed = 0
+        for entry in self.journal.entries():
+            if entry["seq"] <= self.journal.seq:
+                continue  # in the snapshot already (a crash between snapshot and compaction)
+            replay(self.endpoint, entry)
+            self.journal.seq = entry["seq"]
+            replayed += 1
+        self.replayed = replayed

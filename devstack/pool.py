@@ -145,5 +145,8 @@ class FunctionPool:
             workers = list(self._all)
             self._all.clear()
             self._idle.clear()
-        for worker in workers:
-            worker.stop()
+        stoppers = [threading.Thread(target=worker.stop) for worker in workers]
+        for stopper in stoppers:  # each worker may take its 2 s grace: all at once
+            stopper.start()
+        for stopper in stoppers:
+            stopper.join()

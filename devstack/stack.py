@@ -29,7 +29,9 @@ from devstack.server import LocalApi
 from devstack.streams import Invoke, StreamPoller, start_pollers
 from devstack.template import ROOT, load_template
 from devstack.token import make_token
+from profile_photos.renditions import ORIGINAL, SIZES, rendition_key
 from profile_photos.settings import SettingsError, load_settings
+from profile_photos.store.storage.base import BUCKETS
 
 log = logging.getLogger("devstack")
 STAGED_UPLOAD_LIFETIME = 15 * 60  # the life of an upload-url grant
@@ -98,6 +100,7 @@ class LocalStack:
         self.stopping = threading.Event()
         self.defaults_used: list[str] = []
         self.removed_staged = 0
+        self.removed_orphans = 0
         self.emulate_limits = False
         self.api: LocalApi | None = None
         self.lambda_api = LambdaApi({f.name for f in self.functions}, self._invoke)
@@ -151,6 +154,10 @@ class LocalStack:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.removed_staged = remove_stale_staged_uploads(self.data_dir / "object-storage")
         self.dynamo.start()
+        if (self.environ.get("OBJECT_STORAGE_PROVIDER") or "LOCAL").upper() != "R2":
+            self.removed_orphans = remove_orphan_photo_files(
+                self.data_dir / "object-storage", self.dynamo
+            )
         self.defaults_used = public_defaults(self.environ)
         for function in self.functions:
             env = self.function_environment(function)
@@ -210,10 +217,14 @@ class LocalStack:
         if self.lambda_thread is not None:
             self.lambda_api.shutdown()
         self.lambda_api.server_close()
+        deadline = time.monotonic() + 5  # for all pollers together: one may be mid-batch
         for poller in self.pollers:
-            poller.join(timeout=5)
-        for pool in self.pools.values():
-            pool.close()
+            poller.join(timeout=max(0.0, deadline - time.monotonic()))
+        closers = [threading.Thread(target=pool.close) for pool in self.pools.values()]
+        for closer in closers:  # every function's workers stop at the same time
+            closer.start()
+        for closer in closers:
+            closer.join()
         self.dynamo.stop()
 
     def banner(self) -> str:
@@ -235,6 +246,13 @@ class LocalStack:
             )
         if self.removed_staged:
             lines.append(f"  Cleanup    removed {self.removed_staged} stale staged upload(s)")
+        if self.dynamo.replayed:
+            lines.append(f"  Recovery   replayed {self.dynamo.replayed} journaled write(s)")
+        if self.removed_orphans:
+            lines.append(
+                f"  Cleanup    removed {self.removed_orphans} photo file(s) no row names "
+                "(an upload or erasure cut short)"
+            )
         if self.defaults_used:
             lines.append(
                 "  Secrets    DEVELOPMENT DEFAULTS for "
@@ -279,6 +297,37 @@ def remove_stale_staged_uploads(root: Path, max_age: float = STAGED_UPLOAD_LIFET
             if path.is_file() and path.stat().st_mtime < cutoff:
                 path.unlink()
                 removed += path.suffix != ".json"
+    return removed
+
+
+def remove_orphan_photo_files(root: Path, dynamo: EmbeddedDynamo) -> int:
+    """Files under a user's `profile-picture/` prefix that no photo row names, with their
+    metadata and any temporary file of a write cut short, removed on start (before anything
+    serves): what an upload or an erasure that the stack was killed in the middle of leaves.
+    A photo row names its file and the renditions of it; no client was ever told of a file
+    without a row (the row is written after the file, and journaled before the answer)."""
+    named: set[Path] = set()
+    scan = (
+        dynamo.client()
+        .get_paginator("scan")
+        .paginate(
+            TableName=dynamo.tables["PhotosTable"],
+            ProjectionExpression="#bucket, fileKey",
+            ExpressionAttributeNames={"#bucket": "bucket"},
+        )
+    )
+    for item in (item for page in scan for item in page["Items"]):
+        bucket, key = item["bucket"]["S"], item["fileKey"]["S"]
+        for size in (ORIGINAL, *SIZES):
+            named.add(root / bucket / rendition_key(key, size))
+    removed = 0
+    for bucket in BUCKETS:
+        for path in (root / bucket / "users").glob("*/profile-picture/*"):
+            if path.is_file() and path not in named:
+                path.unlink()
+                sidecar = root / ".metadata" / bucket / f"{path.relative_to(root / bucket)}.json"
+                sidecar.unlink(missing_ok=True)
+                removed += not path.name.startswith(".upload-")
     return removed
 
 

@@ -44,9 +44,11 @@ class Context:
     identity: Identity
     now: int  # epoch seconds, one clock for every URL signed in this request
 
-    def sign(self, bucket: str, key: str, size: str = ORIGINAL) -> str:
-        """The signed GET URL of `bucket/key` in `size` (a rendition's key for a size)."""
-        path = rendition_key(key, size)
+    def sign(self, bucket: str, key: str, size: str | None = ORIGINAL) -> str:
+        """The signed GET URL of `bucket/key` in `size` (a rendition's key for a size). An
+        explicit `size: null` (the argument is nullable, as the contract writes it) is the
+        default, ORIGINAL."""
+        path = rendition_key(key, size or ORIGINAL)
         return self.services.signer.photo_url(bucket, path, now=self.now).url
 
 
@@ -119,7 +121,7 @@ def resolve_me(_: Any, info: GraphQLResolveInfo) -> User | None:
 
 @user_type.field("profilePhotoUrl")
 def resolve_profile_photo_url(
-    user: User, info: GraphQLResolveInfo, size: str = ORIGINAL
+    user: User, info: GraphQLResolveInfo, size: str | None = ORIGINAL
 ) -> str | None:
     if not user.current_file_key:
         return None
@@ -144,7 +146,7 @@ for object_type in (photo_type, exported_type):
     object_type.set_alias("uploadedAt", "uploaded_at")
 
     @object_type.field("url")
-    def resolve_url(photo: Photo, info: GraphQLResolveInfo, size: str = ORIGINAL) -> str:
+    def resolve_url(photo: Photo, info: GraphQLResolveInfo, size: str | None = ORIGINAL) -> str:
         return context_of(info).sign(photo.bucket, photo.file_key, size)
 
 

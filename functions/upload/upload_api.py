@@ -58,6 +58,7 @@ def caller(app: APIGatewayRestResolver) -> Call:
     here = root.at(public_base_url(event, root.settings))
     scope = Idempotency[Result](
         table=root.settings.idempotency_table,
+        client=root.open_dynamodb,
         user_id=identity.user_id,
         key=event.headers.get("idempotency-key"),
         lambda_context=app.lambda_context,

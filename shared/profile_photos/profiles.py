@@ -107,25 +107,30 @@ def restore_photo(identity: Identity, asset_id: str, now: datetime | None = None
 
 
 def delete_photo(identity: Identity, asset_id: str, storage: Storage) -> Erasure:
-    """GDPR erasure of one photo: bytes first, then metadata, then the current pointer; the
-    caller's staged direct uploads go too (they hold file names and unregistered bytes)."""
+    """GDPR erasure of one photo: the current pointer moves off it first (so no failure
+    half way leaves the user pointing at erased bytes: a retry finds the photo and finishes),
+    then bytes, then metadata; the caller's staged direct uploads go too (they hold file
+    names and unregistered bytes)."""
     photo = owned_photo(identity.user_id, asset_id)
+    current = _repoint_if_current(identity.user_id, {asset_id})
     _erase(photo, storage)
     _erase_staged_uploads(identity.user_id, storage)
-    current = _repoint_if_current(identity.user_id, {asset_id})
     _audit("PhotoErased", [asset_id])
     return Erasure([asset_id], current)
 
 
 def delete_all_photos(identity: Identity, storage: Storage) -> Erasure:
     """GDPR erasure of every photo of the caller, archived included, and of their staged
-    direct uploads. Idempotency records hold no personal data (see `api.idempotency`)."""
+    direct uploads. Idempotency records hold no personal data (see `api.idempotency`).
+    The pointer is cleared before any photo goes, so a retry after a failure half way
+    finds the photos left and erases them, and never a pointer to an erased one."""
     _erase_staged_uploads(identity.user_id, storage)
+    found = list(all_photos(identity.user_id))
+    _repoint_if_current(identity.user_id, {photo.asset_id for photo in found}, clear=True)
     deleted = []
-    for photo in list(all_photos(identity.user_id)):
+    for photo in found:
         _erase(photo, storage)
         deleted.append(photo.asset_id)
-    _repoint_if_current(identity.user_id, set(deleted), clear=True)
     _audit("AllPhotosErased", deleted)
     return Erasure(deleted, None)
 
@@ -153,12 +158,14 @@ def _erase_staged_uploads(user_id: str, storage: Storage) -> None:
 
 
 def _repoint_if_current(user_id: str, removed: set[str], *, clear: bool = False) -> Photo | None:
-    """Move the user's current photo to the newest remaining active one (or clear it), only
-    if nobody made another photo current meanwhile (a concurrent upload)."""
+    """Move the user's current photo off the photos being `removed`, to the newest other
+    active one (or clear it), only if nobody made another photo current meanwhile (a
+    concurrent upload)."""
     user = users.get_user(user_id)
     if user is None or user.current_asset_id not in removed:
         return None
-    successor = None if clear else next(iter(photos.active_photos(user_id)), None)
+    remaining = (p for p in photos.active_photos(user_id) if p.asset_id not in removed)
+    successor = None if clear else next(remaining, None)
     users.repoint(user_id, user.current_asset_id, successor)
     return successor
 

@@ -186,6 +186,6 @@ def _entries(
 
 
 def _assert_archived(snapshot: Path, asset_id: str) -> None:
-    items = json.loads(snapshot.read_text())["PhotosTable"]
+    items = json.loads(snapshot.read_text())["tables"]["PhotosTable"]
     (item,) = [i for i in items if i["assetId"]["S"] == asset_id]
     assert item.get("archived") == {"BOOL": True}

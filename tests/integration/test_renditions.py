@@ -96,6 +96,19 @@ def test_every_size_is_served_right_after_the_upload_before_the_stream(stack: St
     assert uploaded["fileKey"] in urls["ORIGINAL"]
 
 
+def test_an_explicit_null_size_is_the_original(stack: Stack) -> None:
+    uploaded = upload(camera_jpeg(), "camera.jpg", "image/jpeg")
+    query = "{ me { profilePhotoUrl(size: null) profilePhotos { url(size: null) } } }"
+
+    response = gql(query)
+
+    assert "errors" not in response, response
+    me = response["data"]["me"]
+    for url in (me["profilePhotoUrl"], me["profilePhotos"][0]["url"]):
+        assert uploaded["fileKey"] in url
+        assert fetch(url).headers["content-type"] == "image/jpeg"
+
+
 def test_the_stream_makes_them_and_a_duplicate_delivery_changes_nothing(stack: Stack) -> None:
     uploaded = upload(camera_jpeg(), "camera.jpg", "image/jpeg")
     stem = uploaded["fileKey"].rpartition(".")[0]

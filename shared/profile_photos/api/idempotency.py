@@ -27,6 +27,7 @@ from profile_photos.errors import (
     IdempotencyKeyReused,
     ValidationFailed,
 )
+from profile_photos.observability import logger
 
 KEY_PATTERN = re.compile(r"[\x21-\x7e]{1,255}")  # printable ASCII, no spaces
 RESULT_TTL_SECONDS = 24 * 3600
@@ -41,7 +42,7 @@ def check_key(key: str) -> str:
 
 
 @functools.cache
-def _runner(table: str) -> tuple[Callable[..., dict[str, Any]], Any]:
+def _runner(table: str, client: Callable[[], Any]) -> tuple[Callable[..., dict[str, Any]], Any]:
     from aws_lambda_powertools.utilities.idempotency import (
         DynamoDBPersistenceLayer,
         IdempotencyConfig,
@@ -60,7 +61,7 @@ def _runner(table: str) -> tuple[Callable[..., dict[str, Any]], Any]:
 
     once = idempotent_function(
         data_keyword_argument="request",
-        persistence_store=DynamoDBPersistenceLayer(table_name=table),
+        persistence_store=DynamoDBPersistenceLayer(table_name=table, boto3_client=client()),
         config=config,
     )(run)
     return once, config
@@ -71,6 +72,7 @@ class Idempotency(Generic[R]):
     """One request's `Idempotency-Key` scope, and how its results are kept and rebuilt."""
 
     table: str
+    client: Callable[[], Any]  # the DynamoDB client (the store's: shared session, timeouts)
     user_id: str
     key: str | None  # the header's value; None: the client sent none
     lambda_context: Any
@@ -96,7 +98,7 @@ def idempotent(
     )
 
     request = {"userId": scope.user_id, "operation": operation, "key": check_key(scope.key)}
-    run, config = _runner(scope.table)
+    run, config = _runner(scope.table, scope.client)
     config.register_lambda_context(scope.lambda_context)
     fresh: list[R] = []
 
@@ -117,6 +119,12 @@ def idempotent(
             "A request with this Idempotency-Key is still in progress; retry in a moment"
         ) from exc
     except IdempotencyPersistenceLayerError as exc:
+        if fresh:
+            # The work was done; only recording its result failed. Answering 503 would send
+            # the client into a retry that finds the record in progress (409) and, once that
+            # expires, does the work a second time. The record expires as in progress.
+            logger.warning("idempotency record not completed", extra={"operation": operation})
+            return fresh[0]
         raise DependencyUnavailable("Idempotency records are unavailable, retry later") from exc
     return fresh[0] if fresh else scope.recall(record)
 

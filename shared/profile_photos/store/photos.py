@@ -8,6 +8,7 @@ a count. Writes: `register` (a new photo), `restore` (an archived one made activ
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -22,7 +23,7 @@ from profile_photos.store.models import (
     transaction_connection,
 )
 from profile_photos.store.records import Photo
-from profile_photos.store.users import CONDITION_FAILED_CODE, claims_actions, pointer_actions
+from profile_photos.store.users import claims_actions, pointer_actions, refused_by_condition
 
 CONDITION_FAILED = "ConditionalCheckFailed"  # a cancellation reason inside a transaction
 UPLOAD_NOT_FOUND = "Upload not found"
@@ -127,7 +128,7 @@ def archive(photo: Photo, archived_at: str) -> bool:
             condition=PhotoModel.active_sort_key == photo.active_sort_key,
         )
     except UpdateError as exc:
-        if exc.cause_response_code == CONDITION_FAILED_CODE:
+        if refused_by_condition(exc):
             return False
         raise DependencyUnavailable("Photo could not be archived") from exc
     return True
@@ -228,7 +229,10 @@ def _write(
             UserModel.current_sort_key < photo.active_sort_key
         )
     item = _item(photo)
-    with TransactWrite(connection=transaction_connection()) as transaction:
+    with TransactWrite(
+        connection=transaction_connection(),
+        client_request_token=_request_token(photo, photo_actions is None, make_current),
+    ) as transaction:
         if photo_actions is None:
             transaction.save(item, condition=PhotoModel.asset_id.does_not_exist())
         else:
@@ -245,6 +249,16 @@ def _write(
                 & UploadGrantModel.completed_at.does_not_exist(),
                 return_values="ALL_OLD",
             )
+
+
+def _request_token(photo: Photo, new: bool, make_current: bool) -> str:
+    """The transaction's `ClientRequestToken`: the same for the same write, so a retry that
+    botocore sends after a timeout or a dropped answer of a transaction that did commit
+    succeeds again instead of failing its own conditions (DynamoDB remembers a token for 10
+    minutes). Without it, such a retry read as "photo already exists" or "upload already
+    completed", and the caller removed the file of a photo that was registered."""
+    write = f"{photo.asset_id}:{'new' if new else 'restore'}:{int(make_current)}"
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"{write}:{photo.active_sort_key}"))  # 36 chars
 
 
 def photo_of_image(image: Mapping[str, Any]) -> Photo | None:

@@ -16,6 +16,7 @@ from pynamodb.exceptions import PynamoDBException, UpdateError
 
 from profile_photos.errors import DependencyUnavailable
 from profile_photos.store.models import RateLimitModel, hash_key_table
+from profile_photos.store.users import refused_by_condition
 
 CONDITION_FAILED = "ConditionalCheckFailedException"  # UpdateItem: a window refused
 UNAVAILABLE = "Rate limits are unavailable, retry later"
@@ -47,7 +48,7 @@ def spend(
             return_values="UPDATED_NEW",
         )
     except UpdateError as exc:
-        if exc.cause_response_code != CONDITION_FAILED:
+        if not refused_by_condition(exc):
             raise DependencyUnavailable(UNAVAILABLE) from exc
         return None
     except PynamoDBException as exc:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from botocore.exceptions import ClientError
 from pynamodb.exceptions import PynamoDBException, UpdateError
 
 from profile_photos.errors import DependencyUnavailable
@@ -16,6 +17,15 @@ from profile_photos.store.models import UserModel
 from profile_photos.store.records import Photo, User
 
 CONDITION_FAILED_CODE = "ConditionalCheckFailedException"  # a single write's error code
+
+
+def refused_by_condition(exc: PynamoDBException) -> bool:
+    """Whether a single write failed on its condition. (pynamodb's `cause_response_code`
+    fails itself on a read timeout or a closed connection, whose `response` is None.)"""
+    cause = exc.cause
+    if not isinstance(cause, ClientError):
+        return False
+    return cause.response.get("Error", {}).get("Code") == CONDITION_FAILED_CODE
 
 
 def user_record(item: UserModel) -> User:
@@ -88,7 +98,7 @@ def repoint(user_id: str, expected_asset_id: str | None, successor: Photo | None
             condition=UserModel.current_asset_id == expected_asset_id,
         )
     except UpdateError as exc:
-        if exc.cause_response_code != CONDITION_FAILED_CODE:
+        if not refused_by_condition(exc):
             raise DependencyUnavailable("User could not be updated") from exc
         return False
     return True

@@ -26,6 +26,15 @@ def etag_matches(if_none_match: str | None, etag: str) -> bool:
     return "*" in candidates or etag in candidates
 
 
+def _sync_directory(directory: Path) -> None:
+    """Make a new directory entry durable (a file renamed or linked into place)."""
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 class LocalStorage:
     """Files under `<base>/<bucket>/<key>`, written atomically, typed by their extension.
 
@@ -60,26 +69,48 @@ class LocalStorage:
         exclusive: bool = False,
     ) -> None:
         """Write atomically (a temporary file renamed into place). `exclusive` links it into
-        place instead, which fails if the key holds a file: `Conflict`, nothing changed."""
+        place instead, which fails if the key holds a file: `Conflict`, nothing changed.
+
+        A failing disk (full, refused) is `DependencyUnavailable` with nothing left at the
+        key: an exclusive write whose temporary file or metadata cannot be finished takes
+        its link back, so the client's retry of the same PUT is not refused as a duplicate.
+        """
         path = self._path(bucket, key)
         try:
             if metadata and not exclusive:
                 self._write_metadata(bucket, key, metadata)
             path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=".upload-")
+            placed = False
             try:
                 with os.fdopen(fd, "wb") as handle:
                     handle.write(data)
-                if exclusive:
-                    os.link(tmp_name, path)  # atomic, and refuses an existing file
-                else:
+                    handle.flush()
+                    os.fsync(handle.fileno())  # on disk before any row can name it
+                if not exclusive:
                     os.replace(tmp_name, path)
+                    placed = True
+                    try:
+                        _sync_directory(path.parent)
+                    except OSError:
+                        path.unlink(missing_ok=True)  # a failed write leaves nothing behind
+                        raise
+                    return
+                os.link(tmp_name, path)  # atomic, and refuses an existing file
+                try:
+                    _sync_directory(path.parent)
+                    os.unlink(tmp_name)
+                    placed = True
+                    if metadata:
+                        self._write_metadata(bucket, key, metadata)
+                except OSError:
+                    path.unlink(missing_ok=True)
+                    raise
             except FileExistsError:
                 raise Conflict(OBJECT_EXISTS) from None
             finally:
-                Path(tmp_name).unlink(missing_ok=True)
-            if metadata and exclusive:
-                self._write_metadata(bucket, key, metadata)
+                if not placed:
+                    Path(tmp_name).unlink(missing_ok=True)
         except OSError as exc:
             raise DependencyUnavailable("Object storage is unavailable") from exc
 
@@ -99,9 +130,22 @@ class LocalStorage:
     ) -> StoredFile:
         path = self._path(bucket, key)
         try:
-            stat = path.stat()
+            return self._read(bucket, key, path, include_body, if_none_match, inline_limit)
         except (FileNotFoundError, NotADirectoryError) as exc:
             raise NotFound(FILE_NOT_FOUND) from exc
+        except OSError as exc:  # the disk refused (permissions, I/O error)
+            raise DependencyUnavailable("Object storage is unavailable") from exc
+
+    def _read(
+        self,
+        bucket: str,
+        key: str,
+        path: Path,
+        include_body: bool,
+        if_none_match: str | None,
+        inline_limit: int | None,
+    ) -> StoredFile:
+        stat = path.stat()
         if not path.is_file():
             raise NotFound(FILE_NOT_FOUND)
         extension = path.suffix.lower().lstrip(".")
@@ -119,14 +163,15 @@ class LocalStorage:
             meta = replace(meta, metadata=json.loads(sidecar.read_text()))
         if not include_body:
             return meta
-        try:
-            return replace(meta, body=path.read_bytes())
-        except FileNotFoundError as exc:
-            raise NotFound(FILE_NOT_FOUND) from exc
+        return replace(meta, body=path.read_bytes())
 
     def delete(self, bucket: str, key: str) -> None:
-        self._path(bucket, key).unlink(missing_ok=True)
-        self._metadata_path(bucket, key).unlink(missing_ok=True)
+        path, sidecar = self._path(bucket, key), self._metadata_path(bucket, key)
+        try:
+            path.unlink(missing_ok=True)
+            sidecar.unlink(missing_ok=True)
+        except OSError as exc:
+            raise DependencyUnavailable("Object storage is unavailable") from exc
 
     def presigned_get(self, bucket: str, key: str, expires_in: int) -> str | None:
         return None  # files are always served through the signed endpoint
