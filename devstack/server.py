@@ -3,8 +3,20 @@
 Each request becomes the API Gateway REST proxy event Lambda would get (built by
 `devstack.apigw`, the same builder as the sample events: base64 body, headers, query string,
 path parameters, a request context with a fresh request id), and the function's response
-goes back as HTTP. Like API Gateway: an unknown route is 403 `Missing Authentication Token`,
-and a function error is 502 `Internal server error`.
+goes back as HTTP. Like API Gateway with the template's `GatewayResponses`: an unknown route
+is 404 NOT_FOUND, a function error 502 SERVICE_UNAVAILABLE and (LOCAL_EMULATE_LAMBDA_LIMITS)
+a request over Lambda's payload limit 413 PAYLOAD_TOO_LARGE, each in the contract's envelope
+with the template's own message.
+
+CORS (`CORS_ALLOWED_ORIGINS`): the functions answer their routes' preflights and add their
+headers themselves (profile_photos.api.web), as on AWS; the server adds the same headers to
+its own answers. Unlike API Gateway, whose gateway responses can only echo the request's
+Origin, it checks the origin against the list.
+
+Besides the template's routes, the stack serves what a developer opens in a browser:
+`/` and `/web/<file>` (the browser page, clients/web), `/openapi.json` (openapi.yaml) and
+`/docs` (the same document as a page), and `POST /dev/token` (a token for any user, only
+while the stack verifies tokens with its development default secret; devstack.token).
 """
 
 from __future__ import annotations
@@ -12,6 +24,9 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import mimetypes
+import os
+import re
 import time
 import uuid
 from collections.abc import Callable
@@ -19,9 +34,17 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+import yaml
+
 from devstack.apigw import proxy_event
+from devstack.defaults import DEV_JWT_SECRET
+from devstack.docs import render_docs
 from devstack.functions import ApiRoute, LocalFunction
 from devstack.pool import FunctionError
+from devstack.template import ROOT, load_template
+from devstack.token import make_token
+from profile_photos.api.cors import cors_headers, preflight_headers, request_origin
+from profile_photos.settings import parse_origins
 
 log = logging.getLogger("devstack.http")
 # Lambda's synchronous payload limit, for the request event and for the response.
@@ -30,6 +53,30 @@ LAMBDA_PAYLOAD_LIMIT = 6_291_456
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "upgrade", "te", "trailer"}
 
 Invoke = Callable[[LocalFunction, dict[str, Any], str], Any]
+WEB_DIR = ROOT / "clients" / "web"
+OPENAPI = ROOT / "openapi.yaml"
+WEB_FILE = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}")
+USER_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
+DEV_TOKEN_BODY_LIMIT = 4096
+# the stack's own routes (not the template's): path -> methods
+LOCAL_ROUTES = {
+    "/": ("GET", "HEAD"),
+    "/openapi.json": ("GET", "HEAD"),
+    "/docs": ("GET", "HEAD"),
+    "/dev/token": ("POST",),
+}
+
+
+def gateway_responses(
+    template: dict[str, Any] | None = None,
+) -> dict[str, tuple[int | None, bytes]]:
+    """The template's `GatewayResponses`: response type -> (status, envelope bytes)."""
+    api = (template or load_template())["Resources"]["ProfilePhotosApi"]["Properties"]
+    found: dict[str, tuple[int | None, bytes]] = {}
+    for kind, spec in api.get("GatewayResponses", {}).items():
+        status = int(spec["StatusCode"]) if "StatusCode" in spec else None
+        found[kind] = (status, spec["ResponseTemplates"]["application/json"].encode())
+    return found
 
 
 class LocalApi(ThreadingHTTPServer):
@@ -43,8 +90,24 @@ class LocalApi(ThreadingHTTPServer):
         invoke: Invoke,
         stage: str = "dev",
         emulate_lambda_limits: bool = False,
+        cors_origins: tuple[str, ...] | None = None,
+        dev_tokens: bool | None = None,
     ) -> None:
         super().__init__(address, RequestHandler)
+        # the functions' CORS_ALLOWED_ORIGINS (the stack's environment, as their settings)
+        self.cors_origins = (
+            parse_origins(os.environ.get("CORS_ALLOWED_ORIGINS", ""))
+            if cors_origins is None
+            else cors_origins
+        )
+        # `POST /dev/token` only while tokens are verified with the public development secret
+        self.dev_tokens = (
+            not os.environ.get("JWT_JWKS_URL")
+            and (os.environ.get("JWT_SECRET") or DEV_JWT_SECRET) == DEV_JWT_SECRET
+            if dev_tokens is None
+            else dev_tokens
+        )
+        self.gateway = gateway_responses()
         self.routes: list[tuple[ApiRoute, LocalFunction]] = [
             (route, function) for function in functions for route in function.routes
         ]
@@ -53,6 +116,11 @@ class LocalApi(ThreadingHTTPServer):
         self.invoke = invoke
         self.stage = stage
         self.emulate_lambda_limits = emulate_lambda_limits
+
+    def platform_error(self, kind: str, status: int | None = None) -> tuple[int, bytes]:
+        """API Gateway's answer of this type, as the template's GatewayResponses make it."""
+        configured, body = self.gateway[kind]
+        return configured or status or 500, body
 
     def find(self, method: str, path: str) -> tuple[ApiRoute, LocalFunction, dict[str, str]]:
         for route, function in self.routes:
@@ -75,8 +143,10 @@ class RequestHandler(BaseHTTPRequestHandler):
         try:
             route, function, params = self.server.find(method, url.path)
         except LookupError:
-            missing = b'{"message":"Missing Authentication Token"}'
-            self.send(403, {"Content-Type": "application/json"}, missing)
+            if not self.local_route(method, url.path, body):
+                # no API Gateway authorizer: "Missing Authentication Token" means no route
+                self.platform_error("MISSING_AUTHENTICATION_TOKEN")
+                log.info("%s %s -> 404 (no such route)", method, url.path)
             return
         headers = dict(self.headers.items())
         # what API Gateway adds in front of every integration
@@ -98,7 +168,7 @@ class RequestHandler(BaseHTTPRequestHandler):
         )
         if self.server.emulate_lambda_limits and payload_size(event) > LAMBDA_PAYLOAD_LIMIT:
             # what API Gateway answers when Lambda refuses the request payload
-            self.send(413, {"Content-Type": "application/json"}, b'{"message":"Request Too Long"}')
+            self.platform_error("REQUEST_TOO_LARGE")
             log.info("%s %s -> 413 (event over Lambda's 6 MB limit)", method, url.path)
             return
         try:
@@ -111,11 +181,8 @@ class RequestHandler(BaseHTTPRequestHandler):
                 log.error("%s %s -> %s failed: %s", method, url.path, function.name, exc)
             else:
                 log.exception("%s %s -> %s failed", method, url.path, function.name)
-            status, out_headers, payload = (
-                502,
-                {"Content-Type": "application/json"},
-                b'{"message": "Internal server error"}',
-            )
+            status, payload = self.server.platform_error("DEFAULT_5XX", 502)
+            out_headers = {"Content-Type": "application/json", **self.cors()}
         self.send(status, out_headers, payload)
         log.info(
             "%s %s -> %s %d (%.0f ms)",
@@ -138,6 +205,118 @@ class RequestHandler(BaseHTTPRequestHandler):
         payload = base64.b64decode(body) if response.get("isBase64Encoded") else body.encode()
         return int(response["statusCode"]), headers, payload
 
+    # -- the stack's own answers ---------------------------------------------------------------
+
+    def cors(self) -> dict[str, str]:
+        return cors_headers(request_origin(dict(self.headers.items())), self.server.cors_origins)
+
+    def platform_error(self, kind: str) -> None:
+        status, body = self.server.platform_error(kind)
+        headers = {"Content-Type": "application/json", **self.cors()}
+        if kind == "THROTTLED":
+            headers["Retry-After"] = "1"
+        self.send(status, headers, body)
+
+    def envelope(self, status: int, code: str, message: str) -> None:
+        body = {"success": False, "error": {"code": code, "message": message}}
+        self.send_json(status, body)
+
+    def send_json(self, status: int, body: Any) -> None:
+        payload = json.dumps(body, separators=(",", ":")).encode()
+        self.send(status, {"Content-Type": "application/json", **self.cors()}, payload)
+
+    def local_route(self, method: str, path: str, body: bytes | None) -> bool:
+        """Answer one of the stack's own routes; False when `path` is none of them."""
+        if path.startswith("/web/"):
+            methods: tuple[str, ...] = ("GET", "HEAD")
+        elif path in LOCAL_ROUTES:
+            methods = LOCAL_ROUTES[path]
+        else:
+            return False
+        if method == "OPTIONS":
+            headers = preflight_headers(
+                request_origin(dict(self.headers.items())), self.server.cors_origins, methods
+            )
+            self.send(204, headers, b"")
+        elif method not in methods:
+            return False
+        elif path == "/dev/token":
+            self.dev_token(body)
+        elif path == "/openapi.json":
+            self.openapi()
+        elif path == "/docs":
+            self.docs()
+        else:
+            self.web_file("index.html" if path == "/" else path.removeprefix("/web/"))
+        log.info("%s %s -> local stack", method, path)
+        return True
+
+    def web_file(self, name: str) -> None:
+        file = WEB_DIR / name
+        if not WEB_FILE.fullmatch(name) or not file.is_file() or file.parent != WEB_DIR:
+            self.envelope(404, "NOT_FOUND", "File not found")
+            return
+        kind = mimetypes.guess_type(name)[0] or "application/octet-stream"
+        if kind.startswith("text/") or kind == "application/javascript":
+            kind += "; charset=utf-8"
+        headers = {
+            "Content-Type": kind,
+            "Cache-Control": "no-cache",
+            "X-Content-Type-Options": "nosniff",
+            **self.cors(),
+        }
+        self.send(200, headers, file.read_bytes())
+
+    def document(self) -> dict[str, Any]:
+        spec: dict[str, Any] = yaml.safe_load(OPENAPI.read_text())
+        host = self.headers.get("Host") or "{}:{}".format(*self.server.server_address[:2])
+        spec["servers"] = [{"url": f"http://{host}", "description": "this local stack"}]
+        return spec
+
+    def openapi(self) -> None:
+        if not OPENAPI.is_file():
+            self.envelope(404, "NOT_FOUND", "openapi.yaml not found")
+            return
+        self.send_json(200, self.document())
+
+    def docs(self) -> None:
+        if not OPENAPI.is_file():
+            self.envelope(404, "NOT_FOUND", "openapi.yaml not found")
+            return
+        page = render_docs(self.document()).encode()
+        headers = {"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-cache"}
+        self.send(200, headers | self.cors(), page)
+
+    def dev_token(self, body: bytes | None) -> None:
+        if not self.server.dev_tokens:
+            self.envelope(404, "NOT_FOUND", "Dev tokens are off: this stack verifies real tokens")
+            return
+        if body and len(body) > DEV_TOKEN_BODY_LIMIT:
+            self.envelope(400, "VALIDATION_FAILED", "Request body is too large")
+            return
+        try:
+            request = json.loads(body) if body and body.strip() else {}
+        except (ValueError, UnicodeDecodeError):
+            request = None
+        if not isinstance(request, dict):
+            self.envelope(400, "VALIDATION_FAILED", "Request body must be a JSON object")
+            return
+        # nothing asked: the banner's demo user
+        user_id = request.get("userId", "demo-user")
+        username = request.get("username", None if "userId" in request else "demo")
+        if not isinstance(user_id, str) or not USER_ID.fullmatch(user_id):
+            self.envelope(
+                400,
+                "VALIDATION_FAILED",
+                "userId must be 1 to 128 characters of A-Z, a-z, 0-9, _ and -",
+            )
+            return
+        if username is not None and (not isinstance(username, str) or len(username) > 128):
+            self.envelope(400, "VALIDATION_FAILED", "username must be a string of at most 128")
+            return
+        token = make_token(user_id, username or None)
+        self.send_json(200, {"success": True, "data": {"token": token}})
+
     def send(self, status: int, headers: dict[str, str], payload: bytes) -> None:
         self.send_response(status)
         lowered = {name.lower() for name in headers}
@@ -157,6 +336,7 @@ class RequestHandler(BaseHTTPRequestHandler):
             self.wfile.write(payload)
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = do_request
+    do_TRACE = do_CONNECT = do_request  # unknown to the API: its envelope, not a 501 page
 
     def log_message(self, format: str, *args: Any) -> None:
         pass  # one line per request is logged by do_request

@@ -72,6 +72,9 @@ class Settings:
     # the renditions function signed fetch invokes for a rendition not made yet; unset: it
     # renders in-process (the local stack's self-hosted use, tests)
     renditions_function: str | None = None
+    # CORS_ALLOWED_ORIGINS: origins (`scheme://host[:port]`, lower case) a browser may call
+    # the API from; empty: no CORS headers at all (profile_photos.api.cors)
+    cors_allowed_origins: tuple[str, ...] = ()
 
     @property
     def allowed_content_types(self) -> frozenset[str]:
@@ -201,6 +204,14 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         limit = f"SIGNED_URL_TTL_SECONDS ({ttl})" if ttl_valid else str(MAX_PRESIGN_SECONDS)
         problems.append(f"SIGNED_URL_WINDOW_SECONDS must be <= {limit}, got {window}")
 
+    cors_origins = parse_origins(text("CORS_ALLOWED_ORIGINS") or "")
+    bad_origins = [origin for origin in cors_origins if not _is_origin(origin)]
+    if bad_origins:
+        problems.append(
+            "CORS_ALLOWED_ORIGINS must list origins such as https://app.example.com "
+            f"(scheme, host, optional port; no path), or *: got {', '.join(bad_origins)}"
+        )
+
     dev_data_dir = Path(text("DEV_DATA_DIR", "./data") or "./data")
     settings = Settings(
         object_storage_provider=provider,  # type: ignore[arg-type]
@@ -233,10 +244,35 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         uploads_table=text("UPLOADS_TABLE", "profile-photos-uploads") or "",
         graphql_introspection=flag("GRAPHQL_INTROSPECTION"),
         renditions_function=text("RENDITIONS_FUNCTION"),
+        cors_allowed_origins=cors_origins,
     )
     if problems:
         raise SettingsError("invalid configuration: " + "; ".join(problems))
     return settings
+
+
+def parse_origins(raw: str) -> tuple[str, ...]:
+    """`CORS_ALLOWED_ORIGINS` as a tuple: split on commas, without a trailing slash, lower
+    case (how a browser serialises `Origin`), duplicates dropped."""
+    return tuple(
+        dict.fromkeys(part.strip().rstrip("/").lower() for part in raw.split(",") if part.strip())
+    )
+
+
+def _is_origin(value: str) -> bool:
+    """`*`, or what a browser sends as `Origin`: `scheme://host[:port]`, nothing more."""
+    if value == "*":
+        return True
+    scheme, sep, rest = value.partition("://")
+    host, _, port = rest.partition(":")
+    return (
+        bool(sep)
+        and scheme in ("http", "https")
+        and bool(host)
+        and all(ch.isalnum() or ch in ".-" for ch in host)
+        and (port == "" or (port.isdigit() and 0 < int(port) < 65536))
+        and rest.count(":") <= 1
+    )
 
 
 @functools.cache

@@ -12,9 +12,13 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import requests
+
+from testkit.openapi import OpenApi
 
 ROOT = Path(__file__).resolve().parents[2]
 READY = re.compile(r"Ready on (http://\S+)")
@@ -38,6 +42,7 @@ class RunningStack:
         )
         self.output: list[str] = []
         self.url = self._wait_ready()
+        STACK_URLS.add(self.url)
         threading.Thread(target=self._drain, daemon=True).start()
 
     def _wait_ready(self) -> str:
@@ -113,8 +118,88 @@ def processes_using(data_dir: Path) -> list[int]:
     return found
 
 
+# -- every REST response of the e2e suite against openapi.yaml --------------------------------
+
+STACK_URLS: set[str] = set()  # every RunningStack's base URL
+# the local stack's own routes (devstack.server): not part of the deployed API's document
+LOCAL_ONLY = ("/", "/docs", "/openapi.json", "/dev/token")
+
+
+def check_against_openapi(request: requests.PreparedRequest, response: requests.Response) -> None:
+    """Raise unless `openapi.yaml` describes `response` (a route of the document), or it is
+    the envelope (anything else the API answers, e.g. an unknown route's 404)."""
+    url = str(request.url)
+    base = next((b for b in STACK_URLS if url == b or url.startswith(b + "/")), None)
+    if base is None:
+        return  # another server: moto standing in for R2, a redirect's target
+    path = urlsplit(url).path or "/"
+    if path in LOCAL_ONLY or path.startswith("/web/"):
+        return
+    method = str(request.method)
+    spec = OpenApi.load()
+    if spec.operation(method, path) is None:
+        spec.check_error(response.status_code, response.headers, response.content, path)
+    else:
+        spec.check(method, path, response.status_code, response.headers, response.content)
+
+
+@pytest.fixture(autouse=True)
+def responses_match_openapi(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every response of a running stack that a test receives through `requests` (the
+    module functions and sessions alike, the SDK's too) is checked against the document."""
+    send = requests.Session.send
+
+    def checked(self: requests.Session, request: requests.PreparedRequest, **kwargs: Any) -> Any:
+        response = send(self, request, **kwargs)
+        if not kwargs.get("stream"):
+            # each hop of a followed redirect with the request that got it
+            for hop in [*response.history, response]:
+                check_against_openapi(hop.request, hop)
+        return response
+
+    monkeypatch.setattr(requests.Session, "send", checked)
+
+
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
     running = RunningStack(tmp_path_factory.mktemp("stack-data"))
+    yield running
+    running.stop()
+
+
+# --- web clients (tests/e2e/test_browser.py, test_node_client.py) ---------------------------
+# An origin a web app elsewhere would have (the Node example claims it), and clients/web served
+# by a plain static server on another loopback port: the stack allows both through CORS.
+WEB_ORIGIN = "http://app.example.test"
+WEB_ROOT = ROOT / "clients" / "web"
+
+
+@pytest.fixture(scope="session")
+def web_site() -> Iterator[str]:
+    """clients/web on its own loopback port (`python -m http.server -d clients/web`): its URL."""
+    import functools
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    class Quiet(SimpleHTTPRequestHandler):
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(Quiet, directory=str(WEB_ROOT))
+    )
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="session")
+def cors_stack(tmp_path_factory: pytest.TempPathFactory, web_site: str) -> Iterator[RunningStack]:
+    """A stack whose CORS_ALLOWED_ORIGINS has WEB_ORIGIN and the `web_site` origin (one for
+    the browser and the Node tests: each of their tests uses its own user)."""
+    origins = f"{WEB_ORIGIN},{web_site}"
+    running = RunningStack(
+        tmp_path_factory.mktemp("cors-stack-data"), {"CORS_ALLOWED_ORIGINS": origins}
+    )
     yield running
     running.stop()

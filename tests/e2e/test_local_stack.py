@@ -348,8 +348,13 @@ def test_head_and_if_none_match(stack: RunningStack, photo: dict) -> None:
 def test_unknown_route_is_refused_like_api_gateway(stack: RunningStack) -> None:
     response = requests.get(f"{stack.url}/nope", timeout=10)
 
-    assert response.status_code == 403
-    assert response.json() == {"message": "Missing Authentication Token"}
+    # API Gateway's 403 "Missing Authentication Token", as the template's GatewayResponses
+    # answer it
+    assert response.status_code == 404
+    assert response.json() == {
+        "success": False,
+        "error": {"code": "NOT_FOUND", "message": "Route not found"},
+    }
 
 
 def test_restart_keeps_files_and_metadata(tmp_path: Path) -> None:
@@ -368,7 +373,7 @@ def test_restart_keeps_files_and_metadata(tmp_path: Path) -> None:
         assert served.status_code == 200
         assert served.content == images.png_bytes()
         snapshot = json.loads((tmp_path / "dynamodb.json").read_text())
-        photos = [item["assetId"]["S"] for item in snapshot["PhotosTable"]]
+        photos = [item["assetId"]["S"] for item in snapshot["tables"]["PhotosTable"]]
         assert photos == [data["assetId"]]
     finally:
         second.stop()

@@ -211,7 +211,9 @@ def test_emulated_lambda_limits_refuse_a_5_mib_multipart_but_not_a_direct_upload
 
         assert small.status_code == 201
         assert too_big.status_code == 413
-        assert too_big.json() == {"message": "Request Too Long"}
+        assert too_big.json()["success"] is False
+        assert too_big.json()["error"]["code"] == "PAYLOAD_TOO_LARGE"
+        assert "upload-url" in too_big.json()["error"]["message"]
         assert direct.status_code == 201, direct.text
         served = requests.get(direct.json()["data"]["uploadUrl"], timeout=30)
         assert served.status_code in (200, 302)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import binascii
 import json
+import re
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
@@ -16,6 +18,7 @@ from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
+from profile_photos.api.cors import cors_headers, merge_vary, preflight_headers, request_origin
 from profile_photos.errors import (
     Conflict,
     DependencyUnavailable,
@@ -29,7 +32,7 @@ from profile_photos.errors import (
     ValidationFailed,
 )
 from profile_photos.observability import logger, metrics
-from profile_photos.settings import Settings, SettingsError
+from profile_photos.settings import Settings, SettingsError, get_settings
 
 API_PREFIX = "/api/storage"
 
@@ -105,10 +108,80 @@ def error_response(error: ServiceError) -> Response[str]:
 
 
 def rest_app() -> APIGatewayRestResolver:
-    """A REST resolver whose every failure leaves as the contract's envelope."""
-    app = APIGatewayRestResolver()
+    """A REST resolver whose every failure leaves as the contract's envelope, and whose
+    every answer carries the CORS headers of `CORS_ALLOWED_ORIGINS`."""
+    app = CorsRestResolver()
     install_error_handlers(app)
     return app
+
+
+class CorsRestResolver(APIGatewayRestResolver):
+    """`APIGatewayRestResolver` answering preflights and adding CORS headers to every
+    response, successes and errors alike (profile_photos.api.cors).
+
+    Powertools' own `CORSConfig` is not used: it is fixed when the module is imported (the
+    settings are read on first use, not at import), it answers a preflight's
+    `Access-Control-Allow-Methods` to any origin, and it sends no `Vary: Origin`.
+    """
+
+    def resolve(self, event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+        origins = get_settings().cors_allowed_origins
+        origin = request_origin(event.get("headers"))
+        if str(event.get("httpMethod", "")).upper() == "OPTIONS":
+            methods = self.methods_of(str(event.get("path") or ""))
+            if methods:
+                headers = preflight_headers(origin, origins, methods)
+                return {
+                    "statusCode": 204,
+                    "body": "",
+                    "isBase64Encoded": False,
+                    "multiValueHeaders": {name: [value] for name, value in headers.items()},
+                }
+        response = super().resolve(event, context)
+        extra = cors_headers(origin, origins)
+        if extra:
+            with_cors(response, extra)
+        return response
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.preflight_routes: list[tuple[re.Pattern[str], set[str]]] = []
+        super().__init__(*args, **kwargs)
+
+    def route(self, rule: str, method: Any, *args: Any, **kwargs: Any) -> Any:
+        """Powertools' `route` (which `get`, `post`, ... call), noting each rule's methods
+        for the preflight."""
+        methods = (method,) if isinstance(method, str) else tuple(method)
+        self.preflight_routes.append((route_pattern(rule), {m.upper() for m in methods}))
+        return super().route(rule, method, *args, **kwargs)
+
+    def methods_of(self, path: str) -> set[str]:
+        """The methods this function routes for `path` (empty: not one of its routes)."""
+        routes = self.preflight_routes
+        return {method for pattern, methods in routes if pattern.match(path) for method in methods}
+
+
+def route_pattern(rule: str) -> re.Pattern[str]:
+    """A Powertools route rule as a regex of whole paths: `<name>` is one path segment, the
+    rest (`.+` in the signed route) is a regex already."""
+    return re.compile("^" + re.sub(r"<\w+>", "[^/]+", rule) + "$")
+
+
+def with_cors(response: dict[str, Any], extra: dict[str, str]) -> None:
+    """Add `extra` to a built proxy response (REST: `multiValueHeaders`), merging `Vary`."""
+    multi: dict[str, list[str]] = response.setdefault("multiValueHeaders", {}) or {}
+    response["multiValueHeaders"] = multi
+    single: dict[str, str] = response.get("headers") or {}
+    for name, value in extra.items():
+        if name == "Vary":
+            current = [v for k, vs in multi.items() if k.lower() == "vary" for v in vs]
+            current += [v for k, v in single.items() if k.lower() == "vary"]
+            for key in [k for k in multi if k.lower() == "vary"]:
+                del multi[key]
+            for key in [k for k in single if k.lower() == "vary"]:
+                del single[key]
+            multi["Vary"] = [merge_vary(", ".join(current), value)]
+        else:
+            multi[name] = [value]
 
 
 def install_error_handlers(app: APIGatewayRestResolver) -> None:

@@ -1,0 +1,656 @@
+"""`ProfilePhotosClient`: uploads that stream and survive flaky networks, cached signed URLs,
+and the GraphQL management operations, over one `requests.Session`.
+
+Uploads. A file up to `multipart_limit` bytes goes as one streamed multipart request
+(requests-toolbelt's `MultipartEncoder`: the file is read in chunks as it is sent, never
+held in memory). A bigger file, or one the platform refuses with 413, goes through the
+direct upload: `upload-url` (a grant for one PUT), the PUT itself, then `complete`. On AWS a
+synchronous Lambda takes at most 6 MB and API Gateway base64-encodes the body, so a multipart
+body carrying more than about 4.4 MB of file never reaches the function; the default limit
+stays under that.
+
+Retries. Network errors, 5xx and 429 are retried with exponential backoff and full jitter
+(`Retry-After` is honoured when the service sends it). Every request of one logical upload
+carries the same `Idempotency-Key` (the service scopes keys per route), so a retried upload,
+grant or complete returns the first answer instead of storing a second photo. A 409 on a
+retry that follows a lost connection means the first attempt is still running (or, for the
+PUT, already landed), so it is waited out (or accepted) rather than reported.
+
+Signed URLs. `profile_photo_url` keeps each URL until shortly before the expiry written in
+its token (the `exp` claim of the `token` query parameter, or a presigned URL's
+`X-Amz-Date` + `X-Amz-Expires`), then asks again.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import json
+import os
+import random
+import re
+import threading
+import time
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from pathlib import Path, PurePosixPath
+from typing import IO, Any, BinaryIO
+from urllib.parse import parse_qs, urlsplit
+
+import requests
+from requests_toolbelt import MultipartEncoder, MultipartEncoderMonitor
+
+from profile_photos_client.errors import NETWORK_ERROR, ProfilePhotosError, from_envelope
+from profile_photos_client.models import (
+    SIZES,
+    DeleteResult,
+    Export,
+    ExportedPhoto,
+    ProfilePhoto,
+    UploadedPhoto,
+)
+
+UPLOAD = "/api/storage/profile-photo/upload"
+UPLOAD_URL = "/api/storage/profile-photo/upload-url"
+COMPLETE = "/api/storage/profile-photo/complete"
+GRAPHQL = "/graphql"
+
+# the largest file sent as multipart: 6 MB Lambda payload, 4/3 for base64, minus the event
+# envelope and the multipart framing (FACTS: about 4.5 MiB fits; SPEC: "about 4.4 MB")
+DEFAULT_MULTIPART_LIMIT = 4_400_000
+CONTENT_TYPES = {
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".png": "image/png",
+    ".gif": "image/gif",
+    ".webp": "image/webp",
+    ".heic": "image/heic",
+    ".heif": "image/heif",
+}
+SAFE_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]{0,127}")
+CHUNK = 64 * 1024
+
+Progress = Callable[[int, int], None]
+
+PHOTO_FIELDS = "assetId fileKey url(size: $size) contentType size uploadedAt"
+PHOTOS = f"query Photos($size: PhotoSize!) {{ me {{ profilePhotos {{ {PHOTO_FIELDS} }} }} }}"
+PHOTO_URL = (
+    "query PhotoUrl($id: ID!, $size: PhotoSize!) { user(id: $id) { profilePhotoUrl(size: $size) } }"
+)
+RESTORE = (
+    "mutation Restore($id: ID!, $size: PhotoSize!) "
+    f"{{ restoreProfilePhoto(assetId: $id) {{ photo {{ {PHOTO_FIELDS} }} }} }}"
+)
+DELETE_FIELDS = f"deletedCount deletedAssetIds currentPhoto {{ {PHOTO_FIELDS} }}"
+DELETE = (
+    "mutation Delete($id: ID!, $size: PhotoSize!) "
+    f"{{ deleteProfilePhoto(assetId: $id) {{ {DELETE_FIELDS} }} }}"
+)
+DELETE_ALL = (
+    f"mutation DeleteAll($size: PhotoSize!) {{ deleteAllProfilePhotos {{ {DELETE_FIELDS} }} }}"
+)
+EXPORT = (
+    "mutation Export($first: Int, $after: String) { exportProfilePhotos(first: $first, "
+    "after: $after) { count expiresAt items { assetId fileKey url contentType size fileName "
+    "uploadedAt archived archivedAt } pageInfo { hasNextPage endCursor } } }"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """`attempts` tries in all; waits drawn uniformly from [0, min(cap, base * 2**n)] (full
+    jitter), or the service's `Retry-After` (up to `max_retry_after`) plus a little jitter."""
+
+    attempts: int = 5
+    base: float = 0.5
+    cap: float = 20.0
+    max_retry_after: float = 120.0
+
+    def delay(self, attempt: int, retry_after: float | None) -> float:
+        jitter = random.uniform(0, min(self.cap, self.base * 2**attempt))  # noqa: S311
+        if retry_after is not None:
+            return min(retry_after, self.max_retry_after) + min(jitter, self.base)
+        return jitter
+
+
+class _Monotonic:
+    """Reports `(sent, total)` to the caller's callback, never going back (a retried request
+    starts sending again from 0: its progress shows once it passes what was reported)."""
+
+    def __init__(self, total: int, callback: Progress | None) -> None:
+        self.total, self.callback, self.reported = total, callback, -1
+
+    def __call__(self, sent: int) -> None:
+        sent = max(0, min(sent, self.total))
+        if self.callback is not None and sent > self.reported:
+            self.reported = sent
+            self.callback(sent, self.total)
+
+    def finish(self) -> None:
+        self(self.total)
+        if self.callback is not None and self.reported < self.total:  # an empty file
+            self.reported = self.total
+            self.callback(self.total, self.total)
+
+
+class _Reading:
+    """A file region [start, start + size) as a PUT body read in chunks, counting bytes."""
+
+    def __init__(self, file: IO[bytes], start: int, size: int, progress: _Monotonic) -> None:
+        file.seek(start)
+        self.file, self.left, self.size, self.progress = file, size, size, progress
+
+    def __len__(self) -> int:
+        return self.size
+
+    def read(self, amount: int = -1) -> bytes:
+        amount = self.left if amount is None or amount < 0 else min(amount, self.left)
+        data = self.file.read(amount)
+        if amount and not data:
+            raise OSError("the file ended before its announced size (changed while uploading?)")
+        self.left -= len(data)
+        self.progress(self.size - self.left)
+        return data
+
+
+@dataclass(slots=True)
+class _Source:
+    file: BinaryIO
+    start: int
+    size: int
+    name: str
+    content_type: str
+
+
+@dataclass(slots=True)
+class _Answer:
+    response: requests.Response
+    after_drop: bool  # an earlier attempt of this request lost its connection
+
+
+class ProfilePhotosClient:
+    """A client of one deployment (`base_url`: the API's URL, stage included) for the user
+    whose bearer `token` it holds.
+
+    `session` is a plain `requests.Session` (set proxies, certificates or hooks on it).
+    Thread-safe for the URL cache; use one client per thread for uploads.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        *,
+        timeout: float | tuple[float, float] = (10.0, 60.0),
+        retry: RetryPolicy | None = None,
+        multipart_limit: int = DEFAULT_MULTIPART_LIMIT,
+        url_refresh_margin: float = 60.0,
+        url_cache_size: int = 1024,
+        session: requests.Session | None = None,
+    ) -> None:
+        if not base_url:
+            raise ValueError("base_url is required (the service's URL)")
+        if not token:
+            raise ValueError("token is required (a bearer JWT)")
+        self.base_url = base_url.rstrip("/")
+        self.token = token
+        self.timeout = timeout
+        self.retry = retry or RetryPolicy()
+        self.multipart_limit = multipart_limit
+        self.url_refresh_margin = url_refresh_margin
+        self.url_cache_size = url_cache_size
+        self.session = session or requests.Session()
+        self._urls: OrderedDict[tuple[str, str], tuple[str, float]] = OrderedDict()
+        self._urls_lock = threading.Lock()
+
+    def __enter__(self) -> ProfilePhotosClient:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.session.close()
+
+    # -- uploads -------------------------------------------------------------------------
+
+    def upload(
+        self,
+        path_or_file: str | os.PathLike[str] | BinaryIO,
+        *,
+        on_progress: Progress | None = None,
+        file_name: str | None = None,
+        content_type: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> UploadedPhoto:
+        """Upload a photo; it is the caller's current photo when this returns.
+
+        `path_or_file`: a path, or a binary file object open for reading and seekable (read
+        from its current position). `on_progress(sent, total)` is called as file bytes go
+        out, never decreasing, last with `(total, total)`. `file_name` and `content_type`
+        default to the path's name and the type its extension names. One
+        `idempotency_key` (a fresh UUID by default) covers every request and retry."""
+        key = idempotency_key or str(uuid.uuid4())
+        with _open(path_or_file, file_name, content_type) as source:
+            progress = _Monotonic(source.size, on_progress)
+            if source.size > self.multipart_limit:
+                photo = self._direct_upload(source, key, progress)
+            else:
+                try:
+                    photo = self._multipart_upload(source, key, progress)
+                except ProfilePhotosError as error:
+                    if error.status != 413:
+                        raise
+                    photo = self._direct_upload(source, key, progress)
+            progress.finish()
+        self.clear_url_cache()
+        return photo
+
+    def _multipart_upload(self, source: _Source, key: str, progress: _Monotonic) -> UploadedPhoto:
+        def body() -> tuple[Any, dict[str, str]]:
+            source.file.seek(source.start)
+            encoder = MultipartEncoder(
+                fields=[
+                    ("assetContext", "PROFILE_PICTURE"),
+                    ("file", (source.name, _Window(source), source.content_type)),
+                ]
+            )
+            # the file is the last part: what precedes it, and the closing delimiter after
+            trailer = len(f"\r\n--{encoder.boundary_value}--\r\n")
+            before = encoder.len - source.size - trailer
+            monitor = MultipartEncoderMonitor(encoder, lambda m: progress(m.bytes_read - before))
+            return monitor, {"Content-Type": monitor.content_type}
+
+        answer = self._request("POST", self._api(UPLOAD), body=body, key=key)
+        return UploadedPhoto.from_json(self._data(answer.response))
+
+    def _direct_upload(self, source: _Source, key: str, progress: _Monotonic) -> UploadedPhoto:
+        announce = {
+            "fileName": source.name,
+            "contentType": source.content_type,
+            "size": source.size,
+        }
+        grant = self._data(
+            self._request("POST", self._api(UPLOAD_URL), json_body=announce, key=key).response
+        )
+        put = self._request(
+            grant.get("method") or "PUT",
+            grant["uploadUrl"],
+            body=lambda: (_Reading(source.file, source.start, source.size, progress), {}),
+            headers={str(k): str(v) for k, v in (grant.get("headers") or {}).items()},
+            authorized=False,
+        )
+        # after a lost connection, "already received" (LOCAL 409, R2 412) means the first PUT
+        # landed: complete checks the staged bytes anyway
+        landed = put.after_drop and put.response.status_code in (409, 412)
+        if not put.response.ok and not landed:
+            raise _error(put.response)
+        done = self._request(
+            "POST", self._api(COMPLETE), json_body={"fileKey": grant["fileKey"]}, key=key
+        )
+        return UploadedPhoto.from_json(self._data(done.response))
+
+    # -- signed URLs ---------------------------------------------------------------------
+
+    def profile_photo_url(self, user_id: str, size: str = "ORIGINAL") -> str | None:
+        """The signed URL of `user_id`'s current photo in `size` (ORIGINAL, SMALL, MEDIUM,
+        LARGE), None when they have none. Cached until `url_refresh_margin` seconds (at most
+        a quarter of its lifetime) before the URL expires."""
+        size = _size(size)
+        now = time.time()
+        with self._urls_lock:
+            cached = self._urls.get((user_id, size))
+            if cached and now < cached[1]:
+                self._urls.move_to_end((user_id, size))
+                return cached[0]
+        user = self._graphql(PHOTO_URL, {"id": user_id, "size": size}, retry_network=True)["user"]
+        url = user.get("profilePhotoUrl") if user else None
+        if not isinstance(url, str):
+            return None
+        expires = url_expiry(url)
+        if expires is not None:
+            refresh_at = expires - min(self.url_refresh_margin, max(0.0, expires - now) / 4)
+            with self._urls_lock:
+                self._urls[(user_id, size)] = (url, refresh_at)
+                self._urls.move_to_end((user_id, size))
+                while len(self._urls) > self.url_cache_size:
+                    self._urls.popitem(last=False)
+        return url
+
+    def clear_url_cache(self) -> None:
+        """Forget every cached URL (done after each upload, restore and delete)."""
+        with self._urls_lock:
+            self._urls.clear()
+
+    # -- GraphQL management --------------------------------------------------------------
+
+    def photos(self, size: str = "ORIGINAL") -> list[ProfilePhoto]:
+        """The caller's active photos, newest first (URLs in `size`)."""
+        me = self._graphql(PHOTOS, {"size": _size(size)}, retry_network=True)["me"]
+        return [ProfilePhoto.from_json(p) for p in (me or {}).get("profilePhotos", [])]
+
+    def restore(self, asset_id: str, size: str = "ORIGINAL") -> ProfilePhoto:
+        """Make one of the caller's photos (archived or not) active and current again."""
+        data = self._graphql(RESTORE, {"id": asset_id, "size": _size(size)})
+        self.clear_url_cache()
+        return ProfilePhoto.from_json(data["restoreProfilePhoto"]["photo"])
+
+    def delete(self, asset_id: str) -> DeleteResult:
+        """Erase one of the caller's photos: bytes, renditions and metadata."""
+        data = self._graphql(DELETE, {"id": asset_id, "size": "ORIGINAL"})
+        self.clear_url_cache()
+        return DeleteResult.from_json(data["deleteProfilePhoto"])
+
+    def delete_all(self) -> DeleteResult:
+        """Erase every photo of the caller, archived ones included (GDPR erasure)."""
+        data = self._graphql(DELETE_ALL, {"size": "ORIGINAL"})
+        self.clear_url_cache()
+        return DeleteResult.from_json(data["deleteAllProfilePhotos"])
+
+    def export(
+        self,
+        to_dir: str | os.PathLike[str],
+        *,
+        page_size: int = 100,
+        on_progress: Progress | None = None,
+    ) -> Export:
+        """Download every photo of the caller (archived included) into `to_dir` as
+        `<assetId>.<ext>`, each checked against its exported size, with `export.json`
+        listing their metadata. `on_progress(done, total)` counts photos."""
+        directory = Path(to_dir)
+        directory.mkdir(parents=True, exist_ok=True)
+        photos: list[ExportedPhoto] = []
+        after: str | None = None
+        count = 0
+        while True:
+            variables = {"first": page_size, "after": after}
+            page = self._graphql(EXPORT, variables, retry_network=True)["exportProfilePhotos"]
+            count = int(page["count"])
+            for item in page["items"]:
+                target = directory / _export_name(item)
+                self._download(item["url"], target, int(item["size"]))
+                photos.append(ExportedPhoto.from_json(item, target))
+                if on_progress is not None:
+                    on_progress(len(photos), count)
+            info = page["pageInfo"]
+            if not info["hasNextPage"] or not info.get("endCursor"):
+                break
+            after = info["endCursor"]
+        manifest = {"count": count, "photos": [p.manifest_entry() for p in photos]}
+        (directory / "export.json").write_text(json.dumps(manifest, indent=2) + "\n")
+        return Export(count=count, directory=directory, photos=tuple(photos))
+
+    def _download(self, url: str, target: Path, size: int) -> None:
+        partial = target.with_name(target.name + ".part")
+        answer = self._request("GET", url, authorized=False, stream=True)
+        response = answer.response
+        try:
+            if not response.ok:
+                raise _error(response)
+            written = 0
+            with partial.open("wb") as out:
+                for chunk in response.iter_content(CHUNK):
+                    written += len(chunk)
+                    out.write(chunk)
+        except requests.RequestException as exc:
+            partial.unlink(missing_ok=True)
+            raise ProfilePhotosError(
+                None, NETWORK_ERROR, f"Download of {target.name} failed: {exc}"
+            ) from exc
+        finally:
+            response.close()
+        if written != size:
+            partial.unlink(missing_ok=True)
+            raise ProfilePhotosError(
+                response.status_code,
+                "INCOMPLETE_DOWNLOAD",
+                f"{target.name}: got {written} bytes, the export says {size}",
+            )
+        partial.replace(target)
+
+    # -- transport -----------------------------------------------------------------------
+
+    def _api(self, path: str) -> str:
+        return self.base_url + path
+
+    def _graphql(
+        self, query: str, variables: dict[str, Any], *, retry_network: bool = False
+    ) -> dict[str, Any]:
+        """`data` of one GraphQL operation. Rate limiting (nothing changed) is always waited
+        out; network errors and 5xx only for reads (`retry_network`), since a mutation whose
+        answer was lost may have happened."""
+        for attempt in range(self.retry.attempts):
+            answer = self._request(
+                "POST",
+                self._api(GRAPHQL),
+                json_body={"query": query, "variables": variables},
+                retry_failures=retry_network,
+            )
+            response = answer.response
+            body = _json(response)
+            errors = body.get("errors") if isinstance(body, dict) else None
+            if not response.ok and not errors:
+                raise _error(response)
+            if errors:
+                first = errors[0] if isinstance(errors[0], dict) else {}
+                extensions = first.get("extensions") or {}
+                code = str(extensions.get("code") or "GRAPHQL_ERROR")
+                retry_after = _seconds(extensions.get("retryAfter"))
+                if code == "RATE_LIMITED" and attempt + 1 < self.retry.attempts:
+                    time.sleep(self.retry.delay(attempt, retry_after))
+                    continue
+                message = str(first.get("message") or "GraphQL request failed")
+                raise ProfilePhotosError(
+                    response.status_code, code, message, retry_after=retry_after
+                )
+            data = body.get("data") if isinstance(body, dict) else None
+            if not isinstance(data, dict):
+                raise ProfilePhotosError(
+                    response.status_code, "BAD_RESPONSE", "GraphQL answer without data"
+                )
+            return data
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _request(
+        self,
+        method: str,
+        url: str,
+        *,
+        body: Callable[[], tuple[Any, dict[str, str]]] | None = None,
+        json_body: Any = None,
+        headers: dict[str, str] | None = None,
+        key: str | None = None,
+        authorized: bool = True,
+        retry_failures: bool = True,
+        stream: bool = False,
+    ) -> _Answer:
+        """One request, retried on network errors, 5xx and 429 (network errors and 5xx only
+        when `retry_failures`). A non-2xx answer is returned for the caller to judge."""
+        sent_headers = dict(headers or {})
+        if authorized:
+            sent_headers["Authorization"] = f"Bearer {self.token}"
+        if key is not None:
+            sent_headers["Idempotency-Key"] = key
+        dropped = False
+        last = self.retry.attempts - 1
+        for attempt in range(self.retry.attempts):
+            data, body_headers = body() if body is not None else (None, {})
+            try:
+                response = self.session.request(
+                    method,
+                    url,
+                    data=data,
+                    json=json_body,
+                    headers=sent_headers | body_headers,
+                    timeout=self.timeout,
+                    stream=stream,
+                )
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                if not retry_failures or attempt == last:
+                    raise ProfilePhotosError(
+                        None, NETWORK_ERROR, f"{method} {_where(url)} failed: {exc}"
+                    ) from exc
+                dropped = True
+                time.sleep(self.retry.delay(attempt, None))
+                continue
+            status = response.status_code
+            retryable = status == 429 or (
+                retry_failures
+                and (status >= 500 or (dropped and status == 409 and key is not None))
+            )
+            if retryable and attempt < last:
+                retry_after = _retry_after(response)
+                response.close()
+                time.sleep(self.retry.delay(attempt, retry_after))
+                continue
+            return _Answer(response, dropped)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    @staticmethod
+    def _data(response: requests.Response) -> dict[str, Any]:
+        if not response.ok:
+            raise _error(response)
+        body = _json(response)
+        data = body.get("data") if isinstance(body, dict) else None
+        if not isinstance(data, dict):
+            raise ProfilePhotosError(response.status_code, "BAD_RESPONSE", "Answer without data")
+        return data
+
+
+class _Window:
+    """The file region a multipart part sends: `len` tells MultipartEncoder its size, `read`
+    stops at its end (the encoder reads in chunks; nothing is loaded whole)."""
+
+    def __init__(self, source: _Source) -> None:
+        self.file, self.left = source.file, source.size
+
+    @property
+    def len(self) -> int:
+        """Bytes still to send (how MultipartEncoder measures a body it reads)."""
+        return self.left
+
+    def read(self, amount: int = -1) -> bytes:
+        amount = self.left if amount is None or amount < 0 else min(amount, self.left)
+        data = self.file.read(amount)
+        if amount and not data:
+            raise OSError("the file ended before its announced size (changed while uploading?)")
+        self.left -= len(data)
+        return data
+
+
+@contextlib.contextmanager
+def _open(
+    path_or_file: str | os.PathLike[str] | BinaryIO, file_name: str | None, content_type: str | None
+) -> Iterator[_Source]:
+    if isinstance(path_or_file, str | os.PathLike):
+        path = Path(path_or_file)
+        with path.open("rb") as file:
+            yield _source(file, file_name or path.name, content_type)
+        return
+    name = file_name or os.path.basename(str(getattr(path_or_file, "name", "") or ""))
+    if not name:
+        raise ValueError("file_name is required for a file object without a name")
+    yield _source(path_or_file, name, content_type)
+
+
+def _source(file: BinaryIO, name: str, content_type: str | None) -> _Source:
+    if not file.seekable():
+        raise ValueError(
+            "the file must be seekable (its size is sent first, and retries re-read it)"
+        )
+    start = file.tell()
+    end = file.seek(0, os.SEEK_END)
+    file.seek(start)
+    kind = content_type or CONTENT_TYPES.get(Path(name).suffix.lower())
+    if kind is None:
+        allowed = ", ".join(sorted({s.lstrip(".") for s in CONTENT_TYPES}))
+        raise ValueError(
+            f"cannot tell the type of {name!r} (allowed: {allowed}); pass content_type"
+        )
+    return _Source(file, start, end - start, name, kind)
+
+
+def _size(size: str) -> str:
+    upper = str(size).upper()
+    if upper not in SIZES:
+        raise ValueError(f"size must be one of {', '.join(SIZES)}, got {size!r}")
+    return upper
+
+
+def _export_name(item: dict[str, Any]) -> str:
+    """`<key's file name>`, when it is a plain name (the service's `<uuid>.<ext>`); never a
+    path the service's answer could point outside the export directory with."""
+    name = PurePosixPath(str(item.get("fileKey") or "")).name
+    if SAFE_NAME.fullmatch(name) and name not in ("export.json",):
+        return name
+    asset = re.sub(r"[^A-Za-z0-9_-]", "_", str(item.get("assetId") or "photo"))[:100]
+    return f"{asset}.bin"
+
+
+def url_expiry(url: str) -> float | None:
+    """When a signed URL expires (epoch seconds): its token's `exp` claim, or a presigned
+    URL's `X-Amz-Date` + `X-Amz-Expires`; None when the URL says nothing."""
+    query = parse_qs(urlsplit(url).query)
+    token = (query.get("token") or [""])[0]
+    parts = token.split(".")
+    if len(parts) == 3:
+        try:
+            payload = base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4))
+            exp = json.loads(payload).get("exp")
+        except (binascii.Error, ValueError, AttributeError):
+            exp = None
+        if isinstance(exp, int | float) and not isinstance(exp, bool):
+            return float(exp)
+    date, expires = query.get("X-Amz-Date"), query.get("X-Amz-Expires")
+    if date and expires:
+        try:
+            start = datetime.strptime(date[0], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+            return start.timestamp() + int(expires[0])
+        except ValueError:
+            return None
+    return None
+
+
+def _json(response: requests.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def _seconds(value: Any) -> float | None:
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        return None
+    return seconds if seconds >= 0 else None
+
+
+def _retry_after(response: requests.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    if value is None:
+        return None
+    seconds = _seconds(value)
+    if seconds is not None:
+        return seconds
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _error(response: requests.Response) -> ProfilePhotosError:
+    return from_envelope(
+        response.status_code, _json(response), response.reason or "", _retry_after(response)
+    )
+
+
+def _where(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}{parts.path}"  # no query: it may hold a token

@@ -1,0 +1,253 @@
+"""The browser page (clients/web) in headless Chromium (Debian's package) driven by Playwright:
+served by the local stack at `/`, and from another origin through CORS. Each test does what a
+user does: gets a dev token, picks real files, uploads, looks at the photos, restores, deletes,
+exports. A screenshot of each is kept as a test artifact: `test-artifacts/<test name>.png`
+(git-ignored; the path is printed)."""
+
+from __future__ import annotations
+
+import io
+import random
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+from PIL import Image
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from devstack.token import make_token
+from testkit import images
+from tests.e2e.conftest import RunningStack
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+# the page's threshold for the direct upload (upload-url + PUT + complete)
+DIRECT_UPLOAD_ABOVE = 4.5 * 1024 * 1024
+MAX_FILE_SIZE = 5242880
+# generous: a first request starts the function's worker, and CI machines are shared
+TIMEOUT_MS = 30_000
+expect.set_options(timeout=TIMEOUT_MS)
+# A probe, not part of the page: records every upload progress event the browser fires.
+RECORD_PROGRESS = """
+window.uploadProgress = [];
+const send = XMLHttpRequest.prototype.send;
+XMLHttpRequest.prototype.send = function (body) {
+  this.upload.addEventListener("progress", (e) => window.uploadProgress.push([e.loaded, e.total]));
+  return send.call(this, body);
+};
+"""
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    assert CHROMIUM.exists(), "Debian's chromium is missing: `make test` installs it (apt)"
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 900, "height": 1200})
+    context.add_init_script(RECORD_PROGRESS)
+    opened = context.new_page()
+    opened.set_default_timeout(TIMEOUT_MS)
+    opened.on("dialog", lambda dialog: dialog.accept())  # "Erase this photo for good?"
+    yield opened
+    ARTIFACTS.mkdir(exist_ok=True)
+    shot = ARTIFACTS / f"{request.node.name}.png"
+    opened.screenshot(path=shot, full_page=True)
+    print(f"screenshot: {shot}")
+    context.close()
+
+
+def write(folder: Path, name: str, data: bytes) -> Path:
+    path = folder / name
+    path.write_bytes(data)
+    return path
+
+
+def big_jpeg() -> bytes:
+    """A real JPEG between the direct-upload threshold and the 5 MiB limit (noise barely
+    compresses: ~2.4 bytes a pixel at quality 95 without chroma subsampling)."""
+    side = 1420
+    noise = Image.frombytes("RGB", (side, side), random.Random(0).randbytes(side * side * 3))
+    buffer = io.BytesIO()
+    noise.save(buffer, "JPEG", quality=95, subsampling=0)
+    data = buffer.getvalue()
+    assert DIRECT_UPLOAD_ABOVE < len(data) < MAX_FILE_SIZE, len(data)
+    return data
+
+
+def sign_in(page: Page, user: str) -> None:
+    page.fill("#dev-user", user)
+    page.click("#dev-token")
+    expect(page.locator("#status")).to_have_text(f"Dev token for {user}")
+    assert page.input_value("#token").count(".") == 2  # a JWT
+
+
+def upload(page: Page, path: Path) -> None:
+    page.set_input_files("#file", str(path))
+    expect(page.locator("#send")).to_be_enabled()
+    page.click("#send")
+    expect(page.locator("#status")).to_contain_text(f"Uploaded {path.name}")
+    expect(page.locator("#error")).to_be_hidden()
+
+
+def wait_loaded(page: Page, selector: str) -> None:
+    """Every <img> matching `selector` has loaded a real picture (natural width > 0)."""
+    page.wait_for_function(
+        """selector => {
+            const found = [...document.querySelectorAll(selector)];
+            return found.length > 0 && found.every(img => img.complete && img.naturalWidth > 0);
+        }""",
+        arg=selector,
+    )
+
+
+def history(page: Page) -> list[str]:
+    return page.eval_on_selector_all(
+        "#history li[data-asset-id]", "all => all.map(li => li.dataset.assetId)"
+    )
+
+
+def progress(page: Page) -> tuple[float, float]:
+    return page.eval_on_selector("#progress", "bar => [bar.value, bar.max]")
+
+
+def progress_events(page: Page) -> list[list[int]]:
+    """[loaded, total] of each upload progress event since the page opened, then clears them."""
+    return page.evaluate("window.uploadProgress.splice(0)")
+
+
+def test_page_served_by_the_stack(cors_stack: RunningStack, page: Page, tmp_path: Path) -> None:
+    # Given the page the stack serves at /, and a dev token
+    page.goto(cors_stack.url + "/")
+    sign_in(page, "browser-user")
+
+    # When the user uploads a JPEG
+    upload(page, write(tmp_path, "first.jpg", images.jpeg_bytes()))
+    # Then the browser reported the upload's progress up to the whole body, and the bar is full
+    events = progress_events(page)
+    assert events
+    assert events[-1][0] == events[-1][1] > len(images.jpeg_bytes())  # multipart: body > file
+    value, maximum = progress(page)
+    assert value == maximum > 0
+    # and the current photo shows, in the MEDIUM rendition
+    wait_loaded(page, "#current-img")
+    assert ".medium.webp" in (page.get_attribute("#current-img", "src") or "")
+    first = history(page)
+    assert len(first) == 1
+
+    # When a second photo (PNG) follows, Then it is current and the first is in the history
+    upload(page, write(tmp_path, "second.png", images.png_bytes()))
+    wait_loaded(page, "#history img")
+    older, newer = first[0], history(page)[0]
+    assert history(page) == [newer, older]
+
+    # When the user restores the older one, Then it is current again
+    page.click(f"#history li[data-asset-id='{older}'] button:has-text('Restore')")
+    expect(page.locator("#status")).to_have_text(f"Restored {older}")
+    expect(page.locator("#history li[data-asset-id]").first).to_have_attribute(
+        "data-asset-id", older
+    )
+    assert history(page) == [older, newer]
+    wait_loaded(page, "#current-img")
+
+    # When the user deletes the current photo, Then only the other one is left, and current
+    page.click(f"#history li[data-asset-id='{older}'] button:has-text('Delete')")
+    expect(page.locator("#status")).to_have_text(f"Deleted {older}")
+    expect(page.locator("#history li[data-asset-id]")).to_have_count(1)
+    assert history(page) == [newer]
+    wait_loaded(page, "#current-img")
+    # and the API agrees
+    me = requests.post(
+        cors_stack.url + "/graphql",
+        headers={"Authorization": f"Bearer {make_token('browser-user', None)}"},
+        json={"query": "{ me { profilePhotos { assetId } } }"},
+        timeout=30,
+    ).json()
+    assert me["data"]["me"]["profilePhotos"] == [{"assetId": newer}]
+
+    # When the user exports, Then one link per photo left, each serving its file
+    page.click("#export-button")
+    expect(page.locator("#status")).to_contain_text("Exported 1 photo")
+    links = page.eval_on_selector_all("#export-list a", "all => all.map(a => a.href)")
+    assert len(links) == 1
+    served = requests.get(links[0], timeout=30)
+    assert served.status_code == 200
+    assert served.content == images.png_bytes()
+
+
+def test_page_shows_hints_and_the_contracts_errors(
+    cors_stack: RunningStack, page: Page, tmp_path: Path
+) -> None:
+    page.goto(cors_stack.url + "/")
+    sign_in(page, "browser-errors")
+
+    # A type the service refuses: the contract's message before anything is sent
+    page.set_input_files("#file", str(write(tmp_path, "photo.bmp", images.bmp_bytes())))
+    expect(page.locator("#hint")).to_have_text(
+        "Content type image/bmp not allowed. Allowed types: jpg, jpeg, png, gif, webp, heic, heif"
+    )
+    expect(page.locator("#send")).to_be_disabled()
+
+    # A file whose name and bytes disagree: the service's own 415 message, shown as it is
+    liar = write(tmp_path, "liar.jpg", images.png_bytes())
+    page.set_input_files("#file", str(liar))
+    page.click("#send")
+    expect(page.locator("#error")).to_be_visible()
+    direct = requests.post(
+        cors_stack.url + "/api/storage/profile-photo/upload",
+        headers={"Authorization": f"Bearer {make_token('browser-errors', None)}"},
+        files={"file": ("liar.jpg", liar.read_bytes(), "image/jpeg")},
+        timeout=30,
+    )
+    assert direct.status_code == 415
+    expect(page.locator("#error")).to_have_text(direct.json()["error"]["message"])
+
+    # A token the service refuses: its 401 message
+    page.fill("#token", "not-a-jwt")
+    page.click("#refresh")
+    refused = requests.post(
+        cors_stack.url + "/graphql",
+        headers={"Authorization": "Bearer not-a-jwt"},
+        json={"query": "{ me { id } }"},
+        timeout=30,
+    )
+    assert refused.status_code == 401
+    expect(page.locator("#error")).to_have_text(refused.json()["error"]["message"])
+    assert page.locator("#current").is_hidden()
+
+
+def test_page_on_another_origin_uploads_through_cors(
+    cors_stack: RunningStack, web_site: str, page: Page, tmp_path: Path
+) -> None:
+    # Given the page on its own origin, pointed at the stack with ?api=
+    requests_seen: list[tuple[str, str]] = []
+    page.on("request", lambda request: requests_seen.append((request.method, request.url)))
+    page.goto(f"{web_site}/?api={cors_stack.url}")
+    assert page.evaluate("location.origin") == web_site != cors_stack.url
+    sign_in(page, "cross-origin-user")
+
+    # When the user uploads a photo too big for one multipart body on AWS
+    photo = write(tmp_path, "big.jpg", big_jpeg())
+    upload(page, photo)
+
+    # Then the page went direct (upload-url, one PUT of the bytes, complete), and it shows
+    calls = [(method, url.split("?")[0]) for method, url in requests_seen]
+    assert ("POST", f"{cors_stack.url}/api/storage/profile-photo/upload-url") in calls
+    assert ("POST", f"{cors_stack.url}/api/storage/profile-photo/complete") in calls
+    assert any(method == "PUT" for method, _ in calls)
+    assert ("POST", f"{cors_stack.url}/api/storage/profile-photo/upload") not in calls
+    # and the progress went up to every byte of the file (the PUT's body; on loopback the
+    # browser may report it in one event)
+    loaded = [event[0] for event in progress_events(page) if event[1] == photo.stat().st_size]
+    assert loaded
+    assert loaded == sorted(loaded)
+    assert loaded[-1] == photo.stat().st_size
+    wait_loaded(page, "#current-img")
+    wait_loaded(page, "#history img")
+    assert len(history(page)) == 1

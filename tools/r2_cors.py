@@ -1,0 +1,55 @@
+"""Set the R2 user-assets bucket's CORS rules (`make r2-cors`), so that a browser page on an
+origin of CORS_ALLOWED_ORIGINS can make a direct upload's PUT (presigned, straight to R2) and
+read a file it is redirected to (a large photo's presigned GET).
+
+Uses the service's own R2 variables (R2_ACCOUNT_ID or R2_ENDPOINT_URL, R2_ACCESS_KEY_ID,
+R2_SECRET_ACCESS_KEY, R2_USER_ASSETS_BUCKET) and CORS_ALLOWED_ORIGINS. Replaces the bucket's
+CORS configuration (PutBucketCors has no merge): run it again after changing the origins.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+from profile_photos.api.cors import PREFLIGHT_MAX_AGE
+from profile_photos.settings import SettingsError, load_settings
+from profile_photos.store.storage.r2 import r2_client
+
+
+def cors_rules(origins: tuple[str, ...]) -> list[dict[str, Any]]:
+    return [
+        {
+            "ID": "profile-photos-browser-uploads",
+            "AllowedOrigins": list(origins),
+            # PUT: a direct upload; GET/HEAD: a presigned GET a large photo redirects to
+            "AllowedMethods": ["PUT", "GET", "HEAD"],
+            # the presigned PUT signs Content-Type (upload-url's `headers`)
+            "AllowedHeaders": ["content-type"],
+            "ExposeHeaders": ["ETag"],
+            "MaxAgeSeconds": PREFLIGHT_MAX_AGE,
+        }
+    ]
+
+
+def main() -> int:
+    env = {"LOCAL_STORAGE_SECRET": "-" * 32, "JWT_SECRET": "-" * 32} | dict(os.environ)
+    env["OBJECT_STORAGE_PROVIDER"] = "R2"
+    try:
+        settings = load_settings(env)
+    except SettingsError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    if not settings.cors_allowed_origins:
+        print("set CORS_ALLOWED_ORIGINS to the origins of the browser pages", file=sys.stderr)
+        return 2
+    bucket = settings.r2_user_assets_bucket or ""
+    rules = cors_rules(settings.cors_allowed_origins)
+    r2_client(settings).put_bucket_cors(Bucket=bucket, CORSConfiguration={"CORSRules": rules})
+    print(f"{bucket}: browsers on {', '.join(settings.cors_allowed_origins)} may PUT and GET")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
