@@ -48,6 +48,8 @@ from profile_photos.errors import (
     ValidationFailed,
 )
 from profile_photos.images import check_dimensions, read_dimensions, strip_metadata
+from profile_photos.images.decoding import check_decodes
+from profile_photos.observability import logger
 from profile_photos.ratelimit import Allowance, cost_of
 from profile_photos.services import Services
 from profile_photos.signing import SignedUrl
@@ -129,6 +131,7 @@ def upload_photo(
             + ", ".join(ASSET_CONTEXTS)
         )
     check_dimensions(*read_dimensions(upload.data, image.content_type))
+    check_decodes(upload.data, image.content_type)  # before anything is charged or stored
     moment = now or datetime.now(UTC)
     allowance = services.limiter.charge(
         identity.user_id, cost_of(len(upload.data)), moment.timestamp()
@@ -241,6 +244,7 @@ def complete_direct_upload(
             allowed_extensions=settings.allowed_extensions,
         )
         check_dimensions(*read_dimensions(data, image.content_type))
+        check_decodes(data, image.content_type)
         result = _store_and_register(
             services,
             identity,
@@ -255,7 +259,13 @@ def complete_direct_upload(
     except ServiceError:
         storage.delete(USER_ASSETS, file_key)
         raise
-    storage.delete(USER_ASSETS, file_key)
+    try:
+        storage.delete(USER_ASSETS, file_key)
+    except DependencyUnavailable:
+        # Registered: the answer is the photo. A retry could not complete again (the grant
+        # is spent), and the staged copy expires (R2's lifecycle rule; the local stack's
+        # cleanup at start).
+        logger.warning("staged upload not removed", extra={"uploadId": upload_id})
     return result
 
 

@@ -65,12 +65,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache, lru_cache
 
-from PIL import ExifTags, Image, ImageCms, JpegImagePlugin
+from PIL import ExifTags, Image, ImageCms, JpegImagePlugin, UnidentifiedImageError
 
 from profile_photos.errors import UnsupportedMediaType
 from profile_photos.images import MAX_PIXELS, check_dimensions
 
-__all__ = ["METHOD", "QUALITY", "SIDES", "Rendition", "decode", "render"]
+__all__ = ["METHOD", "QUALITY", "SIDES", "Rendition", "check", "decode", "render"]
 
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS
 
@@ -127,6 +127,22 @@ def decode(data: bytes, content_type: str, *, longest_side: int | None = None) -
             _draft(image, _fit(image.size, longest_side))
         image.load()
     return image
+
+
+def check(data: bytes, content_type: str) -> None:
+    """Prove that the first frame of `data` decodes, as cheaply as the format allows.
+
+    PNG: `verify()` first (every chunk's CRC, up to IEND), then the whole image loaded.
+    GIF and WebP: the whole first frame loaded. JPEG (MPO and Ultra HDR included: the
+    primary image): every scan entropy-decoded, but at libjpeg's 1/8 DCT scale (`draft`), so
+    a 12 MP photo is reconstructed at 0.2 MP. HEIC/HEIF: the primary image decoded by
+    pillow-heif. All within the pixel cap. Raises
+    `UnsupportedMediaType("Image could not be decoded: <why>")`.
+    """
+    if content_type == "image/png":
+        with _decoding():
+            _open(data, content_type).verify()  # a verified file must be opened anew
+    decode(data, content_type, longest_side=1).close()
 
 
 def render(data: bytes, content_type: str, sides: Sequence[int] = SIDES) -> dict[int, Rendition]:
@@ -186,9 +202,18 @@ def _decoding() -> Iterator[None]:
         raise UnsupportedMediaType(
             f"Image could not be decoded: it has more than {MAX_PIXELS // 1_000_000} megapixels"
         ) from exc
+    except UnidentifiedImageError as exc:  # its message names a BytesIO object
+        raise UnsupportedMediaType(
+            "Image could not be decoded: the decoder does not recognise the file's contents"
+        ) from exc
     except Exception as exc:  # Pillow and its plugins raise OSError, SyntaxError, ValueError...
-        why = str(exc) or type(exc).__name__
-        raise UnsupportedMediaType(f"Image could not be decoded: {why}") from exc
+        raise UnsupportedMediaType(f"Image could not be decoded: {_why(exc)}") from exc
+
+
+def _why(exc: Exception) -> str:
+    """The decoder's reason, one short line (never a traceback or an object's repr)."""
+    why = " ".join(str(exc).split()) or type(exc).__name__
+    return why if len(why) <= 200 else why[:199] + "\u2026"
 
 
 def _open(data: bytes, content_type: str) -> Image.Image:
