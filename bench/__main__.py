@@ -1,7 +1,8 @@
 """`python -m bench` (`make bench`): one table of what each function costs, and its budgets.
 
 Sections, in order:
-  1. cold init       fresh python3.13 processes on the built layers (bench/cold.py)
+  1. cold init       fresh python3.13 processes on the shipped build (bytecode, tracing on,
+                     R2 and LOCAL), beside anchors A and F (bench/cold.py)
   2. requests        AWS calls per operation, counted by botocore hooks (bench/requests_count.py)
   3. warm time       in process, beside each operation's floor (bench/warm.py)
   4. peak memory     5 MiB upload under tracemalloc (bench/memory.py)
@@ -14,7 +15,10 @@ Sections, in order:
 No network: every AWS endpoint is moto on 127.0.0.1, and `sam build` is incremental on SAM's
 cache (filled by `make build` / `make test`; only a first build of the dependency layer
 downloads wheels). The table goes to stdout, progress to stderr, and everything (raw runs
-included) to bench/results/bench-<UTC time>.json and bench/results/latest.json.
+included, and the commit it ran on) to bench/results/bench-<UTC time>.json and
+bench/results/latest.json. `--markdown --from bench/results/latest.json` prints a saved run as
+the README's Markdown without measuring anything; `--sections cold,requests` runs a subset
+(saved to bench/results/partial-<UTC time>.json only, never to latest.json).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import contextlib
 import json
 import os
 import platform
+import subprocess
 import sys
 import tempfile
 import time
@@ -45,6 +50,7 @@ from bench import (  # noqa: E402
     parsers,
     recorder,
     renditions,
+    report,
     requests_count,
     stack,
     warm,
@@ -84,7 +90,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--markdown", action="store_true", help="print the table as Markdown (for the README)"
     )
     parser.add_argument(
-        "--show", type=Path, metavar="JSON", help="print a saved run's table again, measure nothing"
+        "--show",
+        "--from",
+        dest="show",
+        type=Path,
+        metavar="JSON",
+        help="print a saved run's table again (with --markdown: the README's), measure nothing",
+    )
+    parser.add_argument(
+        "--sections",
+        type=lambda text: [name.strip() for name in text.split(",") if name.strip()],
+        help=f"comma-separated subset of {','.join(ALL_SECTIONS)}; saved as a partial run only",
     )
     parser.add_argument(
         "--quick",
@@ -97,6 +113,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="run one section that needs no build and no stack, print it, save nothing",
     )
     args = parser.parse_args(argv)
+    unknown = set(args.sections or []) - set(ALL_SECTIONS)
+    if unknown:
+        parser.error(f"unknown sections: {', '.join(sorted(unknown))}")
     if args.cold_runs < 10 and not args.quick:
         parser.error("--cold-runs must be at least 10 (the budget is a median of >= 10)")
     if args.quick:
@@ -109,9 +128,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.show:
         saved = json.loads(args.show.read_text())
         rows = [budgets.row_from_json(row) for row in saved["rows"]]
-        print(budgets.render_markdown(rows) if args.markdown else budgets.render_table(rows))
-        if costs := renditions.cost_table(rows, markdown=args.markdown):
-            print(f"\n{costs}")
+        if args.markdown:
+            print(report.render_markdown(saved))
+        else:
+            print(budgets.render_table(rows))
+            if costs := renditions.cost_table(rows, markdown=False):
+                print(f"\n{costs}")
         return 0
     if args.only:
         return run_only(args.only, args.markdown)
@@ -122,11 +144,18 @@ def main(argv: list[str] | None = None) -> int:
     runtime = layer.runtime_version()
     interpreter = layer.find_interpreter(runtime)
     progress(f"{runtime}: {interpreter}")
-    if args.skip_build and (layer.BUILD_DIR / "template.yaml").exists():
+    wanted = set(args.sections or ALL_SECTIONS)
+    needs_build = bool(wanted & {"cold", "layer"})
+    if not needs_build:
+        pass
+    elif args.skip_build and (layer.BUILD_DIR / "template.yaml").exists():
         progress(f"reusing {layer.BUILD_DIR.relative_to(ROOT)}")
     else:
         progress(f"sam build -> {layer.BUILD_DIR.relative_to(ROOT)} ...")
         progress(f"sam build took {layer.sam_build(interpreter):.1f} s")
+    if needs_build:  # what `make build` ships: bytecode (idempotent on a reused build)
+        layer.precompile(interpreter, layer.BUILD_DIR)
+        progress("bytecode compiled into the build (tools/precompile.py)")
 
     sections: dict[str, list[budgets.Row]] = {}
     timings: dict[str, float] = {}
@@ -142,69 +171,47 @@ def main(argv: list[str] | None = None) -> int:
             def section(name: str) -> contextlib.AbstractContextManager[None]:
                 return _timed(name, timings)
 
-            with section("cold"):
-                variants = [
-                    cold.as_built(workdir),
-                    cold.runtime_sdk_precompiled(interpreter, workdir),
-                    cold.precompiled(interpreter, workdir),
-                ]
-                processes = args.cold_runs * len(variants)
-                targets = cold.prepare(endpoint, workdir, processes)
-                results = cold.measure(
-                    interpreter, targets, variants, args.cold_runs, workdir, progress
-                )
-                sections["cold"] = [row for result in results for row in cold.rows(result)]
-                slow = [
-                    row.data["function"]
-                    for row in sections["cold"]
-                    if row.status == budgets.NOT_MET and "function" in row.data
-                ]
-                if slow:
-                    progress(f"cold: -X importtime for {', '.join(slow)}")
-                    importtimes = cold.importtime_report(
-                        interpreter, targets, variants[0], slow, workdir
-                    )
+            if "cold" in wanted:
+                with section("cold"):
+                    result = cold.measure(interpreter, endpoint, args.cold_runs, workdir, progress)
+                    sections["cold"] = cold.rows(result)
+                    slow = cold.slow_targets(result, sections["cold"])
+                    if slow:
+                        progress(f"cold: -X importtime for {', '.join(slow)}")
+                        importtimes = cold.importtime_report(
+                            interpreter, endpoint, result, slow, workdir
+                        )
+                cold.State(endpoint, workdir).reset()  # the later sections start clean
 
             recorder.install()  # before this process creates any client of the service
             with quiet_stdout():
                 service = stack.Service(endpoint, workdir)
-                with section("requests"):
-                    sections["requests"] = requests_count.run(service)
-                progress("requests counted")
-                with section("warm"):
-                    sections["warm"] = warm.run(service, args.warm_runs, args.upload_runs, workdir)
-                progress("warm times measured")
-                with section("memory"):
-                    sections["memory"] = memory.run(service, workdir)
-                progress("peak memory measured")
-                with section("layer"):
-                    sections["layer"] = layer.layer_rows()
-                with section("history"):
-                    sections["history"] = history.run(service, progress)
-                progress("history measured")
+                for name, run in (
+                    ("requests", lambda: requests_count.run(service)),
+                    (
+                        "warm",
+                        lambda: warm.run(service, args.warm_runs, args.upload_runs, workdir),
+                    ),
+                    ("memory", lambda: memory.run(service, workdir)),
+                    ("layer", layer.layer_rows),
+                    ("history", lambda: history.run(service, progress)),
+                ):
+                    if name in wanted:
+                        with section(name):
+                            sections[name] = run()
+                        progress(f"{name} measured")
     finally:
         moto.stop()
-    with _timed("parsers", timings):  # pure Python, no stack
-        sections["parsers"] = parsers.run(progress)
-    progress("image parsers measured")
-    with _timed("renditions", timings):  # Pillow in this process and in child processes
-        sections["renditions"] = renditions.run(progress)
-    progress("renditions measured")
+    if "parsers" in wanted:
+        with _timed("parsers", timings):  # pure Python, no stack
+            sections["parsers"] = parsers.run(progress)
+        progress("image parsers measured")
+    if "renditions" in wanted:
+        with _timed("renditions", timings):  # Pillow in this process and in child processes
+            sections["renditions"] = renditions.run(progress)
+        progress("renditions measured")
 
-    rows = [
-        row
-        for name in (
-            "cold",
-            "requests",
-            "warm",
-            "memory",
-            "layer",
-            "history",
-            "parsers",
-            "renditions",
-        )
-        for row in sections.get(name, [])
-    ]
+    rows = [row for name in ALL_SECTIONS for row in sections.get(name, [])]
     elapsed = time.perf_counter() - started
     print(budgets.render_markdown(rows) if args.markdown else budgets.render_table(rows))
     counts = budgets.summary(rows)
@@ -217,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
     if costs := renditions.cost_table(rows, markdown=args.markdown):
         print(f"\n{costs}")
     if importtimes:
-        print("\nWhere the cold-start time goes (python -X importtime, median of 3 processes):")
+        print(f"\n{IMPORTTIME_TITLE}:")
         print(cold.render_importtime(importtimes))
     for row in budgets.misses(rows):
         if row.status == budgets.FAILED:
@@ -225,6 +232,8 @@ def main(argv: list[str] | None = None) -> int:
 
     payload = {
         "started": stamp.isoformat(),
+        "commit": commit(),
+        "sections": sorted(wanted),
         "seconds": elapsed,
         "section_seconds": timings,
         "quick": args.quick,
@@ -236,11 +245,38 @@ def main(argv: list[str] | None = None) -> int:
         "rows": [row.as_json() for row in rows],
         "importtime": importtimes,
     }
-    path = RESULTS / f"bench-{stamp.strftime('%Y%m%dT%H%M%SZ')}.json"
-    budgets.write_json(path, payload)
-    budgets.write_json(RESULTS / "latest.json", payload)
-    print(f"\nresults: {path.relative_to(ROOT)} (and bench/results/latest.json)")
+    when = stamp.strftime("%Y%m%dT%H%M%SZ")
+    if args.sections:
+        path = RESULTS / f"partial-{when}.json"
+        budgets.write_json(path, payload)
+        print(f"\nresults: {path.relative_to(ROOT)} (a partial run: latest.json untouched)")
+    else:
+        path = RESULTS / f"bench-{when}.json"
+        budgets.write_json(path, payload)
+        budgets.write_json(RESULTS / "latest.json", payload)
+        print(f"\nresults: {path.relative_to(ROOT)} (and bench/results/latest.json)")
     return 1 if counts[budgets.FAILED] else 0  # a missed budget is a result, not an error
+
+
+ALL_SECTIONS = report.ALL
+IMPORTTIME_TITLE = report.IMPORTTIME_TITLE
+
+
+def commit() -> str:
+    """The commit the run measured, `+dirty` when the work tree had changes."""
+
+    def git(*args: str) -> str:
+        result = subprocess.run(  # noqa: S603 - git, fixed arguments
+            ["git", *args],  # noqa: S607 - git from PATH, as make runs it
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        return result.stdout.strip() if result.returncode == 0 else ""
+
+    head = git("rev-parse", "--short=12", "HEAD") or "unknown"
+    return head + ("+dirty" if git("status", "--porcelain", "--untracked-files=no") else "")
 
 
 # Sections that need neither `sam build` nor moto: `--only NAME` runs one of them alone.

@@ -1,14 +1,24 @@
 """One cold start, run by bench/cold.py as `python3.13 -I -S -B bench/cold_child.py <spec.json>`.
 
 Standard library only: nothing but the interpreter's stdlib is importable until the spec's
-paths (the function's built folder and the two built layers, as on Lambda) go on sys.path.
+paths (the function's built folder and its built layers, as on Lambda) go on sys.path.
 `-B` writes no bytecode, so every process compiles what the build does not ship, as Lambda
 does with its read-only /opt and /var/task.
 
-Prints one line `BENCH_COLD {json}`: milliseconds to import the handler module and to serve
-the first event, and the response's status.
+Two kinds of spec:
+
+- a handler (`module`, `handler`, `event`): import the module, serve the event.
+- a floor (`imports`, `clients`): import exactly those modules, create those botocore clients
+  (on one session), then do nothing: what the function's libraries cost at least.
+
+Prints one line `BENCH_COLD {json}`: milliseconds to import and to serve the first event (or
+to create the clients), the response's status, and whether a GraphQL answer carried
+`errors`. With `report` in the spec it also lists, after the timing, every module loaded
+(name and file, in the order they were loaded) and every botocore client alive, so the bench
+can build the function's floor from what it really loaded.
 """
 
+import gc
 import importlib
 import json
 import sys
@@ -26,30 +36,97 @@ class LambdaContext:
         return 10_000
 
 
-def main() -> None:
-    with open(sys.argv[1]) as handle:
-        spec = json.load(handle)
+def serve(spec):
     with open(spec["event"]) as handle:
         event = json.load(handle)  # the runtime receives the event after init: not timed
-
     started = time.perf_counter()
-    stdlib = [p for p in sys.path if p]
-    sys.path[:] = spec["paths"] + stdlib
     module = importlib.import_module(spec["module"])
     imported = time.perf_counter()
     response = getattr(module, spec["handler"])(event, LambdaContext())
+    served = time.perf_counter()
     status = response.get("statusCode", "batch" if "batchItemFailures" in response else None)
     if response.get("batchItemFailures"):
         status = "batch-failures"
+    errors = False
+    body = response.get("body")
+    if isinstance(body, str) and body.startswith("{") and not response.get("isBase64Encoded"):
+        try:
+            errors = bool(json.loads(body).get("errors"))
+        except ValueError:
+            errors = False
+    return started, imported, served, {"status": status, "errors": errors}
+
+
+def floor(spec):
+    started = time.perf_counter()
+    failed = []
+    for name in spec["imports"]:
+        try:
+            importlib.import_module(name)
+        except Exception as exc:  # an alias or a module that cannot load alone: noted
+            failed.append(f"{name}: {type(exc).__name__}")
+    imported = time.perf_counter()
+    if spec["clients"]:
+        import botocore.config
+        import botocore.session
+
+        session = botocore.session.Session()
+        for client in spec["clients"]:
+            config = botocore.config.Config(
+                signature_version=client.get("signature_version"), s3=client.get("s3")
+            )
+            session.create_client(
+                client["service"],
+                region_name=client["region"],
+                endpoint_url=client["endpoint_url"],
+                config=config,
+            )
     served = time.perf_counter()
+    return started, imported, served, {"status": "floor", "errors": False, "failed": failed}
+
+
+def clients():
+    """Every botocore client alive: (service, region, endpoint, signature, s3 config)."""
+    client_module = sys.modules.get("botocore.client")
+    if client_module is None:
+        return []
+    found = []
+    for thing in gc.get_objects():
+        if isinstance(thing, client_module.BaseClient):
+            meta = thing.meta
+            found.append(
+                {
+                    "service": meta.service_model.service_name,
+                    "region": meta.region_name,
+                    "endpoint_url": meta.endpoint_url,
+                    "signature_version": meta.config.signature_version,
+                    "s3": meta.config.s3,
+                }
+            )
+    return found
+
+
+def main() -> None:
+    with open(sys.argv[1]) as handle:
+        spec = json.load(handle)
+    stdlib = [p for p in sys.path if p]
+    sys.path[:] = spec["paths"] + stdlib
+    started, imported, served, outcome = (floor if "imports" in spec else serve)(spec)
     result = {
         "import_ms": (imported - started) * 1000,
         "first_event_ms": (served - imported) * 1000,
         "init_ms": (served - started) * 1000,
-        "status": status,
         "modules": len(sys.modules),
+        **outcome,
     }
-    print("BENCH_COLD " + json.dumps(result), flush=True)
+    tracer = sys.modules.get("aws_lambda_powertools.tracing.tracer")
+    result["tracing"] = None if tracer is None else not tracer.Tracer._config["disabled"]
+    if spec.get("report"):
+        result["loaded"] = [
+            [name, getattr(module, "__file__", None)] for name, module in list(sys.modules.items())
+        ]
+        result["clients"] = clients()
+    print("BENCH_COLD " + json.dumps(result, default=str), flush=True)
 
 
 if __name__ == "__main__":

@@ -189,9 +189,15 @@ def read_cost(operation: str, parsed: dict[str, Any], consistent: bool) -> tuple
         item = parsed.get("Item")
         return (1 if item else 0), units(item_size(item) if item else 0) * factor
     if operation in ("Query", "Scan"):
+        # DynamoDB bills what it read (ScannedCount items), before any filter: items read but
+        # filtered out are counted at the mean size of those returned (an estimate; no
+        # query of the service filters today, so ScannedCount == Count).
         items = parsed.get("Items") or []
         scanned = int(parsed.get("ScannedCount", len(items)))
-        return scanned, units(sum(item_size(i) for i in items)) * factor
+        returned = sum(item_size(i) for i in items)
+        mean = returned / len(items) if items else 0
+        read = returned + max(0, scanned - len(items)) * mean
+        return scanned, units(math.ceil(read)) * factor
     if operation == "BatchGetItem":
         items = [i for found in (parsed.get("Responses") or {}).values() for i in found]
         return len(items), sum(units(item_size(i)) for i in items) * factor

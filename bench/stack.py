@@ -89,9 +89,16 @@ def aws_env(endpoint: str) -> dict[str, str]:
 
 
 def function_env(
-    function: LocalFunction | None, endpoint: str, provider: str, base_path: Path
+    function: LocalFunction | None,
+    endpoint: str,
+    provider: str,
+    base_path: Path,
+    *,
+    tracing: bool = False,
 ) -> dict[str, str]:
-    """The environment a function runs with under the bench (None: the bare anchor)."""
+    """The environment a function runs with under the bench (None: the bare anchor). With
+    `tracing`, Powertools' Tracer is left to decide as on Lambda (the caller adds what Lambda
+    sets: bench/cold.py's `lambda_env`); without, it is disabled."""
     template = {} if function is None else dict(function.environment)
     if function is None:  # the anchor gets the same Powertools settings as the service
         template = {
@@ -111,7 +118,7 @@ def function_env(
         # the budget is measured, not the limiter's refusal after 20 uploads of 5 MiB
         "RATE_LIMIT_PER_MINUTE": "100000000",
         "RATE_LIMIT_PER_HOUR": "100000000",
-        "POWERTOOLS_TRACE_DISABLED": "true",  # no X-Ray daemon here (same for the anchor)
+        "POWERTOOLS_TRACE_DISABLED": "false" if tracing else "true",
         "AWS_LAMBDA_FUNCTION_NAME": function.name if function else BARE,
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "512",
     }

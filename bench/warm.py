@@ -110,7 +110,7 @@ def _signed_fetch(service: stack.Service, runs: int) -> list[Row]:
     key = f"users/warm-fetch/profile-picture/{uuid.uuid4()}.jpg"
     bare_event = stack.signed_get(key)
     rows = []
-    for provider, limit in (("LOCAL", 2.0), ("R2", None)):
+    for provider, limit in (("LOCAL", 2.0), ("R2", 2.0)):
         service.use(provider)
         service.put_object(key, data)
         event = stack.signed_get(key)
@@ -137,7 +137,7 @@ def _upload(service: stack.Service, runs: int, workdir: Path) -> list[Row]:
     data = images.photo(UPLOAD_BYTES)
     target = workdir / "floor-upload.jpg"
     rows = []
-    for provider, limit in (("LOCAL", 3.0), ("R2", None)):
+    for provider, limit in (("LOCAL", 2.0), ("R2", 2.0)):
         service.use(provider)
         event = stack.upload_event(f"warm-upload-{provider.lower()}", data)
         body = event["body"]

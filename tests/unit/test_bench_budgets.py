@@ -143,6 +143,8 @@ def test_item_size_counts_names_and_values():
         ("Query", {"Items": [PHOTO] * 6, "ScannedCount": 6}, False, (6, 0.5)),
         # 100 items of 75 bytes = 7,500 bytes: two 4 KB units, summed before rounding
         ("Query", {"Items": [PHOTO] * 100, "ScannedCount": 100}, True, (100, 2.0)),
+        # read capacity follows what was scanned, not what came back: 100 read, 1 returned
+        ("Query", {"Items": [PHOTO], "ScannedCount": 100}, True, (100, 2.0)),
         ("BatchGetItem", {"Responses": {"t": [PHOTO, PHOTO]}}, True, (2, 2.0)),
         ("PutItem", {}, False, (0, 0.0)),
     ],
@@ -156,3 +158,137 @@ def test_a_saved_row_reads_back_the_same():
     again = row_from_json(row.as_json())
     assert again == row
     assert again.status == MET
+
+
+# ------------------------------------------------------------- cold anchors (bench/cold.py)
+
+
+def _cold_run(init_ms: float, **extra: object) -> dict[str, object]:
+    return {
+        "init_ms": init_ms,
+        "import_ms": init_ms - 5,
+        "first_event_ms": 5.0,
+        "modules": 600,
+        "status": 200,
+        "errors": False,
+        "tracing": True,
+        **extra,
+    }
+
+
+def test_floor_imports_only_third_party_modules_in_load_order(tmp_path):
+    from bench import cold
+
+    code, shared, deps = tmp_path / "Fn", tmp_path / "SharedLayer/python", tmp_path / "Deps/python"
+    target = cold.Target(
+        "UploadFunction/R2",
+        "UploadFunction",
+        "R2",
+        [code, deps, shared],
+        {},
+        first_party=[code, shared],
+    )
+    loaded = [
+        ["sys", None],
+        ["json", "/usr/lib/python3.13/json/__init__.py"],
+        ["botocore", str(deps / "botocore/__init__.py")],
+        ["upload_api", str(code / "upload_api.py")],
+        ["profile_photos", str(shared / "profile_photos/__init__.py")],
+        ["botocore.client", str(deps / "botocore/client.py")],
+    ]
+    client = {"service": "s3", "region": "eu-west-1", "endpoint_url": "http://x"}
+    floor = cold.floor_target(target, loaded, [client, dict(client)])
+    assert floor.key == "F:UploadFunction/R2"
+    assert floor.floor == {"imports": ["botocore", "botocore.client"], "clients": [client]}
+    assert floor.paths == [deps]
+
+
+def test_a_graphql_answer_with_errors_is_not_a_sample():
+    from bench import cold
+
+    target = cold.Target("GraphQLFunction/R2", "GraphQLFunction", "R2", [], {})
+    assert cold.acceptable(target, {"status": 200, "errors": False}) == ""
+    assert "errors" in cold.acceptable(target, {"status": 200, "errors": True})
+    assert "500" in cold.acceptable(target, {"status": 500, "errors": False})
+
+
+def test_cold_rows_judge_each_function_against_a_and_its_floor():
+    from bench import cold
+
+    result = cold.ColdResult([])
+    result.runs[cold.ANCHOR] = [_cold_run(100), _cold_run(100), _cold_run(300)]
+    for function in cold.BUDGETS_A:
+        for provider in cold.PROVIDERS:
+            key = cold.handler_key(function, provider)
+            result.runs[key] = [_cold_run(150)]
+            result.runs[cold.floor_key(function, provider)] = [_cold_run(100, status="floor")]
+            result.datagrams[key] = 3
+    result.runs[cold.floor_key("UploadFunction", "LOCAL")] = [_cold_run(120, status="floor")]
+    by_metric = {row.metric: row for row in cold.rows(result)}
+    fetch = by_metric["signed fetch (LOCAL): cold init / A"]
+    assert fetch.value == pytest.approx(1.5)  # 150 ms over A's median of 100 ms
+    assert fetch.status == NOT_MET  # <= 0.8x A in LOCAL
+    assert by_metric["graphql (R2): cold init / A"].status == MET  # <= 2.0x
+    assert by_metric["upload (R2): cold init / F"].status == NOT_MET  # 1.5x its floor
+    assert by_metric["upload (LOCAL): cold init / F"].value == pytest.approx(1.25)
+    assert by_metric["processes whose Tracer was disabled (A and functions)"].value == 0
+    assert by_metric["functions whose first event sent no X-Ray segment"].status == MET
+
+
+def test_a_process_without_tracing_or_segments_fails_the_checks():
+    from bench import cold
+
+    result = cold.ColdResult([cold.Target(cold.ANCHOR, cold.ANCHOR, "R2", [], {})])
+    result.runs[cold.ANCHOR] = [_cold_run(100, tracing=False)]
+    by_metric = {row.metric: row for row in cold.rows(result)}
+    assert by_metric["processes whose Tracer was disabled (A and functions)"].status == NOT_MET
+    assert by_metric["functions whose first event sent no X-Ray segment"].status == NOT_MET
+    # no function ran: their rows failed to measure, they do not pass
+    assert by_metric["upload (R2): cold init / A"].status == FAILED
+
+
+# ------------------------------------------------------ README markdown from a results file
+
+
+def _payload() -> dict[str, object]:
+    rows = [
+        Row("cold", "upload (R2): cold init / A", 1.9, "x", at_most(1.6), "median 500 ms"),
+        Row(
+            "requests", "upload (R2), with Idempotency-Key: DynamoDB round trips", 4, "", at_most(4)
+        ),
+    ]
+    return {
+        "started": "2026-12-03T15:00:00+00:00",
+        "commit": "abc123def456",
+        "seconds": 600.0,
+        "machine": "Linux x86_64, 2 CPUs",
+        "runtime": "python3.13",
+        "python": "3.13.0",
+        "quick": False,
+        "rows": [row.as_json() for row in rows],
+        "importtime": {},
+    }
+
+
+def test_markdown_report_names_the_commit_and_every_status():
+    from bench import report
+
+    text = report.render_markdown(_payload())
+    assert text.startswith("Run of 2026-12-03 15:00 UTC")
+    assert "commit abc123def456" in text
+    assert "| upload (R2): cold init / A | 1.90x | ≤ 1.60x | NOT MET |" in text
+    assert "| upload (R2), with Idempotency-Key: DynamoDB round trips | 4 | ≤ 4 | met |" in text
+    assert "1 budgets met, 1 not met, 0 failed to measure." in text
+    assert "- upload (R2): cold init / A: 1.90x" in text  # the miss is listed with its notes
+
+
+def test_markdown_from_a_results_file_measures_nothing(tmp_path, capsys):
+    import json
+
+    from bench import report
+    from bench.__main__ import main
+
+    path = tmp_path / "latest.json"
+    path.write_text(json.dumps(_payload()))
+    assert main(["--markdown", "--from", str(path)]) == 0
+    assert capsys.readouterr().out.strip() == report.render_markdown(_payload()).strip()
