@@ -17,8 +17,10 @@ PIP_FLAGS := --quiet --disable-pip-version-check
 ENV ?= dev
 
 .PHONY: help venv tools dev test unit integration lint typecheck format check-template build check-build \
-        events token r2-lifecycle redrive deploy bench clean
+        events token r2-lifecycle r2-cors redrive deploy bench clean
 .PHONY: sam-api sam-seed sam-image sam-local-test
+.PHONY: web-deps
+.PHONY: fuzz load
 
 help: ## list the verbs
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -35,18 +37,40 @@ $(TOOLS)/.installed: requirements-tools.txt
 	$(TOOLS)/bin/python -m pip install $(PIP_FLAGS) -r requirements-tools.txt
 	@touch $@
 
-venv: $(VENV)/.installed ## create the project venv (runtime deps, tests, lint)
+# The Python SDK + CLI (clients/python), installed as a user installs it (not editable): its
+# stamp follows its pyproject and sources, so `make test` always runs the current SDK.
+SDK_FILES := clients/python/pyproject.toml $(shell find clients/python/src -name '*.py' 2>/dev/null)
+
+$(VENV)/.sdk-installed: $(VENV)/.installed $(SDK_FILES)
+	$(PY) -m pip install $(PIP_FLAGS) ./clients/python
+	@rm -rf clients/python/build clients/python/src/*.egg-info
+	@touch $@
+
+venv: $(VENV)/.installed $(VENV)/.sdk-installed ## create the project venv (runtime deps, tests, lint, the SDK)
 tools: $(TOOLS)/.installed ## create the SAM CLI / cfn-lint venv
 
 dev: venv ## run the service locally (see README)
 	$(PY) -m devstack
 
-test: venv tools ## lint, type check, template check, every test, and the built-layer import check
+test: venv tools web-deps ## lint, type check, template check, every test, and the built-layer import check
 	$(MAKE) --no-print-directory lint
 	$(MAKE) --no-print-directory typecheck
 	$(MAKE) --no-print-directory check-template
 	$(PY) -m pytest
 	$(MAKE) --no-print-directory check-build
+
+# The browser and Node tests (tests/e2e/test_browser.py, test_node_client.py) need Debian's
+# chromium (Playwright cannot download its own browsers here; it drives /usr/bin/chromium) and
+# Node.js (>= 18): installed with apt when missing (as root, or through sudo).
+APT_SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+WEB_APT := $(if $(wildcard /usr/bin/chromium),,chromium) $(if $(shell command -v node),,nodejs)
+
+web-deps: ## install Debian's chromium and nodejs when missing (browser and Node tests)
+	@if [ -n "$(strip $(WEB_APT))" ]; then \
+	  echo "installing $(strip $(WEB_APT)) (apt)"; \
+	  $(APT_SUDO) apt-get update -qq && \
+	  $(APT_SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(strip $(WEB_APT)); \
+	fi
 
 unit: venv ## only the unit tests
 	$(PY) -m pytest tests/unit
@@ -68,7 +92,7 @@ format: venv ## apply ruff's fixes and formatting
 check-template: tools ## SAM transform offline + cfn-lint on its output + sam validate --lint
 	$(TOOLS)/bin/python tools/check_template.py template.yaml
 
-build: tools ## sam build (no Docker: the runtime's interpreter first on PATH)
+build: tools ## sam build (no Docker: the runtime's interpreter first on PATH) + precompiled bytecode
 	tools/check_build.sh --build-only
 
 check-build: tools ## sam build, then import the built layers with nothing else on the path
@@ -101,6 +125,9 @@ token: venv ## print a bearer token for the local stack: make token USER=<id> NA
 r2-lifecycle: venv ## expire never-completed direct uploads in the R2 bucket (R2_* env)
 	PYTHONPATH=shared $(PY) -m tools.r2_lifecycle
 
+r2-cors: venv ## let browsers on CORS_ALLOWED_ORIGINS PUT direct uploads to the R2 bucket (R2_* env)
+	PYTHONPATH=shared $(PY) -m tools.r2_cors
+
 redrive: venv ## replay a failure queue's batches through its consumer: QUEUE=RetentionFailureQueue ENV=local|dev|prod
 	@test -n "$(QUEUE)" || { echo "usage: make redrive QUEUE=<queue url, name or logical id> [ENV=local|dev|prod]"; exit 2; }
 	PYTHONPATH=shared $(PY) -m tools.redrive "$(QUEUE)" --env $(ENV)
@@ -108,7 +135,15 @@ redrive: venv ## replay a failure queue's batches through its consumer: QUEUE=Re
 deploy: build ## sam deploy --config-env $(ENV)
 	$(TOOLS)/bin/sam deploy --config-env $(ENV)
 
-bench: venv tools ## cold start, requests, warm time, memory, layer size, history vs budgets (~3 min)
+# Generated bad input and load, both against a local stack of their own on loopback
+# (tools/fuzz.py, tools/load.py; short versions of both run in `make test`).
+fuzz: venv ## generated bad input vs a fresh local stack (random seed printed; SEED=n replays, EXAMPLES=n per generator)
+	PYTHONPATH=shared $(PY) -m tools.fuzz $(if $(SEED),--seed $(SEED)) $(if $(EXAMPLES),--examples $(EXAMPLES))
+
+load: venv ## USERS simulated users for DURATION seconds on a local stack (DATA_DIR: a running one), invariants checked, JSON in bench/results
+	PYTHONPATH=shared $(PY) -m tools.load --users $(or $(USERS),8) --duration $(or $(DURATION),60) $(if $(DATA_DIR),--data-dir $(DATA_DIR))
+
+bench: venv tools ## cold start (R2 and LOCAL, tracing on), requests, warm, memory, layer size vs budgets (~6 min)
 	$(PY) -m bench
 
 clean: ## remove build output and caches (not the venvs, not ./data)
