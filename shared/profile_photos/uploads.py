@@ -346,7 +346,28 @@ def _store_and_register(
     services.storage.put(USER_ASSETS, photo.file_key, data, image.content_type)
     try:
         photos.register(photo, identity.username, uploaded_at, upload_id)
+    except DependencyUnavailable:
+        # The outcome is unknown: the transaction may have committed and only its answer
+        # been lost. Its row decides: there, the photo is registered (answer it); gone, the
+        # file goes too; unknowable, the file stays (a file without a row is swept; a row
+        # without its file would be a broken photo).
+        if not _registered(photo):
+            services.storage.delete(USER_ASSETS, photo.file_key)
+            raise
     except BaseException:
         services.storage.delete(USER_ASSETS, photo.file_key)
         raise
     return StoredPhoto(photo, signed_photo_url(services, photo))
+
+
+def _registered(photo: Photo) -> bool:
+    """Whether the photo's row exists after a registration of unknown outcome (the error
+    goes on when even that cannot be read)."""
+    try:
+        found = photos.get_photo(photo.user_id, photo.asset_id)
+    except DependencyUnavailable:
+        logger.warning("registration outcome unknown: file kept", extra={"assetId": photo.asset_id})
+        raise
+    if found is not None:
+        logger.warning("registration answered late: registered", extra={"assetId": photo.asset_id})
+    return found is not None
