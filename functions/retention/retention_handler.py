@@ -16,7 +16,12 @@ from profile_photos.observability import entry_point, metrics
 from profile_photos.retention import RetentionBatch, expected_active
 from profile_photos.services import services
 
-processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
+# A batch whose every record failed is reported, not raised: Lambda retries the records all
+# the same, and the function's Errors metric (which rolls a deploy back) counts only real
+# crashes, not a transient failure such as the index lagging behind a one-record batch.
+processor = BatchProcessor(
+    event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False
+)
 
 
 def process(event: dict, context: LambdaContext) -> dict:
