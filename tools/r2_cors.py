@@ -9,13 +9,13 @@ CORS configuration (PutBucketCors has no merge): run it again after changing the
 
 from __future__ import annotations
 
-import os
 import sys
 from typing import Any
 
 from profile_photos.api.cors import PREFLIGHT_MAX_AGE
-from profile_photos.settings import SettingsError, load_settings
+from profile_photos.settings import SettingsError
 from profile_photos.store.storage.r2 import r2_client
+from tools.r2 import bucket_settings
 
 
 def cors_rules(origins: tuple[str, ...]) -> list[dict[str, Any]]:
@@ -34,10 +34,8 @@ def cors_rules(origins: tuple[str, ...]) -> list[dict[str, Any]]:
 
 
 def main() -> int:
-    env = {"LOCAL_STORAGE_SECRET": "-" * 32, "JWT_SECRET": "-" * 32} | dict(os.environ)
-    env["OBJECT_STORAGE_PROVIDER"] = "R2"
     try:
-        settings = load_settings(env)
+        settings = bucket_settings()
     except SettingsError as exc:
         print(exc, file=sys.stderr)
         return 2

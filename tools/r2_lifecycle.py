@@ -9,13 +9,13 @@ R2_SECRET_ACCESS_KEY, R2_USER_ASSETS_BUCKET).
 
 from __future__ import annotations
 
-import os
 import sys
 from typing import Any
 
-from profile_photos.settings import SettingsError, load_settings
+from profile_photos.settings import SettingsError
 from profile_photos.store.storage import STAGING_PREFIX
 from profile_photos.store.storage.r2 import r2_client
+from tools.r2 import bucket_settings
 
 RULE_ID = "expire-staged-direct-uploads"
 
@@ -45,10 +45,8 @@ def apply(client: Any, bucket: str) -> None:
 
 
 def main() -> int:
-    env = {"LOCAL_STORAGE_SECRET": "-" * 32, "JWT_SECRET": "-" * 32} | dict(os.environ)
-    env["OBJECT_STORAGE_PROVIDER"] = "R2"
     try:
-        settings = load_settings(env)
+        settings = bucket_settings()
     except SettingsError as exc:
         print(exc, file=sys.stderr)
         return 2

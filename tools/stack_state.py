@@ -135,7 +135,7 @@ class StackReader:
 
 class StackProcess:
     """`python -m devstack` on a free loopback port with its own `DEV_DATA_DIR`, its output
-    kept (for the ERROR/traceback check), as `tests/e2e/conftest.py` starts it."""
+    kept (for the ERROR/traceback check); the e2e suite's stacks are these too."""
 
     READY = "Ready on "
 
@@ -176,9 +176,10 @@ class StackProcess:
         for line in self.process.stdout:
             self.output.append(line)
 
-    def stop(self) -> int:
+    def stop(self, sig: int = signal.SIGINT) -> int:
+        """Send `sig` (SIGINT: as Ctrl-C does) and wait for the exit status."""
         if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
+            self.process.send_signal(sig)
         try:
             return self.process.wait(timeout=60)
         except subprocess.TimeoutExpired:  # its workers stuck: end the whole group it leads

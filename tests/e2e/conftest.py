@@ -3,11 +3,6 @@ port with a temporary `DEV_DATA_DIR`, and talk to it over real HTTP."""
 
 from __future__ import annotations
 
-import os
-import re
-import signal
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -19,59 +14,21 @@ import pytest
 import requests
 
 from testkit.openapi import OpenApi
+from tools.stack_state import StackProcess
 
 ROOT = Path(__file__).resolve().parents[2]
-READY = re.compile(r"Ready on (http://\S+)")
-START_TIMEOUT = 60
 
 
-class RunningStack:
+class RunningStack(StackProcess):
+    """A stack of the e2e suite: its responses are checked against openapi.yaml."""
+
     def __init__(self, data_dir: Path, extra_env: dict[str, str] | None = None) -> None:
-        self.data_dir = data_dir
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "MOTO_"))}
-        env |= {"PORT": "0", "HOST": "127.0.0.1", "DEV_DATA_DIR": str(data_dir)}
-        env |= extra_env or {}
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "devstack"],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            start_new_session=True,
-        )
-        self.output: list[str] = []
-        self.url = self._wait_ready()
+        super().__init__(data_dir, extra_env)
         STACK_URLS.add(self.url)
-        threading.Thread(target=self._drain, daemon=True).start()
-
-    def _wait_ready(self) -> str:
-        deadline = time.time() + START_TIMEOUT
-        assert self.process.stdout is not None
-        while time.time() < deadline:
-            line = self.process.stdout.readline()
-            if not line:
-                break
-            self.output.append(line)
-            found = READY.search(line)
-            if found:
-                return found[1]
-        self.process.kill()
-        raise RuntimeError("local stack did not start:\n" + "".join(self.output))
-
-    def _drain(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self.output.append(line)
 
     @property
     def banner(self) -> str:
         return "".join(self.output)
-
-    def stop(self, sig: int = signal.SIGINT) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(sig)
-        return self.process.wait(timeout=30)
 
     def objects(self) -> list[Path]:
         root = self.data_dir / "object-storage"

@@ -523,8 +523,10 @@ class ProfilePhotosClient:
 
 
 class _Window:
-    """The file region a multipart part sends: `len` tells MultipartEncoder its size, `read`
-    stops at its end (the encoder reads in chunks; nothing is loaded whole)."""
+    """The file region a multipart part sends: `len` tells MultipartEncoder the bytes still to
+    send, `read` stops at its end (the encoder reads in chunks; nothing is loaded whole). Not
+    `_Reading`: requests-toolbelt measures a part by `__len__` before `len`, and a part whose
+    length does not shrink as it is read never ends."""
 
     def __init__(self, source: _Source) -> None:
         self.file, self.left = source.file, source.size
