@@ -147,4 +147,4 @@ bench: venv tools ## cold start (R2 and LOCAL, tracing on), requests, warm, memo
 	$(PY) -m bench
 
 clean: ## remove build output and caches (not the venvs, not ./data)
-	rm -rf .aws-sam .pytest_cache .ruff_cache .mypy_cache
+	rm -rf .aws-sam .pytest_cache .ruff_cache .mypy_cache .cache/corpora

@@ -11,6 +11,9 @@ Sections, in order:
   7. image parsers   crafted files + mutation fuzz: time per KB, peak memory (bench/parsers.py)
   8. renditions      bytes per view, render time vs a bare-Pillow floor, 100 MP peak memory,
                      cold init, cost per million views at list prices (bench/renditions.py)
+  9. decode check    the upload's decode check per format (12 MP JPEG, 12 MP HEIC, 20 MP PNG)
+                     beside the upload's warm time, its cold cost, 100 MP PNG peak memory
+                     (bench/decode.py)
 
 No network: every AWS endpoint is moto on 127.0.0.1, and `sam build` is incremental on SAM's
 cache (filled by `make build` / `make test`; only a first build of the dependency layer
@@ -44,6 +47,7 @@ if str(ROOT) not in sys.path:  # `python -m bench` from elsewhere: devstack/, to
 from bench import (  # noqa: E402
     budgets,
     cold,
+    decode,
     history,
     layer,
     memory,
@@ -195,6 +199,7 @@ def main(argv: list[str] | None = None) -> int:
                     ("memory", lambda: memory.run(service, workdir)),
                     ("layer", layer.layer_rows),
                     ("history", lambda: history.run(service, progress)),
+                    ("decode", lambda: decode.run(service, workdir, progress)),
                 ):
                     if name in wanted:
                         with section(name):

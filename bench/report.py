@@ -36,7 +36,17 @@ def heading(payload: dict[str, Any]) -> str:
     )
 
 
-ALL = ("cold", "requests", "warm", "memory", "layer", "history", "parsers", "renditions")
+ALL = (
+    "cold",
+    "requests",
+    "warm",
+    "memory",
+    "layer",
+    "history",
+    "parsers",
+    "renditions",
+    "decode",
+)
 
 
 def render_markdown(payload: dict[str, Any]) -> str:

@@ -40,10 +40,11 @@ support widens with the reduction, as `thumbnail` uses it): Lanczos measured ~20
 kernel.
 
 Bounded: `Image.MAX_IMAGE_PIXELS` is set to the service's cap (`images.MAX_PIXELS`, 100 MP)
-when this module is imported, Pillow's decompression-bomb warning is turned into a refusal,
-and `images.check_dimensions` refuses an image over the cap (pixels or side) before a pixel
-is decoded. Each type is opened only by its own Pillow plugin (`formats=`), so a file is
-never handed to a plugin of another format.
+when this module is imported, Pillow's decompression-bomb warning is turned into a refusal
+(its other warnings, about a corrupt Exif block or a malformed MPO header it reads past, are
+silenced while decoding), and `images.check_dimensions` refuses an image over the cap
+(pixels or side) before a pixel is decoded. Each type is opened only by its own Pillow
+plugin (`formats=`), so a file is never handed to a plugin of another format.
 
 `decode(data, content_type)` is the decoder `render` uses, for any caller that needs the
 pixels or only needs to know that they decode (the upload's decode check). Whatever fails
@@ -194,6 +195,8 @@ def _decoding() -> Iterator[None]:
     """Any failure inside: `UnsupportedMediaType("Image could not be decoded: ...")`."""
     try:
         with warnings.catch_warnings():
+            # a flaw Pillow decodes past (corrupt Exif, bad APNG header) is no log line on stderr
+            warnings.filterwarnings("ignore", module=r"(PIL|pillow_heif)(\.|$)")
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             yield
     except (UnsupportedMediaType, MemoryError):
