@@ -120,7 +120,10 @@ def function_env(
         "RATE_LIMIT_PER_HOUR": "100000000",
         "POWERTOOLS_TRACE_DISABLED": "false" if tracing else "true",
         "AWS_LAMBDA_FUNCTION_NAME": function.name if function else BARE,
-        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "512",
+        # the anchor: the Globals' size, as a function without its own MemorySize gets
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(
+            (function or functions()["SignedFetchFunction"]).memory_size
+        ),
     }
     return {k: v for k, v in env.items() if v != ""}
 

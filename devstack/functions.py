@@ -60,6 +60,7 @@ class LocalFunction:
     handler: str
     environment: dict[str, str]
     timeout: int
+    memory_size: int  # MB, as Lambda sets AWS_LAMBDA_FUNCTION_MEMORY_SIZE
     routes: list[ApiRoute] = field(default_factory=list)
     streams: list[StreamTrigger] = field(default_factory=list)
 
@@ -179,6 +180,7 @@ def load_functions(
             handler=handler,
             environment=env,
             timeout=int(props.get("Timeout", globals_.get("Timeout", 3))),
+            memory_size=int(props.get("MemorySize", globals_.get("MemorySize", 128))),
         )
         for event in props.get("Events", {}).values():
             spec = event.get("Properties", {})

@@ -134,7 +134,7 @@ class LocalStack:
             "AWS_REGION": "eu-west-1",
             "AWS_DEFAULT_REGION": "eu-west-1",
             "AWS_LAMBDA_FUNCTION_NAME": function.name,
-            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "512",
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory_size),
             "POWERTOOLS_TRACE_DISABLED": "true",  # no X-Ray daemon here
             "PYTHONUNBUFFERED": "1",
         }

@@ -15,6 +15,7 @@ TEMPLATE = {
     "Globals": {
         "Function": {
             "Timeout": 9,
+            "MemorySize": 512,
             "Environment": {
                 "Variables": {
                     "TABLE": {"Ref": "PhotosTable"},
@@ -38,6 +39,7 @@ TEMPLATE = {
             "Properties": {
                 "CodeUri": "functions/signed_fetch/",
                 "Handler": "signed_fetch_handler.lambda_handler",
+                "MemorySize": 1024,
                 "Environment": {"Variables": {"OWN": "yes", "STAGE_URL": "overridden"}},
                 "Events": {
                     "Get": {
@@ -71,6 +73,7 @@ def test_function_env_is_resolved_like_cloudformation_with_parameter_defaults() 
     assert function.module == "signed_fetch_handler"
     assert function.handler == "lambda_handler"
     assert function.timeout == 9
+    assert function.memory_size == 1024  # its own, over the Globals' 512
     assert function.environment == {
         "TABLE": "PhotosTable",  # a resource's Ref is its logical id, as under sam local
         "STAGE_URL": "overridden",  # the function's own value wins over Globals
