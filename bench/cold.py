@@ -551,6 +551,23 @@ def rows(result: ColdResult) -> list[Row]:
                     },
                 )
             )
+            runs = result.runs[key]
+            own = statistics.median(run["init_ms"] - run.get("aws_ms", 0.0) for run in runs)
+            aws = statistics.median(run.get("aws_ms", 0.0) for run in runs)
+            out.append(
+                Row(
+                    SECTION,
+                    f"{label}: cold init without its AWS calls / F",
+                    own / floor,
+                    "x",
+                    None,
+                    f"{own:.0f} ms vs F {floor:.0f} ms: the first event's time inside AWS calls"
+                    " (signing, moto on loopback, parsing; median"
+                    f" {aws:.0f} ms) taken out, as the warm figures"
+                    " do; F makes no call",
+                    {"function": function, "provider": provider, "key": key, "own_ms": own},
+                )
+            )
     handler_runs = [
         run
         for target in result.targets

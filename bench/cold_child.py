@@ -12,10 +12,11 @@ Two kinds of spec:
   (on one session), then do nothing: what the function's libraries cost at least.
 
 Prints one line `BENCH_COLD {json}`: milliseconds to import and to serve the first event (or
-to create the clients), the response's status, and whether a GraphQL answer carried
-`errors`. With `report` in the spec it also lists, after the timing, every module loaded
-(name and file, in the order they were loaded) and every botocore client alive, so the bench
-can build the function's floor from what it really loaded.
+to create the clients), the response's status, whether a GraphQL answer carried `errors`,
+and how much of the first event was spent inside AWS calls (`aws_ms`). With `report` in
+the spec it also lists, after the timing, every module loaded (name and file, in the order
+they were loaded) and every botocore client alive, so the bench can build the function's
+floor from what it really loaded.
 """
 
 import gc
@@ -42,6 +43,8 @@ def serve(spec):
     started = time.perf_counter()
     module = importlib.import_module(spec["module"])
     imported = time.perf_counter()
+    aws_seconds = _time_aws_calls()  # set up between the two timed phases, not timed
+    begun = time.perf_counter()
     response = getattr(module, spec["handler"])(event, LambdaContext())
     served = time.perf_counter()
     status = response.get("statusCode", "batch" if "batchItemFailures" in response else None)
@@ -54,7 +57,38 @@ def serve(spec):
             errors = bool(json.loads(body).get("errors"))
         except ValueError:
             errors = False
-    return started, imported, served, {"status": status, "errors": errors}
+    outcome = {"status": status, "errors": errors, "aws_ms": sum(aws_seconds) * 1000}
+    return imported - started, served - begun, outcome
+
+
+def _time_aws_calls() -> list[float]:
+    """Seconds inside each AWS call of the clients created from now on (botocore's
+    `before-call` to `after-call`: signing, the round trip to moto, parsing), as
+    bench/recorder.py times them in process (testkit.aws_calls; here inline, since this
+    script imports nothing of the repo). The handler's module has loaded botocore already:
+    the Tracer patches it."""
+    import botocore.session
+
+    seconds: list[float] = []
+    begun: list[float] = []
+    original = botocore.session.Session.create_client
+
+    def before(**_: object) -> None:
+        begun.append(time.perf_counter())
+
+    def after(**_: object) -> None:
+        if begun:
+            seconds.append(time.perf_counter() - begun.pop())
+
+    def create_client(self, *args, **kwargs):
+        client = original(self, *args, **kwargs)
+        client.meta.events.register("before-call", before)
+        client.meta.events.register("after-call", after)
+        client.meta.events.register("after-call-error", after)
+        return client
+
+    botocore.session.Session.create_client = create_client
+    return seconds
 
 
 def floor(spec):
@@ -82,7 +116,11 @@ def floor(spec):
                 config=config,
             )
     served = time.perf_counter()
-    return started, imported, served, {"status": "floor", "errors": False, "failed": failed}
+    return (
+        imported - started,
+        served - imported,
+        {"status": "floor", "errors": False, "failed": failed},
+    )
 
 
 def clients():
@@ -111,11 +149,11 @@ def main() -> None:
         spec = json.load(handle)
     stdlib = [p for p in sys.path if p]
     sys.path[:] = spec["paths"] + stdlib
-    started, imported, served, outcome = (floor if "imports" in spec else serve)(spec)
+    importing, serving, outcome = (floor if "imports" in spec else serve)(spec)
     result = {
-        "import_ms": (imported - started) * 1000,
-        "first_event_ms": (served - imported) * 1000,
-        "init_ms": (served - started) * 1000,
+        "import_ms": importing * 1000,
+        "first_event_ms": serving * 1000,
+        "init_ms": (importing + serving) * 1000,
         "modules": len(sys.modules),
         **outcome,
     }

@@ -224,6 +224,7 @@ def test_cold_rows_judge_each_function_against_a_and_its_floor():
             result.runs[cold.floor_key(function, provider)] = [_cold_run(100, status="floor")]
             result.datagrams[key] = 3
     result.runs[cold.floor_key("UploadFunction", "LOCAL")] = [_cold_run(120, status="floor")]
+    result.runs[cold.handler_key("UploadFunction", "R2")] = [_cold_run(150, aws_ms=30.0)]
     by_metric = {row.metric: row for row in cold.rows(result)}
     fetch = by_metric["signed fetch (LOCAL): cold init / A"]
     assert fetch.value == pytest.approx(1.5)  # 150 ms over A's median of 100 ms
@@ -231,6 +232,10 @@ def test_cold_rows_judge_each_function_against_a_and_its_floor():
     assert by_metric["graphql (R2): cold init / A"].status == MET  # <= 2.0x
     assert by_metric["upload (R2): cold init / F"].status == NOT_MET  # 1.5x its floor
     assert by_metric["upload (LOCAL): cold init / F"].value == pytest.approx(1.25)
+    # beside it, for information, the same without the first event's time inside AWS calls
+    without_aws = by_metric["upload (R2): cold init without its AWS calls / F"]
+    assert without_aws.value == pytest.approx(1.2)  # (150 - 30) ms over 100 ms
+    assert without_aws.budget is None
     assert by_metric["processes whose Tracer was disabled (A and functions)"].value == 0
     assert by_metric["functions whose first event sent no X-Ray segment"].status == MET
 
