@@ -2,26 +2,15 @@
 rest. Partial batch failures: a failing user's records are retried alone (RetentionBatch)."""
 
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import (
-    BatchProcessor,
-    EventType,
-    process_partial_response,
-)
 from aws_lambda_powertools.utilities.data_classes import DynamoDBStreamEvent
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from retention_stream import new_images, user_of
 
+from profile_photos.api.streams import process_stream
 from profile_photos.observability import entry_point, metrics
 from profile_photos.retention import RetentionBatch, expected_active
 from profile_photos.services import services
-
-# A batch whose every record failed is reported, not raised: Lambda retries the records all
-# the same, and the function's Errors metric (which rolls a deploy back) counts only real
-# crashes, not a transient failure such as the index lagging behind a one-record batch.
-processor = BatchProcessor(
-    event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False
-)
 
 
 def process(event: dict, context: LambdaContext) -> dict:
@@ -33,7 +22,7 @@ def process(event: dict, context: LambdaContext) -> dict:
         batch.run_for(user_of(record))
 
     metrics.add_metric(name="StreamRecordsProcessed", unit=MetricUnit.Count, value=len(records))
-    response = process_partial_response(event, handle, processor, context)
+    response = process_stream(event, handle, context)
     if batch.archived:
         metrics.add_metric(name="PhotosArchived", unit=MetricUnit.Count, value=len(batch.archived))
     return response
