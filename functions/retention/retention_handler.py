@@ -1,6 +1,8 @@
 """Lambda: the photos table's stream -> keep each user's newest active photos, archive the
 rest. Partial batch failures: a failing user's records are retried alone (RetentionBatch)."""
 
+from typing import Any
+
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import DynamoDBStreamEvent
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
@@ -13,7 +15,7 @@ from profile_photos.retention import RetentionBatch, expected_active
 from profile_photos.services import services
 
 
-def process(event: dict, context: LambdaContext) -> dict:
+def process(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     records = list(DynamoDBStreamEvent(event).records)
     limit = services().settings.retention_active_limit
     batch = RetentionBatch(limit, expected_active(new_images(records)))
@@ -29,5 +31,5 @@ def process(event: dict, context: LambdaContext) -> dict:
 
 
 @entry_point()
-def lambda_handler(event: dict, context: LambdaContext) -> dict:
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return process(event, context)

@@ -49,7 +49,7 @@ def put_request(event: APIGatewayProxyEvent, bucket: str) -> SignedPut:
     )
 
 
-def file_response(delivery: Delivery, *, head: bool) -> Response:
+def file_response(delivery: Delivery, *, head: bool) -> Response[str | bytes]:
     metrics.add_metric(name="PhotoServed", unit=MetricUnit.Count, value=1)
     file = delivery.file
     headers = {
@@ -78,6 +78,6 @@ def file_response(delivery: Delivery, *, head: bool) -> Response:
     )
 
 
-def received(stored: StoredFile) -> Response:
+def received(stored: StoredFile) -> Response[str | bytes]:
     metrics.add_metric(name="DirectUploadReceived", unit=MetricUnit.Count, value=1)
     return Response(status_code=200, headers={"ETag": stored.etag}, body="")

@@ -3,6 +3,7 @@ a file to a GET token's holder, receive a LOCAL direct upload from a PUT token's
 reads the token and the object store, nothing else: no DynamoDB."""
 
 import time
+from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -17,17 +18,17 @@ app = rest_app()
 
 
 @app.route("/api/storage/signed/<bucket>/.+", method=["GET", "HEAD"])
-def signed_fetch(bucket: str) -> Response:
+def signed_fetch(bucket: str) -> Response[str | bytes]:
     request = get_request(app.current_event, bucket)
     return file_response(deliver_signed(services(), request, int(time.time())), head=request.head)
 
 
 @app.put("/api/storage/signed/<bucket>/.+")
-def signed_put(bucket: str) -> Response:
+def signed_put(bucket: str) -> Response[str | bytes]:
     request = put_request(app.current_event, bucket)
     return received(accept_signed_put(services(), request, int(time.time())))
 
 
 @entry_point(REST)
-def lambda_handler(event: dict, context: LambdaContext) -> dict:
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

@@ -38,7 +38,7 @@ class Call:
         use_case: Callable[..., Result],
         *args: Any,
         digest: Callable[[], str] | None = None,
-    ) -> Response:
+    ) -> Response[str]:
         """`use_case(services, identity, *args)`, once per `Idempotency-Key`, as its 201.
         The request's fingerprint is `digest()`, by default that of the arguments' text."""
         digest = digest or text_fingerprint(*args)

@@ -1,6 +1,8 @@
 """Lambda: `POST /api/storage/profile-photo/{upload,upload-url,complete}` (JWT): a multipart
 upload, or a direct upload's announce and register; each honours `Idempotency-Key`."""
 
+from typing import Any
+
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from upload_api import caller
@@ -14,25 +16,25 @@ app = rest_app()
 
 
 @app.post("/api/storage/profile-photo/upload")
-def upload() -> Response:
+def upload() -> Response[str]:
     call = caller(app)  # authenticated before the body is read
     form = upload_form(app.current_event)
     return call.once("upload", uploads.upload_photo, form.file, form.context, digest=form.digest)
 
 
 @app.post("/api/storage/profile-photo/upload-url")
-def upload_url() -> Response:
+def upload_url() -> Response[str]:
     call, body = caller(app), json_body(app.current_event)
     fields = (body.get("fileName"), body.get("contentType"), body.get("size"))
     return call.once("upload-url", uploads.create_direct_upload, *fields)
 
 
 @app.post("/api/storage/profile-photo/complete")
-def complete() -> Response:
+def complete() -> Response[str]:
     call, body = caller(app), json_body(app.current_event)
     return call.once("complete", uploads.complete_direct_upload, body.get("fileKey"))
 
 
 @entry_point(REST)
-def lambda_handler(event: dict, context: LambdaContext) -> dict:
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)
