@@ -6,6 +6,7 @@ depth and cost are limited (graphql_limits); introspection is off unless configu
 """
 
 import time
+from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -21,7 +22,7 @@ app = rest_app()
 
 
 @app.post("/graphql")
-def graphql_endpoint() -> Response:
+def graphql_endpoint() -> Response[str]:
     event, root = app.current_event, services()
     identity = authenticate(event.headers.get("authorization"), root.settings)
     payload = parse_request(raw_body(event))
@@ -33,5 +34,5 @@ def graphql_endpoint() -> Response:
 
 
 @entry_point(REST)
-def lambda_handler(event: dict, context: LambdaContext) -> dict:
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

@@ -50,6 +50,7 @@ from graphql import (
     IntValueNode,
     OperationDefinitionNode,
     SelectionSetNode,
+    ValidationRule,
     VariableNode,
     get_named_type,
     get_nullable_type,
@@ -123,7 +124,7 @@ def query_cost(
                 bound.maximum, page_arguments.get(bound.argument, 0)
             )
 
-    class QueryCost(ASTValidationRule):
+    class QueryCost(ValidationRule):
         def enter_operation_definition(self, node: OperationDefinitionNode, *_: Any) -> None:
             self._fragments: dict[tuple[str, int | None], int] = {}
             root = root_type(self.context.schema, node.operation)
@@ -218,7 +219,7 @@ def once_per_operation(fields: frozenset[tuple[str, str]]) -> type[ASTValidation
     """A validation rule refusing an operation that selects a root field of `fields`
     (`(root type, field)`) under more than one response key (module docstring)."""
 
-    class OncePerOperation(ASTValidationRule):
+    class OncePerOperation(ValidationRule):
         def enter_operation_definition(self, node: OperationDefinitionNode, *_: Any) -> None:
             root = root_type(self.context.schema, node.operation)
             if root is None:

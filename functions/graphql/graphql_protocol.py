@@ -62,12 +62,12 @@ MAX_COST = 2000
 EXPORT_ONCE = once_per_operation(frozenset({("Mutation", "exportProfilePhotos")}))
 
 
-def validation_rules(context: Context, _: Any, data: dict[str, Any]) -> list[Any]:
+def validation_rules(context: Any, _: Any, data: dict[str, Any]) -> list[Any]:
     """Per request: page sizes come from the variables, the profilePhotos bound from the
     settings (RETENTION_ACTIVE_LIMIT, retention's steady state: only between new uploads and
     the retention run that follows them can more be active, and each upload is charged)."""
     variables = data.get("variables") if isinstance(data.get("variables"), dict) else None
-    bounds = {
+    bounds: dict[tuple[str, str], int | PageSize] = {
         ("User", "profilePhotos"): context.services.settings.retention_active_limit,
         ("PhotoExport", "items"): PageSize("first", EXPORT_PAGE_MAX),
         ("ExportedPhoto", "renditions"): len(SIZES),
@@ -93,7 +93,7 @@ def graphql_code(error: BaseException) -> str:
     return INTERNAL
 
 
-def parse_request(body: bytes) -> dict[str, Any] | Response:
+def parse_request(body: bytes) -> dict[str, Any] | Response[str]:
     """The GraphQL request object, or a 400 in GraphQL's error shape."""
     if len(body) > MAX_QUERY_BYTES:
         return bad_request(f"Request is larger than {MAX_QUERY_BYTES} bytes")
@@ -106,14 +106,14 @@ def parse_request(body: bytes) -> dict[str, Any] | Response:
     return payload
 
 
-def bad_request(message: str) -> Response:
+def bad_request(message: str) -> Response[str]:
     metrics.add_metric(name="RequestRefused", unit=MetricUnit.Count, value=1)
     return json_response(
         400, {"errors": [{"message": message, "extensions": {"code": "BAD_REQUEST"}}]}
     )
 
 
-def execute(payload: dict[str, Any], context: Context) -> Response:
+def execute(payload: dict[str, Any], context: Context) -> Response[str]:
     """Run the operation: 200 once execution started, 400 for a request error."""
     success, result = graphql_sync(
         SCHEMA,

@@ -52,8 +52,8 @@ class Context:
         return self.services.signer.photo_url(bucket, path, now=self.now).url
 
 
-def context_of(info: GraphQLResolveInfo) -> Context:
-    return info.context  # type: ignore[no-any-return]
+def context_of(info: GraphQLResolveInfo[Context]) -> Context:
+    return info.context
 
 
 EXPORT_PAGE_MAX = 100  # `exportProfilePhotos(first:)`: default and maximum
@@ -108,20 +108,20 @@ export_type = ObjectType("PhotoExport")
 
 
 @query.field("user")
-def resolve_user(_: Any, info: GraphQLResolveInfo, id: str) -> User | None:
+def resolve_user(_: Any, info: GraphQLResolveInfo[Context], id: str) -> User | None:
     if not USER_ID_PATTERN.fullmatch(id):
         return None  # cannot be a user id (a token subject): never seen, no read needed
     return profiles.get_user(id)
 
 
 @query.field("me")
-def resolve_me(_: Any, info: GraphQLResolveInfo) -> User | None:
+def resolve_me(_: Any, info: GraphQLResolveInfo[Context]) -> User | None:
     return profiles.get_user(context_of(info).identity.user_id)
 
 
 @user_type.field("profilePhotoUrl")
 def resolve_profile_photo_url(
-    user: User, info: GraphQLResolveInfo, size: str | None = ORIGINAL
+    user: User, info: GraphQLResolveInfo[Context], size: str | None = ORIGINAL
 ) -> str | None:
     if not user.current_file_key:
         return None
@@ -133,7 +133,7 @@ user_type.set_alias("profilePhotoUploadedAt", "current_uploaded_at")
 
 
 @user_type.field("profilePhotos")
-def resolve_profile_photos(user: User, info: GraphQLResolveInfo) -> list[Photo]:
+def resolve_profile_photos(user: User, info: GraphQLResolveInfo[Context]) -> list[Photo]:
     if user.id != context_of(info).identity.user_id:
         raise Forbidden("Only the owner can list a user's profile photos")
     return profiles.active_photos(user.id)
@@ -146,12 +146,14 @@ for object_type in (photo_type, exported_type):
     object_type.set_alias("uploadedAt", "uploaded_at")
 
     @object_type.field("url")
-    def resolve_url(photo: Photo, info: GraphQLResolveInfo, size: str | None = ORIGINAL) -> str:
+    def resolve_url(
+        photo: Photo, info: GraphQLResolveInfo[Context], size: str | None = ORIGINAL
+    ) -> str:
         return context_of(info).sign(photo.bucket, photo.file_key, size)
 
 
 @exported_type.field("renditions")
-def resolve_renditions(photo: Photo, info: GraphQLResolveInfo) -> list[dict[str, str]]:
+def resolve_renditions(photo: Photo, info: GraphQLResolveInfo[Context]) -> list[dict[str, str]]:
     sign = context_of(info).sign
     return [
         {"size": size, "url": sign(photo.bucket, photo.file_key, size), "contentType": WEBP}
@@ -164,7 +166,7 @@ exported_type.set_alias("archivedAt", "archived_at")
 
 
 @mutation.field("restoreProfilePhoto")
-def resolve_restore(_: Any, info: GraphQLResolveInfo, assetId: str) -> dict[str, Any]:
+def resolve_restore(_: Any, info: GraphQLResolveInfo[Context], assetId: str) -> dict[str, Any]:
     context = context_of(info)
     identity = context.identity
     checked_asset_id(assetId)
@@ -174,7 +176,7 @@ def resolve_restore(_: Any, info: GraphQLResolveInfo, assetId: str) -> dict[str,
 
 
 @mutation.field("deleteProfilePhoto")
-def resolve_delete(_: Any, info: GraphQLResolveInfo, assetId: str) -> dict[str, Any]:
+def resolve_delete(_: Any, info: GraphQLResolveInfo[Context], assetId: str) -> dict[str, Any]:
     context = context_of(info)
     checked_asset_id(assetId)
     charge_request(context)
@@ -183,7 +185,7 @@ def resolve_delete(_: Any, info: GraphQLResolveInfo, assetId: str) -> dict[str, 
 
 
 @mutation.field("deleteAllProfilePhotos")
-def resolve_delete_all(_: Any, info: GraphQLResolveInfo) -> dict[str, Any]:
+def resolve_delete_all(_: Any, info: GraphQLResolveInfo[Context]) -> dict[str, Any]:
     context = context_of(info)
     charge_request(context)
     erasure = profiles.delete_all_photos(context.identity, context.services.storage)
@@ -204,7 +206,7 @@ def _deletion(context: Context, deleted: list[str]) -> dict[str, Any]:
 @mutation.field("exportProfilePhotos")
 def resolve_export(
     _: Any,
-    info: GraphQLResolveInfo,
+    info: GraphQLResolveInfo[Context],
     first: int | None = EXPORT_PAGE_MAX,
     after: str | None = None,
 ) -> ExportPage:
@@ -235,12 +237,12 @@ export_type.set_alias("items", "items")
 
 
 @export_type.field("count")
-def resolve_export_count(page: ExportPage, info: GraphQLResolveInfo) -> int:
+def resolve_export_count(page: ExportPage, info: GraphQLResolveInfo[Context]) -> int:
     return profiles.count_photos(page.user_id)
 
 
 @export_type.field("pageInfo")
-def resolve_page_info(page: ExportPage, info: GraphQLResolveInfo) -> dict[str, Any]:
+def resolve_page_info(page: ExportPage, info: GraphQLResolveInfo[Context]) -> dict[str, Any]:
     return {"hasNextPage": page.has_next_page, "endCursor": page.end_cursor}
 
 

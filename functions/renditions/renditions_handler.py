@@ -28,5 +28,5 @@ def process(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
 
 
 @entry_point()
-def lambda_handler(event: dict, context: LambdaContext) -> dict:
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return process(event, context)

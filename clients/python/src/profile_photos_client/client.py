@@ -16,6 +16,10 @@ grant or complete returns the first answer instead of storing a second photo. A 
 retry that follows a lost connection means the first attempt is still running (or, for the
 PUT, already landed), so it is waited out (or accepted) rather than reported.
 
+Errors. A request that gets no usable answer raises `ProfilePhotosError` with code
+`NETWORK_ERROR`, naming the method and the URL without its query: a signed URL's query is a
+bearer credential, so neither the message nor a traceback repeats it.
+
 Signed URLs. `profile_photo_url` keeps each URL until shortly before the expiry written in
 its token (the `exp` claim of the `token` query parameter, or a presigned URL's
 `X-Amz-Date` + `X-Amz-Expires`), then asks again.
@@ -74,6 +78,16 @@ CONTENT_TYPES = {
 }
 SAFE_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]{0,127}")
 CHUNK = 64 * 1024
+# Failures of the connection itself (refused, reset, dropped mid-answer, timed out): retried.
+NETWORK_FAILURES = (
+    requests.ConnectionError,
+    requests.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+)
+# What an error message must never repeat of a signed URL: its query, and the parameters that
+# sign it (LOCAL's `token`, S3/R2's `X-Amz-Signature`, `X-Amz-Credential`, ...) wherever found.
+QUERY = re.compile(r"\?[^\s'\"()<>]+")
+SIGNING_PARAMETER = re.compile(r"(?i)\b(token|signature|x-amz-[a-z-]+)=[^&\s'\"()<>]*")
 
 Progress = Callable[[int, int], None]
 
@@ -400,8 +414,8 @@ class ProfilePhotosClient:
         except requests.RequestException as exc:
             partial.unlink(missing_ok=True)
             raise ProfilePhotosError(
-                None, NETWORK_ERROR, f"Download of {target.name} failed: {exc}"
-            ) from exc
+                None, NETWORK_ERROR, f"Download of {target.name} failed: {_redacted(exc)}"
+            ) from None
         finally:
             response.close()
         if written != size:
@@ -490,14 +504,14 @@ class ProfilePhotosClient:
                     timeout=self.timeout,
                     stream=stream,
                 )
-            except (requests.ConnectionError, requests.Timeout) as exc:
+            except NETWORK_FAILURES as exc:
                 if not retry_failures or attempt == last:
-                    raise ProfilePhotosError(
-                        None, NETWORK_ERROR, f"{method} {_where(url)} failed: {exc}"
-                    ) from exc
+                    raise _failure(method, url, exc) from None
                 dropped = True
                 time.sleep(self.retry.delay(attempt, None))
                 continue
+            except requests.RequestException as exc:  # a URL requests refuses, a redirect loop
+                raise _failure(method, url, exc) from None
             status = response.status_code
             retryable = status == 429 or (
                 retry_failures
@@ -654,5 +668,22 @@ def _error(response: requests.Response) -> ProfilePhotosError:
 
 
 def _where(url: str) -> str:
+    """`url` without what grants access: its query (a signed URL's token or signature) and
+    any user:password before the host."""
     parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}{parts.path}"  # no query: it may hold a token
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}{parts.path}"
+
+
+def _redacted(error: BaseException) -> str:
+    """`error`'s text with every URL query and signing parameter cut out: requests and
+    urllib3 quote the whole URL in their messages ("Max retries exceeded with url:
+    /...?token=...", "Invalid URL '...'"), and a signed URL's query is a bearer credential."""
+    text = SIGNING_PARAMETER.sub(r"\1=<redacted>", str(error))
+    return QUERY.sub("?<redacted>", text)
+
+
+def _failure(method: str, url: str, error: requests.RequestException) -> ProfilePhotosError:
+    """The SDK's error for a request that got no usable answer. Raised `from None`: the
+    original exception (and its traceback) repeats the URL, query included."""
+    reason = f"{type(error).__name__}: {_redacted(error)}"
+    return ProfilePhotosError(None, NETWORK_ERROR, f"{method} {_where(url)} failed: {reason}")
