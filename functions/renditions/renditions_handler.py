@@ -1,7 +1,10 @@
 """Lambda: the photos table's stream (INSERT) -> the SMALL, MEDIUM and LARGE WebP renditions
 of each new photo; and, invoked by signed fetch for a size asked for first,
-`{"render": {userId, assetId}}` -> `{"rendered": bool}`. Partial batch failures, as retention."""
+`{"render": {userId, assetId}}` -> `{"rendered": bool}` (signed fetch holds the photo's render
+lease meanwhile; the stream skips a photo whose lease is live). Partial batch failures, as
+retention."""
 
+import time
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -11,12 +14,12 @@ from renditions_stream import photo_of, render_request
 
 from profile_photos.api.streams import process_stream
 from profile_photos.observability import entry_point, metrics
-from profile_photos.renditions import make_renditions, render_photo
+from profile_photos.renditions import render_new_photo, render_photo
 from profile_photos.services import services
 
 
 def rendered(record: DynamoDBRecord) -> None:
-    if make_renditions(services(), photo_of(record)):
+    if render_new_photo(services(), photo_of(record), int(time.time())):
         metrics.add_metric(name="PhotoRendered", unit=MetricUnit.Count, value=1)
 
 

@@ -1,14 +1,24 @@
 """Serving a file to the holder of a signed URL: the token and the object store, nothing else.
 
-No DynamoDB is read: the token names the file and grants the operation, so one object-store
-request answers every signed-URL hit.
+No DynamoDB is read on a hit: the token names the file and grants the operation, so one
+object-store request answers every signed-URL hit. A miss on a photo size not made yet takes
+the photo's render lease (one conditional write, which also tells whether the photo still
+exists) and renders it; see `renditions` for why one render at a time.
+
+While another request renders the asked size, a miss waits a moment (`RENDER_WAITS`, about
+1.5 s, polling the object store) and serves the file as soon as it appears, else answers 503
+with `Retry-After`. Not a redirect to the original: the contract says a URL serves the size it
+was minted for, a 128 px avatar slot would download up to 5 MB, and the holder of a size's
+URL would get a URL of the full-resolution original that they were never handed.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from profile_photos.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from profile_photos.errors import Conflict, Forbidden, NotFound, RenderPending, ValidationFailed
 from profile_photos.renditions import ensure_rendition
 from profile_photos.services import Services
 from profile_photos.settings import MAX_PRESIGN_SECONDS
@@ -21,6 +31,8 @@ from profile_photos.validation import normalize_content_type
 LAMBDA_RESPONSE_LIMIT = 6_291_456
 MAX_INLINE_BYTES = (LAMBDA_RESPONSE_LIMIT - 16_384) // 4 * 3
 UPLOAD_RECEIVED = "Upload already received"
+# seconds between looks at the object store while another request renders the asked size
+RENDER_WAITS = (0.1, 0.2, 0.4, 0.8)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +68,8 @@ class Delivery:
 
 def deliver_signed(services: Services, request: SignedGet, now: int) -> Delivery:
     """Check the token for GET on exactly `bucket/path`, then read the object (one request;
-    a rendition not made yet is rendered first, see `renditions.ensure_rendition`)."""
+    a rendition not made yet is rendered first, by this request or by the one holding the
+    photo's render lease, see the module docstring)."""
     bucket, path = request.bucket, request.path
     claims = services.signer.verify(
         request.token, bucket=bucket, path=path, operation="GET", now=now
@@ -78,9 +91,16 @@ def deliver_signed(services: Services, request: SignedGet, now: int) -> Delivery
         file = read()
     except NotFound:
         # a size asked for before the stream made it: render it now, then serve it
-        if bucket != USER_ASSETS or not ensure_rendition(services, path):
+        if bucket != USER_ASSETS:
             raise
-        file = read()
+        try:
+            made = ensure_rendition(services, path, now)
+        except RenderPending as pending:
+            file = _rendered_meanwhile(read, pending)
+        else:
+            if not made:
+                raise
+            file = read()
     if file.too_large:
         return Delivery(
             file,
@@ -88,6 +108,18 @@ def deliver_signed(services: Services, request: SignedGet, now: int) -> Delivery
             redirect_url=storage.presigned_get(bucket, path, min(max_age, MAX_PRESIGN_SECONDS)),
         )
     return Delivery(file, max_age)
+
+
+def _rendered_meanwhile(read: Callable[[], StoredFile], pending: RenderPending) -> StoredFile:
+    """The file, once the request holding the render lease has stored it; `pending` (503 with
+    `Retry-After`) if it does not appear within `RENDER_WAITS`."""
+    for delay in RENDER_WAITS:
+        time.sleep(delay)
+        try:
+            return read()
+        except NotFound:
+            continue
+    raise pending
 
 
 def accept_signed_put(services: Services, request: SignedPut, now: int) -> StoredFile:

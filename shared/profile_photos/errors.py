@@ -54,3 +54,12 @@ class RateLimited(ServiceError):
 
 class DependencyUnavailable(ServiceError):
     """A backing service (DynamoDB, object storage, the JWKS endpoint) failed (503)."""
+
+
+class RenderPending(DependencyUnavailable):
+    """Another request is making the asked photo size right now (503); `retry_after` is in
+    whole seconds."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

@@ -26,6 +26,7 @@ from profile_photos.errors import (
     IdempotencyKeyReused,
     NotFound,
     RateLimited,
+    RenderPending,
     ServiceError,
     Unauthorized,
     UnsupportedMediaType,
@@ -103,7 +104,8 @@ def json_response(
 
 def error_response(error: ServiceError) -> Response[str]:
     status, code = status_and_code(error)
-    headers = {"Retry-After": str(error.retry_after)} if isinstance(error, RateLimited) else None
+    retry_after = error.retry_after if isinstance(error, RateLimited | RenderPending) else None
+    headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
     return json_response(status, error_envelope(code, error.message), headers)
 
 

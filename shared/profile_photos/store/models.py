@@ -67,6 +67,8 @@ class PhotoModel(Model):
     active_sort_key = UnicodeAttribute(attr_name="activeSortKey", null=True)
     archived = BooleanAttribute(default=False)
     archived_at = UnicodeAttribute(attr_name="archivedAt", null=True)
+    # epoch seconds until which one request is rendering the photo's sizes (`renditions`)
+    rendering_until = NumberAttribute(attr_name="renderingUntil", null=True)
 
     active_by_user = ActiveByUserIndex()
 
@@ -113,6 +115,8 @@ class UploadGrantModel(Model):
     size = NumberAttribute()
     issued_at = NumberAttribute(attr_name="issuedAt")  # epoch seconds
     completed_at = UnicodeAttribute(attr_name="completedAt", null=True)
+    # epoch seconds when a `complete` took the staged file to check it (uploads.py)
+    claimed_at = NumberAttribute(attr_name="claimedAt", null=True)
     asset_id = UnicodeAttribute(attr_name="assetId", null=True)
     expires_at = TTLAttribute(attr_name="expiresAt", null=True)
 

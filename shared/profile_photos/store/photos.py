@@ -3,7 +3,9 @@
 Reads: one photo (consistent GetItem), the active ones (one Query of the sparse
 `active-by-user` index), a page of the whole history or all of it (Queries of the base table),
 a count. Writes: `register` (a new photo), `restore` (an archived one made active again),
-`archive` (retention), `delete` (erasure); each a known number of requests.
+`archive` (retention), `delete` (erasure); each a known number of requests. And the render
+lease (`claim_render`, `release_render`, `render_lease`): one request at a time makes a
+photo's sizes on demand (`profile_photos.renditions`).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from pynamodb.exceptions import DeleteError, PynamoDBException, TransactWriteErr
 from pynamodb.transactions import TransactWrite
 
 from profile_photos.errors import Conflict, DependencyUnavailable, NotFound
+from profile_photos.store.grants import UPLOAD_COMPLETED, UPLOAD_NOT_FOUND
 from profile_photos.store.models import (
     PhotoModel,
     UploadGrantModel,
@@ -26,8 +29,6 @@ from profile_photos.store.records import Photo
 from profile_photos.store.users import claims_actions, pointer_actions, refused_by_condition
 
 CONDITION_FAILED = "ConditionalCheckFailed"  # a cancellation reason inside a transaction
-UPLOAD_NOT_FOUND = "Upload not found"
-UPLOAD_COMPLETED = "Upload already completed"
 NOT_SAVED = "Photo metadata could not be saved"
 
 
@@ -132,6 +133,62 @@ def archive(photo: Photo, archived_at: str) -> bool:
             return False
         raise DependencyUnavailable("Photo could not be archived") from exc
     return True
+
+
+def claim_render(user_id: str, asset_id: str, now: int, until: int) -> Photo | None:
+    """Take the photo's render lease (`renderingUntil` = `until`, epoch seconds) unless a
+    live one (later than `now`) is held: one conditional UpdateItem, which also tells that
+    the photo exists. The photo when taken; None when there is no such photo (one more
+    consistent GetItem tells a missing photo from a held lease); `Conflict` when another
+    request holds the lease."""
+    item = PhotoModel(user_id, asset_id)
+    try:
+        item.update(
+            actions=[PhotoModel.rendering_until.set(until)],
+            condition=PhotoModel.asset_id.exists()
+            & (PhotoModel.rendering_until.does_not_exist() | (PhotoModel.rendering_until < now)),
+        )
+    except UpdateError as exc:
+        if not refused_by_condition(exc):
+            raise DependencyUnavailable("Photo could not be read") from exc
+        if get_photo(user_id, asset_id) is None:
+            return None
+        raise Conflict(f"Photo {asset_id} is being rendered") from exc
+    except PynamoDBException as exc:
+        raise DependencyUnavailable("Photo could not be read") from exc
+    return photo_record(item)
+
+
+def release_render(user_id: str, asset_id: str, until: int) -> None:
+    """Give the lease taken with `until` back, if it is still that one (a lease that expired
+    and was taken by another request stays theirs; a deleted photo is not written again)."""
+    try:
+        PhotoModel(user_id, asset_id).update(
+            actions=[PhotoModel.rendering_until.remove()],
+            condition=PhotoModel.rendering_until == until,
+        )
+    except UpdateError as exc:
+        if not refused_by_condition(exc):
+            raise DependencyUnavailable("Photo could not be written") from exc
+    except PynamoDBException as exc:
+        raise DependencyUnavailable("Photo could not be written") from exc
+
+
+def render_lease(user_id: str, asset_id: str) -> int | None:
+    """Until when (epoch seconds) a request holds the photo's render lease, if one ever took
+    it (None: never, or no such photo). One consistent GetItem."""
+    try:
+        item = PhotoModel.get(
+            user_id,
+            asset_id,
+            consistent_read=True,
+            attributes_to_get=[PhotoModel.rendering_until.attr_name],
+        )
+    except PhotoModel.DoesNotExist:
+        return None
+    except PynamoDBException as exc:
+        raise DependencyUnavailable("Photo could not be read") from exc
+    return None if item.rendering_until is None else int(item.rendering_until)
 
 
 def delete_photo(photo: Photo) -> None:
