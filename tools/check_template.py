@@ -4,12 +4,15 @@ Usage: .venv-tools/bin/python tools/check_template.py [template.yaml] [--region 
 
 cfn-lint 1.58 validates SAM resources against the SAM schema only: it no longer runs the SAM
 transform, so it passes a `Runtime: python3.99` or a `BatchSize: 100000` hidden inside a SAM
-function. This check closes that gap in three steps:
+function. This check closes that gap in four steps:
 
 1. local paths: every CodeUri / ContentUri folder exists and holds the Handler's module;
 2. the SAM transform (samtranslator) run offline, then cfn-lint on the CloudFormation it
    produces (every error and warning fails the check; informational findings are shown);
-3. `sam validate --lint` on the template itself (SAM-level schema and cfn-lint).
+3. IAM wildcards: every IAM grant of the transformed template whose resource is a wildcard
+   must be justified in tools/iam_check.py (an X-Ray write has no resource-level scope; a
+   prefix-matched function name or every stream of the account has no excuse);
+4. `sam validate --lint` on the template itself (SAM-level schema and cfn-lint).
 
 No AWS call is made: the AWS managed policy names come from samtranslator's bundled map, and
 the region, account and parameters are placeholders. Exit status 0 means clean, 1 means at
@@ -33,6 +36,7 @@ from typing import Any
 import boto3
 import yaml
 from cfnlint.api import ManualArgs, lint_file
+from iam_check import unjustified_wildcards  # beside this script (sys.path[0] when run)
 from samtranslator.parser.parser import Parser
 from samtranslator.public.exceptions import InvalidDocumentException
 from samtranslator.translator.translator import Translator
@@ -272,13 +276,13 @@ def main(argv: list[str] | None = None) -> int:
     print(f"checking {template_path} (offline, region {args.region})")
     report = Report()
 
-    started = report.step("1/3 local paths (CodeUri, ContentUri, Handler modules)")
+    started = report.step("1/4 local paths (CodeUri, ContentUri, Handler modules)")
     problems = check_local_paths(template, template_path.parent)
     for problem in problems:
         print(f"  ERROR {problem}")
     report.done(started, len(problems), "local paths")
 
-    started = report.step("2/3 SAM transform (samtranslator, offline) + cfn-lint on its output")
+    started = report.step("2/4 SAM transform (samtranslator, offline) + cfn-lint on its output")
     try:
         translated, loader = transform(template, args.region)
     except InvalidDocumentException as exc:
@@ -291,8 +295,13 @@ def main(argv: list[str] | None = None) -> int:
         if loader.asked:
             print("  note: a managed policy name was not in samtranslator's bundled map")
         report.done(started, lint_translated(translated, args.region), "cfn-lint")
+        started = report.step("3/4 IAM wildcards (tools/iam_check.py) in the transformed template")
+        wildcards = unjustified_wildcards(translated, args.region, PLACEHOLDER_ACCOUNT)
+        for line in wildcards:
+            print(f"  ERROR unjustified wildcard: {line}")
+        report.done(started, len(wildcards), "IAM wildcards")
 
-    started = report.step("3/3 sam validate --lint")
+    started = report.step("4/4 sam validate --lint")
     code, output = sam_validate(template_path)
     for line in output.splitlines():
         print(f"  {line}")

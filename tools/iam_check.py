@@ -13,6 +13,12 @@ IAM evaluates for it (a TransactWriteItems needs PutItem / UpdateItem / DeleteIt
 ConditionCheckItem on each item's table), and `allows` evaluates them against statements.
 Anything this module does not know (an operation, an intrinsic, a `Condition`) raises instead
 of guessing, so the check fails closed.
+
+Wildcards: `unjustified_wildcards` lists every grant of every IAM role or policy in the
+transformed template whose resource (or action) is a wildcard, unless JUSTIFIED_WILDCARDS or
+JUSTIFIED_MANAGED_POLICIES names it with the reason it cannot be narrower. An AWS managed
+policy counts as a wildcard grant (their resources are `*`). `main` exits 1 when any is left,
+so `make check-template` and the IAM tests fail on a new one.
 """
 
 from __future__ import annotations
@@ -188,6 +194,107 @@ def required_permissions(
 # ------------------------------------------------------------------ the transformed template
 
 
+# ------------------------------------------------------------------ wildcards
+
+# AWS managed policies a role may carry: each grants on Resource "*", so each needs a reason.
+JUSTIFIED_MANAGED_POLICIES: dict[str, str] = {
+    "AWSLambdaBasicExecutionRole": (
+        "logs:CreateLogGroup/CreateLogStream/PutLogEvents for the Lambda runtime's own log "
+        "writes; the log group's name holds the generated function name, and naming it in "
+        "the function's own role is a circular dependency"
+    ),
+    "AWSXrayWriteOnlyAccess": (
+        "xray:PutTraceSegments, PutTelemetryRecords and the sampling reads (Tracing: Active); "
+        "X-Ray has no resource-level permissions for them"
+    ),
+    "AWSCodeDeployRoleForLambda": (
+        "CodeDeploy's service role for DeploymentPreference (SAM's CodeDeployServiceRole): it "
+        "shifts the aliases and reads the alarms of the deployment it runs, named per deploy"
+    ),
+}
+# Inline grants with a wildcard, by (action, resource as written: intrinsics as ${...}).
+JUSTIFIED_WILDCARDS: dict[tuple[str, str], str] = {
+    ("dynamodb:ListStreams", "${PhotosTable.Arn}/stream/*"): (
+        "the stream consumers' event source mappings list the photos table's streams; "
+        "ListStreams is granted on the table's `stream/*` (AWS's example policy and SAM's "
+        "DynamoDBStreamReadPolicy), under this one table"
+    ),
+}
+IAM_POLICY_TYPES = ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy", "AWS::IAM::RolePolicy")
+EVALUATED_KEYS = {"Sid", "Effect", "Action", "Resource", "Condition"}
+
+
+def written(value: Any) -> str:
+    """A policy value as the template writes it: strings as they are, intrinsics as `${...}`
+    (a `!GetAtt`'s ARN is exact; only a `*` the template or SAM wrote is a wildcard)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and len(value) == 1:
+        ((key, arg),) = value.items()
+        if key == "Ref":
+            return f"${{{arg}}}"
+        if key == "Fn::GetAtt":
+            return "${" + (".".join(arg) if isinstance(arg, list) else str(arg)) + "}"
+        if key == "Fn::Sub":
+            text, variables = (arg, {}) if isinstance(arg, str) else arg
+            return re.sub(
+                r"\$\{([^}!]+)\}",
+                lambda found: written(variables[found[1]]) if found[1] in variables else found[0],
+                text,
+            )
+        if key == "Fn::Join":
+            separator, items = arg
+            return separator.join(written(item) for item in items)
+    return json.dumps(value, sort_keys=True)
+
+
+def _documents(resource: dict[str, Any]) -> Iterable[dict[str, Any]]:
+    props = resource.get("Properties", {})
+    if resource.get("Type") == "AWS::IAM::Role":
+        for policy in props.get("Policies", []):
+            yield policy["PolicyDocument"]
+    elif resource.get("Type") in IAM_POLICY_TYPES:
+        yield props["PolicyDocument"]
+
+
+def wildcard_grants(translated: dict[str, Any], region: str, account: str) -> list[str]:
+    """Every wildcard grant of the template's roles and policies, one line each:
+    `Role: action on resource` or `Role: managed policy Name`."""
+    resolver = ArnResolver(translated, region, account)
+    found = []
+    for logical_id, resource in translated.get("Resources", {}).items():
+        if resource.get("Type") == "AWS::IAM::Role":
+            for arn in resource.get("Properties", {}).get("ManagedPolicyArns", []):
+                found.append(f"{logical_id}: managed policy {resolver.resolve(arn).split('/')[-1]}")
+        for document in _documents(resource):
+            for statement in _as_list(document["Statement"]):
+                unknown = set(statement) - EVALUATED_KEYS
+                if unknown:  # NotAction, NotResource: a wildcard by another name
+                    found.append(f"{logical_id}: statement with {sorted(unknown)}")
+                    continue
+                if statement["Effect"] != "Allow":
+                    continue
+                for action in _as_list(statement["Action"]):
+                    for target in _as_list(statement["Resource"]):
+                        text = written(target)
+                        if "*" in str(action) or "*" in text:
+                            found.append(f"{logical_id}: {action} on {text}")
+    return found
+
+
+def unjustified_wildcards(translated: dict[str, Any], region: str, account: str) -> list[str]:
+    """`wildcard_grants` less the justified ones: what the check fails on."""
+    return [line for line in wildcard_grants(translated, region, account) if not _justified(line)]
+
+
+def _justified(line: str) -> bool:
+    grant = line.split(": ", 1)[1]
+    if grant.startswith("managed policy "):
+        return grant.removeprefix("managed policy ") in JUSTIFIED_MANAGED_POLICIES
+    action, _, resource = grant.partition(" on ")
+    return (action, resource) in JUSTIFIED_WILDCARDS
+
+
 class ArnResolver:
     """Resolves the intrinsics of a transformed template's policy resources to ARNs."""
 
@@ -231,6 +338,11 @@ class ArnResolver:
         if name in self.pseudo:
             return self.pseudo[name]
         kind = self.resources.get(name, {}).get("Type")
+        if kind == "AWS::Lambda::Alias":  # its Ref is the alias's (qualified) ARN
+            props = self.resources[name]["Properties"]
+            function = self.resolve(props["FunctionName"])
+            base = f"{self.region}:{self.account}"
+            return f"arn:aws:lambda:{base}:function:{function}:{self.resolve(props['Name'])}"
         if kind in ("AWS::DynamoDB::Table", "AWS::SQS::Queue", "AWS::Lambda::Function"):
             return name  # table, queue or function name: the logical id (a queue's Ref is
             # its URL, but no policy names a queue by URL)
@@ -283,10 +395,7 @@ def policies_of(translated: dict[str, Any], region: str, account: str) -> dict[s
                         "resources": [resolver.resolve(r) for r in _as_list(statement["Resource"])],
                     }
                 )
-        managed = [
-            m if isinstance(m, str) else json.dumps(m)
-            for m in role_props.get("ManagedPolicyArns", [])
-        ]
+        managed = [resolver.resolve(m) for m in role_props.get("ManagedPolicyArns", [])]
         functions[logical_id] = {
             "handler": props.get("Handler"),
             "statements": statements,
@@ -295,8 +404,8 @@ def policies_of(translated: dict[str, Any], region: str, account: str) -> dict[s
     return functions
 
 
-def function_policies(template_path: Path, region: str, account: str) -> dict[str, Any]:
-    """The SAM transform offline (tools/check_template.py's), then `policies_of`."""
+def translate(template_path: Path, region: str) -> dict[str, Any]:
+    """The SAM transform offline (tools/check_template.py's)."""
     import logging
 
     sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -305,7 +414,12 @@ def function_policies(template_path: Path, region: str, account: str) -> dict[st
 
     logging.getLogger("samtranslator").setLevel(logging.ERROR)
     translated, _ = transform(yaml_parse(template_path.read_text()), region)
-    return policies_of(translated, region, account)
+    return translated
+
+
+def function_policies(template_path: Path, region: str, account: str) -> dict[str, Any]:
+    """The SAM transform offline, then `policies_of`."""
+    return policies_of(translate(template_path, region), region, account)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -314,10 +428,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--region", default=DEFAULT_REGION)
     parser.add_argument("--account", default=DEFAULT_ACCOUNT)
     args = parser.parse_args(argv)
-    policies = function_policies(args.template.resolve(), args.region, args.account)
+    translated = translate(args.template.resolve(), args.region)
+    policies = policies_of(translated, args.region, args.account)
     json.dump({"functions": policies}, sys.stdout, indent=2, sort_keys=True)
     print()
-    return 0
+    unjustified = unjustified_wildcards(translated, args.region, args.account)
+    for line in unjustified:
+        print(f"unjustified wildcard: {line}", file=sys.stderr)
+    if unjustified:
+        print(
+            "scope these to exact ARNs, or add the reason they cannot be narrower to "
+            "JUSTIFIED_WILDCARDS / JUSTIFIED_MANAGED_POLICIES in tools/iam_check.py",
+            file=sys.stderr,
+        )
+    return 1 if unjustified else 0
 
 
 if __name__ == "__main__":

@@ -10,8 +10,9 @@ check-template` runs it: `tools/iam_check.py`), and each granted (action, resour
 used by some call, or be listed in UNUSED_GRANTS_ALLOWED with the reason.
 
 Not checked, and why: calls to Cloudflare R2 (the S3 API, but not AWS: IAM never sees them;
-they are counted and must all be S3 calls); AWS managed policies (logs, X-Ray, stream reads),
-which serve the Lambda service, not our code: a call only they would allow fails the check.
+they are counted and must all be S3 calls); AWS managed policies (logs, X-Ray), which serve
+the Lambda service, not our code: a call only they would allow fails the check. Wildcard
+resources are checked by `tools/iam_check.py` itself (tests/template/test_iam_wildcards.py).
 Tables are named by their logical ids in the tests (the `stack` fixture), which is how a
 table name maps to `!GetAtt <Table>.Arn` here.
 """
@@ -52,6 +53,22 @@ UNUSED_GRANTS_ALLOWED: dict[Grant, str] = {
         "sqs:SendMessage",
         f"arn:aws:sqs:{REGION}:{ACCOUNT}:RenditionsFailureQueue",
     ): "the same, for the renditions consumer's OnFailure destination",
+    # The stream consumers' reads of the photos stream (their roles' ReadPhotoStream and
+    # ListPhotoStreams): the event source mapping polls the stream with the function's role;
+    # the code never calls DynamoDB Streams. `!GetAtt PhotosTable.StreamArn` resolves to
+    # `stream/*` here (the stream's label is known only once the table exists).
+    **{
+        (function, action, f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/PhotosTable/stream/*"): (
+            "Lambda's event source mapping reads the photos stream with the function's role"
+        )
+        for function in ("RetentionFunction", "RenditionsFunction")
+        for action in (
+            "dynamodb:DescribeStream",
+            "dynamodb:GetRecords",
+            "dynamodb:GetShardIterator",
+            "dynamodb:ListStreams",
+        )
+    },
 }
 
 
