@@ -108,13 +108,13 @@ def restore_photo(identity: Identity, asset_id: str, now: datetime | None = None
 
 def delete_photo(identity: Identity, asset_id: str, storage: Storage) -> Erasure:
     """GDPR erasure of one photo: the current pointer moves off it first (so no failure
-    half way leaves the user pointing at erased bytes: a retry finds the photo and finishes),
-    then bytes, then metadata; the caller's staged direct uploads go too (they hold file
-    names and unregistered bytes)."""
+    half way leaves the user pointing at erased bytes), then the caller's staged direct
+    uploads go (they hold file names and unregistered bytes), then the photo, its item last
+    (`_erase`): whichever step fails, the retry finds the photo, finishes and reports it."""
     photo = owned_photo(identity.user_id, asset_id)
     current = _repoint_if_current(identity.user_id, {asset_id})
-    _erase(photo, storage)
     _erase_staged_uploads(identity.user_id, storage)
+    _erase(photo, storage)
     _audit("PhotoErased", [asset_id])
     return Erasure([asset_id], current)
 
@@ -141,13 +141,16 @@ def all_photos(user_id: str) -> Iterator[Photo]:
 
 
 def _erase(photo: Photo, storage: Storage) -> None:
-    """The original first (never metadata without bytes), then the item, then the
-    renditions (after the item: a render running meanwhile sees it gone and removes what it
-    wrote, see `renditions`)."""
+    """Every file first, the item last. Deletes are idempotent and the item is what a retry
+    finds, so a failure at any step leaves the photo to be found, and the retry deletes
+    whatever is left and reports the photo: no file ever outlives its item (the other way
+    round, a failed rendition delete left files that no retry would look for). The original
+    goes before the renditions: a render running meanwhile checks the original after
+    writing and removes what it wrote when it is gone (`renditions`)."""
     storage.delete(photo.bucket, photo.file_key)
-    photos.delete_photo(photo)
     for key in rendition_keys(photo):
         storage.delete(photo.bucket, key)
+    photos.delete_photo(photo)
 
 
 def _erase_staged_uploads(user_id: str, storage: Storage) -> None:
