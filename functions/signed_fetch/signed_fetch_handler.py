@@ -1,6 +1,6 @@
 """Lambda: `GET|HEAD|PUT /api/storage/signed/{bucket}/{filePath+}?token=...` (no JWT): serve
-a file to a GET token's holder, receive a LOCAL direct upload from a PUT token's holder. It
-reads the token and the object store, nothing else: no DynamoDB."""
+a file to a GET token's holder, receive a LOCAL direct upload from a PUT token's holder. A GET
+reads the token and the object store; a PUT also reads its upload grant (one GetItem)."""
 
 import time
 from typing import Any

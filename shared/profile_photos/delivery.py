@@ -14,6 +14,7 @@ URL would get a URL of the full-resolution original that they were never handed.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from profile_photos.errors import Conflict, Forbidden, NotFound, RenderPending, 
 from profile_photos.renditions import ensure_rendition
 from profile_photos.services import Services
 from profile_photos.settings import MAX_PRESIGN_SECONDS
+from profile_photos.store import grants
 from profile_photos.store.storage import STAGING_PREFIX, USER_ASSETS, StoredFile
 from profile_photos.validation import normalize_content_type
 
@@ -31,6 +33,11 @@ from profile_photos.validation import normalize_content_type
 LAMBDA_RESPONSE_LIMIT = 6_291_456
 MAX_INLINE_BYTES = (LAMBDA_RESPONSE_LIMIT - 16_384) // 4 * 3
 UPLOAD_RECEIVED = "Upload already received"
+# the staged key `upload-url` grants: staging/users/{sub}/{upload id}.{ext}
+STAGED_UPLOAD = re.compile(
+    re.escape(STAGING_PREFIX)
+    + r"users/(?P<user>[A-Za-z0-9_-]{1,128})/(?P<upload>[0-9a-f-]{36})\.[a-z]{3,4}"
+)
 # seconds between looks at the object store while another request renders the asked size
 RENDER_WAITS = (0.1, 0.2, 0.4, 0.8)
 
@@ -124,13 +131,22 @@ def _rendered_meanwhile(read: Callable[[], StoredFile], pending: RenderPending) 
 
 def accept_signed_put(services: Services, request: SignedPut, now: int) -> StoredFile:
     """LOCAL direct upload: store `body` if the token grants PUT on exactly this staged path,
-    with exactly the size and type announced to `upload-url`, and only once: a PUT onto a
-    staged key that holds an object is 409 `Upload already received`."""
+    with exactly the size and type announced to `upload-url`, and only once.
+
+    Once means once per grant, not only once per staged object: `complete` removes the staged
+    object when it registers the photo, so the object store alone would take the same URL
+    again (an orphan nobody completes). The grant is read (one GetItem) before anything is
+    stored: a completed grant is 409 `Upload already received`, a grant that no longer exists
+    (erased with its user) is 404 `Upload not found`. It is read again after storing, for a
+    `complete` that finished in between, and what was stored is then removed. A PUT onto a
+    staged key that holds an object is 409 `Upload already received` too.
+    """
     bucket, path, body = request.bucket, request.path, request.body
     claims = services.signer.verify(
         request.token, bucket=bucket, path=path, operation="PUT", now=now
     )
-    if not path.startswith(STAGING_PREFIX) or not isinstance(claims.get("len"), int):
+    staged = STAGED_UPLOAD.fullmatch(path)
+    if staged is None or not isinstance(claims.get("len"), int):
         raise Forbidden("Token verification failed: Token is not valid for uploads")
     if len(body) != claims["len"]:
         raise ValidationFailed(
@@ -140,6 +156,8 @@ def accept_signed_put(services: Services, request: SignedPut, now: int) -> Store
         raise ValidationFailed(
             f"Content-Type must be {claims.get('type')}, as announced to upload-url"
         )
+    user_id, upload_id = staged["user"], staged["upload"]
+    _check_grant_open(user_id, upload_id, path)
     storage = services.storage
     try:
         storage.put(
@@ -153,4 +171,18 @@ def accept_signed_put(services: Services, request: SignedPut, now: int) -> Store
     except Conflict:
         # one grant, one object: a replayed PUT URL cannot swap the bytes under `complete`
         raise Conflict(UPLOAD_RECEIVED) from None
+    try:
+        _check_grant_open(user_id, upload_id, path)
+    except (Conflict, NotFound):
+        storage.delete(bucket, path)  # completed (or erased) while this PUT stored
+        raise
     return storage.read(bucket, path, include_body=False)
+
+
+def _check_grant_open(user_id: str, upload_id: str, path: str) -> None:
+    """Refuse a PUT for a grant that has taken its file (completed) or no longer exists."""
+    grant = grants.find_grant(user_id, upload_id)
+    if grant is None or grant.file_key != path:
+        raise NotFound(grants.UPLOAD_NOT_FOUND)
+    if grant.completed_at is not None:
+        raise Conflict(UPLOAD_RECEIVED)
