@@ -1,10 +1,19 @@
 """Guards that run before execution: request size, query depth, query cost, and fields an
 operation may select only once.
 
-Cost (`query_cost`): every field costs 1, and a list field costs 1 plus its selection's cost
-times the most items it can return (its *bound*):
+Cost (`query_cost`): every field costs 1 plus its *price*, and a list field adds its
+selection's cost times the most items it can return (its *bound*):
 
-    cost(selection) = sum over fields f of  1 + bound(f) * cost(selection of f)
+    cost(selection) = sum over fields f of  1 + price(f) + bound(f) * cost(selection of f)
+
+`price(f)` is what the field's resolver costs beyond a call in memory: the DynamoDB requests
+it makes, declared in the `prices` map keyed by `(parent type, field)` (0 for a field not
+listed). A priced field is paid for every time it can execute: each alias, each spread of a
+fragment holding it, and `bound` times under a list, so aliases multiply the cost exactly as
+they would multiply the reads, and the limit caps the reads of one operation at
+`maximum / (1 + the smallest price)`. (The resolvers may read less: they resolve repeated
+identical fields once per request; the cost is counted as if they did not, since a rule
+that runs before execution cannot know which arguments name the same item.)
 
 `bound(f)` is 1 for a field that is not a list. A list field's bound is declared in the
 `bounds` map, keyed by `(parent type, field)`, as either
@@ -111,11 +120,14 @@ def query_cost(
     maximum: int,
     bounds: Mapping[tuple[str, str], Bound],
     variables: Mapping[str, Any] | None = None,
+    prices: Mapping[tuple[str, str], int] | None = None,
 ) -> type[ASTValidationRule]:
     """A validation rule refusing operations that cost more than `maximum` (module docstring).
 
-    `variables` are the request's raw variables (only page sizes are read from them).
+    `variables` are the request's raw variables (only page sizes are read from them);
+    `prices` the fields whose resolvers read, with what each execution costs on top of 1.
     """
+    priced: Mapping[tuple[str, str], int] = prices or {}
     values: Mapping[str, Any] = variables if isinstance(variables, Mapping) else {}
     page_arguments: dict[str, int] = {}  # argument name -> the largest page it may ask for
     for bound in bounds.values():
@@ -182,8 +194,9 @@ def query_cost(
             if not isinstance(parent, GraphQLObjectType) or node.name.value not in parent.fields:
                 return 1  # unknown fields are reported by graphql-core's rules
             field = parent.fields[node.name.value]
+            own = 1 + priced.get((parent.name, node.name.value), 0)
             if node.selection_set is None:
-                return 1
+                return own
             bound = 1
             if is_list_type(get_nullable_type(field.type)):
                 declared = bounds.get((parent.name, node.name.value), DEFAULT_LIST_BOUND)
@@ -193,7 +206,7 @@ def query_cost(
                     bound = declared
             own_page = self._page_size(node, field)
             inner = self._cost(node.selection_set, get_named_type(field.type), own_page, seen)
-            return 1 + bound * inner
+            return own + bound * inner
 
         def _page_size(self, node: FieldNode, field: GraphQLField) -> int | None:
             """This field's page size argument, if it has one that `bounds` reads (else None)."""

@@ -20,7 +20,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.metrics import MetricUnit
 from graphql import GraphQLError, GraphQLSyntaxError, VariableDefinitionNode
 from graphql_limits import MAX_QUERY_BYTES, PageSize, depth_limit, once_per_operation, query_cost
-from graphql_resolvers import EXPORT_PAGE_MAX, TYPES, Context
+from graphql_resolvers import EXPORT_PAGE_MAX, PRICES, TYPES, Context
 
 from profile_photos.api.web import json_response
 from profile_photos.errors import (
@@ -55,9 +55,10 @@ SCHEMA = make_executable_schema(
     load_schema_from_path(str(Path(__file__).with_name("schema.graphql"))), *TYPES
 )
 DEPTH_LIMIT = depth_limit(8)
-# Every field costs 1 and a list field multiplies its selection by its bound: the largest
-# legitimate operation, one full export page with every field and its three renditions
-# (about 1,910), must fit.
+# Every field costs 1, a field that reads DynamoDB its price on top (graphql_resolvers.PRICES),
+# and a list field multiplies its selection by its bound: the largest legitimate operation,
+# one full export page with every field, its three renditions and `count` (about 1,980),
+# must fit.
 MAX_COST = 2000
 EXPORT_ONCE = once_per_operation(frozenset({("Mutation", "exportProfilePhotos")}))
 
@@ -65,14 +66,15 @@ EXPORT_ONCE = once_per_operation(frozenset({("Mutation", "exportProfilePhotos")}
 def validation_rules(context: Any, _: Any, data: dict[str, Any]) -> list[Any]:
     """Per request: page sizes come from the variables, the profilePhotos bound from the
     settings (RETENTION_ACTIVE_LIMIT, retention's steady state: only between new uploads and
-    the retention run that follows them can more be active, and each upload is charged)."""
+    the retention run that follows them can more be active, and each upload is charged); the
+    prices of the fields that read from graphql_resolvers."""
     variables = data.get("variables") if isinstance(data.get("variables"), dict) else None
     bounds: dict[tuple[str, str], int | PageSize] = {
         ("User", "profilePhotos"): context.services.settings.retention_active_limit,
         ("PhotoExport", "items"): PageSize("first", EXPORT_PAGE_MAX),
         ("ExportedPhoto", "renditions"): len(SIZES),
     }
-    return [DEPTH_LIMIT, EXPORT_ONCE, query_cost(MAX_COST, bounds, variables)]
+    return [DEPTH_LIMIT, EXPORT_ONCE, query_cost(MAX_COST, bounds, variables, PRICES)]
 
 
 class _Silent(logging.LoggerAdapter):  # type: ignore[type-arg]

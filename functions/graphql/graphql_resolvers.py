@@ -4,7 +4,24 @@ Arguments are checked before any work: an id that cannot be a user id (`USER_ID_
 finds no user without a DynamoDB call; a malformed `assetId`, `first` or `after` is
 BAD_USER_INPUT. Every mutation (each export page included) is then charged 1 unit of the
 caller's rate limit (`charge`) BEFORE it reads or changes anything: a refusal is RATE_LIMITED
-with `retryAfter` and nothing changed. Reads are not charged (the query cost limit bounds them).
+with `retryAfter` and nothing changed (every mutation returns a non-null type, so the
+refusal ends the operation: no later mutation runs). Reads are not charged: the query cost
+limit bounds them.
+
+Reads: every field whose resolver goes to DynamoDB is priced in the query cost (`PRICES`,
+READ_COST per execution, COUNT_COST for an export's `count`), and reads through the
+request's `Loader` (graphql_loader), so repeated identical fields (aliases, `me` beside
+`user(id: <own id>)`, fragments) make one read per request. The DynamoDB requests of an
+accepted operation are therefore at most:
+
+    1 (the claims refresh, graphql_handler; none when this container stored them lately)
+    + 1 GetItem per distinct user id read (`user(id)`, `me`)
+    + 1 Query of the caller's active photos (`profilePhotos`, owner only)
+    + 1 COUNT query (an export's `count`, per 1 MB of history DynamoDB reads for it)
+    + per mutation: its charge (1; 2 when refused, which ends the operation) and its own
+      work (export page: 1 Query; restore, delete: a handful each)
+
+and, each distinct read being priced, at most MAX_COST / (1 + READ_COST) of them.
 
 Export pagination: pages walk the photos table's key order (assetId, a random UUID: stable
 while photos come and go, but not upload order). `after` is an opaque cursor, the base64url of
@@ -19,12 +36,13 @@ from __future__ import annotations
 import base64
 import binascii
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from ariadne import MutationType, ObjectType, QueryType
 from graphql import GraphQLResolveInfo
+from graphql_loader import Loader
 
 from profile_photos import profiles
 from profile_photos.auth import USER_ID_PATTERN, Identity
@@ -43,6 +61,7 @@ class Context:
     services: Services  # signing for this request's base URL
     identity: Identity
     now: int  # epoch seconds, one clock for every URL signed in this request
+    loader: Loader = field(default_factory=Loader)  # this request's reads, each made once
 
     def sign(self, bucket: str, key: str, size: str | None = ORIGINAL) -> str:
         """The signed GET URL of `bucket/key` in `size` (a rendition's key for a size). An
@@ -59,10 +78,31 @@ def context_of(info: GraphQLResolveInfo[Context]) -> Context:
 EXPORT_PAGE_MAX = 100  # `exportProfilePhotos(first:)`: default and maximum
 MAX_CURSOR_CHARS = 256  # base64url of "<userId>/<assetId>": at most 220
 
+# The query cost of a field's DynamoDB requests, on top of the 1 every field costs
+# (graphql_limits): a read of one item or one page, or a mutation (charged, then a few
+# requests of its own), costs READ_COST; a COUNT reads the caller's whole history (DynamoDB
+# charges it by the size of every item it counts), so it costs more. A full export page with
+# every field (about 1,910) plus its page read and `count` still fits MAX_COST (2,000); a
+# query makes at most 2000 / 21 = 95 reads.
+READ_COST = 20
+COUNT_COST = 50
+PRICES: dict[tuple[str, str], int] = {
+    ("Query", "user"): READ_COST,
+    ("Query", "me"): READ_COST,
+    ("User", "profilePhotos"): READ_COST,
+    ("PhotoExport", "count"): COUNT_COST,
+    ("Mutation", "exportProfilePhotos"): READ_COST,
+    ("Mutation", "restoreProfilePhoto"): READ_COST,
+    ("Mutation", "deleteProfilePhoto"): READ_COST,
+    ("Mutation", "deleteAllProfilePhotos"): READ_COST,
+}
+
 
 def charge_request(context: Context) -> None:
     """Spend 1 unit of the caller's budget for a mutation or export page (RATE_LIMITED when
-    spent; raised before the mutation does anything)."""
+    spent; raised before the mutation does anything). The request's loader forgets its
+    answers here, before anything changes, so what is read after this point sees the change."""
+    context.loader.forget()
     context.services.limiter.charge(context.identity.user_id, 1, time.time(), REQUEST)
 
 
@@ -111,12 +151,13 @@ export_type = ObjectType("PhotoExport")
 def resolve_user(_: Any, info: GraphQLResolveInfo[Context], id: str) -> User | None:
     if not USER_ID_PATTERN.fullmatch(id):
         return None  # cannot be a user id (a token subject): never seen, no read needed
-    return profiles.get_user(id)
+    return context_of(info).loader.user(id)
 
 
 @query.field("me")
 def resolve_me(_: Any, info: GraphQLResolveInfo[Context]) -> User | None:
-    return profiles.get_user(context_of(info).identity.user_id)
+    context = context_of(info)
+    return context.loader.user(context.identity.user_id)
 
 
 @user_type.field("profilePhotoUrl")
@@ -134,9 +175,10 @@ user_type.set_alias("profilePhotoUploadedAt", "current_uploaded_at")
 
 @user_type.field("profilePhotos")
 def resolve_profile_photos(user: User, info: GraphQLResolveInfo[Context]) -> list[Photo]:
-    if user.id != context_of(info).identity.user_id:
+    context = context_of(info)
+    if user.id != context.identity.user_id:
         raise Forbidden("Only the owner can list a user's profile photos")
-    return profiles.active_photos(user.id)
+    return context.loader.active_photos(user.id)
 
 
 for object_type in (photo_type, exported_type):
@@ -238,7 +280,7 @@ export_type.set_alias("items", "items")
 
 @export_type.field("count")
 def resolve_export_count(page: ExportPage, info: GraphQLResolveInfo[Context]) -> int:
-    return profiles.count_photos(page.user_id)
+    return context_of(info).loader.count(page.user_id)
 
 
 @export_type.field("pageInfo")

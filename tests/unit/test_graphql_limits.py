@@ -1,4 +1,5 @@
-"""The validation rules of graphql_limits: depth, query cost (list sizes), export once."""
+"""The validation rules of graphql_limits: depth, query cost (list sizes, priced reads),
+export once."""
 
 from __future__ import annotations
 
@@ -127,6 +128,47 @@ def test_an_operation_within_the_limit_passes() -> None:
     assert cost_errors("mutation { export { items { id url } } }", 202) == []
     assert cost_errors("mutation { export { items { id url } } }", 201) == [
         "The query exceeds the maximum cost of 201. Actual cost is 202"
+    ]
+
+
+# --- query cost: fields that read are priced ----------------------------------------------------
+
+PRICES = {("Query", "me"): 10, ("Page", "count"): 30, ("User", "photos"): 10, ("Photo", "url"): 2}
+
+
+def priced_cost(query: str) -> int:
+    (error,) = validate(COST_SCHEMA, parse(query), [query_cost(0, BOUNDS, None, PRICES)])
+    return int(error.message.rsplit(" ", 1)[1])
+
+
+@pytest.mark.parametrize(
+    ("query", "cost"),
+    [
+        ("{ me { id } }", 1 + 10 + 1),  # a priced field costs 1 + its price
+        ("{ a: me { id } b: me { id } c: me { id } }", 3 * (1 + 10 + 1)),  # each alias pays
+        ("mutation { export { count } }", 1 + (1 + 30)),  # a priced leaf
+        ("mutation { export { a: count b: count } }", 1 + 2 * (1 + 30)),
+        ("{ me { photos { id } } }", (1 + 10) + (1 + 10 + 5 * 1)),  # the list's own price once
+        ("mutation { export(first: 10) { items { url } } }", 1 + 1 + 10 * (1 + 2)),  # x bound
+        ("{ me { ...U ...U } } fragment U on User { photos { id } }", 11 + 2 * 16),  # per spread
+        ("{ things { id } tags }", 1 + DEFAULT_LIST_BOUND + 1),  # unpriced fields cost 1
+    ],
+)
+def test_fields_that_read_cost_their_price_each_time_they_can_execute(
+    query: str, cost: int
+) -> None:
+    assert priced_cost(query) == cost
+
+
+def test_the_limit_caps_the_reads_of_an_operation() -> None:
+    """At 1 + 10 + 1 an alias, 166 aliases of a priced field fit 2000; the 167th is refused."""
+    fits = "{ " + " ".join(f"m{n}: me {{ __typename }}" for n in range(166)) + " }"
+    over = "{ " + " ".join(f"m{n}: me {{ __typename }}" for n in range(167)) + " }"
+    rule = query_cost(2000, BOUNDS, None, PRICES)
+
+    assert validate(COST_SCHEMA, parse(fits), [rule]) == []
+    assert [e.message for e in validate(COST_SCHEMA, parse(over), [rule])] == [
+        "The query exceeds the maximum cost of 2000. Actual cost is 2004"
     ]
 
 
