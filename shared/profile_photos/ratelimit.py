@@ -215,6 +215,31 @@ def charge(
     return tightest({MINUTE: spent[0], HOUR: spent[1]}, limits, cost, now)
 
 
+def check(
+    user_id: str,
+    cost: int,
+    *,
+    per_minute: int,
+    per_hour: int,
+    now: float,
+    what: str = UPLOAD,
+) -> None:
+    """Refuse, spending nothing, a `cost` that `user_id`'s budgets cannot take right now.
+
+    One consistent GetItem, for work that must not run for a user over the limit even
+    though it is charged only once it succeeds (an upload's decode check: refused input costs
+    nothing, yet a user over the limit must not make the service decode). A check is not a
+    reservation: concurrent requests may all pass it, and `charge` still decides atomically.
+    """
+    limits = limits_of(per_minute=per_minute, per_hour=per_hour)
+    check_admissible(cost, limits, now, what)
+    minute, hour = rate_limits.spent(counter_key(user_id, now), minute_slot(now))
+    counts = {MINUTE: minute, HOUR: hour}
+    refused = [window for window in WINDOWS if counts[window] + cost > limits[window]]
+    if refused:
+        raise refusal(refused, cost, limits, now, what)
+
+
 def _refusal_of(
     key: str, slot: str, cost: int, limits: dict[Window, int], now: float, what: str = UPLOAD
 ) -> RateLimited:
@@ -234,6 +259,9 @@ class Limiter:
 
     per_minute: int
     per_hour: int
+
+    def check(self, user_id: str, cost: int, now: float, what: str = UPLOAD) -> None:
+        check(user_id, cost, per_minute=self.per_minute, per_hour=self.per_hour, now=now, what=what)
 
     def charge(self, user_id: str, cost: int, now: float, what: str = UPLOAD) -> Allowance:
         return charge(

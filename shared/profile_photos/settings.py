@@ -32,6 +32,7 @@ MAX_PRESIGN_SECONDS = 7 * 24 * 3600  # R2 (and S3) refuse presigned URLs valid f
 DEFAULT_SIGNED_URL_TTL = 3600
 # GET URLs minted within one window are identical (cacheable); see profile_photos.signing
 DEFAULT_SIGNED_URL_WINDOW = 300
+DEFAULT_MEMORY_SIZE_MB = 1024  # the imaging functions' MemorySize in template.yaml
 
 Provider = Literal["LOCAL", "R2"]
 
@@ -75,6 +76,9 @@ class Settings:
     # CORS_ALLOWED_ORIGINS: origins (`scheme://host[:port]`, lower case) a browser may call
     # the API from; empty: no CORS headers at all (profile_photos.api.cors)
     cors_allowed_origins: tuple[str, ...] = ()
+    # AWS_LAMBDA_FUNCTION_MEMORY_SIZE (MB), which Lambda sets from the function's MemorySize:
+    # what a decode may take is derived from it (images.footprint.budget)
+    memory_size_mb: int = DEFAULT_MEMORY_SIZE_MB
 
     @property
     def allowed_content_types(self) -> frozenset[str]:
@@ -245,6 +249,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         graphql_introspection=flag("GRAPHQL_INTROSPECTION"),
         renditions_function=text("RENDITIONS_FUNCTION"),
         cors_allowed_origins=cors_origins,
+        memory_size_mb=integer("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", DEFAULT_MEMORY_SIZE_MB),
     )
     if problems:
         raise SettingsError("invalid configuration: " + "; ".join(problems))

@@ -21,9 +21,14 @@ For `Idempotency-Key` the results are remembered by reference (`remembered`): an
 an upload id and the allowance, never a file name or a URL, and a retry's answer is rebuilt
 from the table (`recall`), signed with the first request's clock, so it is the first answer
 byte for byte while the photo exists. Erasing a photo therefore leaves nothing personal in the
-idempotency records. The order is the one a
-careful client needs: every check on the request (so a bad request changes nothing), then
-the rate limit (a refusal stores nothing), then storage and registration.
+idempotency records.
+
+The order is the one a careful client needs and an attacker cannot turn: every cheap check
+on the request (so a bad request changes nothing), then the rate limit checked without
+spending (`Limiter.check`: a user over the limit cannot make the service decode), then the
+decode check (priced from the header first, `images.footprint`), then the charge (refused
+input costs nothing), then storage and registration. `complete` is not charged (its
+`upload-url` was) but claims its grant before decoding, so a grant is decoded once.
 
 Nothing here knows about API Gateway or HTTP: the handler passes plain values in and shapes
 the result into the response.
@@ -47,14 +52,14 @@ from profile_photos.errors import (
     ServiceError,
     ValidationFailed,
 )
-from profile_photos.images import check_dimensions, read_dimensions, strip_metadata
+from profile_photos.images import check_dimensions, footprint, read_dimensions, strip_metadata
 from profile_photos.images.decoding import check_decodes
 from profile_photos.observability import logger
 from profile_photos.ratelimit import Allowance, cost_of
 from profile_photos.services import Services
 from profile_photos.signing import SignedUrl
 from profile_photos.store import grants, photos
-from profile_photos.store.photos import UPLOAD_COMPLETED, UPLOAD_NOT_FOUND
+from profile_photos.store.grants import UPLOAD_CLAIMED, UPLOAD_COMPLETED, UPLOAD_NOT_FOUND
 from profile_photos.store.records import Photo, UploadGrant
 from profile_photos.store.storage import STAGING_PREFIX, USER_ASSETS
 from profile_photos.times import iso_ms
@@ -131,11 +136,11 @@ def upload_photo(
             + ", ".join(ASSET_CONTEXTS)
         )
     check_dimensions(*read_dimensions(upload.data, image.content_type))
-    check_decodes(upload.data, image.content_type)  # before anything is charged or stored
     moment = now or datetime.now(UTC)
-    allowance = services.limiter.charge(
-        identity.user_id, cost_of(len(upload.data)), moment.timestamp()
-    )
+    cost = cost_of(len(upload.data))
+    services.limiter.check(identity.user_id, cost, moment.timestamp())  # before any decoding
+    check_decodes(upload.data, image.content_type, footprint.budget(settings.memory_size_mb))
+    allowance = services.limiter.charge(identity.user_id, cost, moment.timestamp())
     stored = _store_and_register(services, identity, upload.data, image, context, moment)
     return StoredPhoto(stored.photo, stored.url, allowance)
 
@@ -219,9 +224,12 @@ def complete_direct_upload(
 ) -> StoredPhoto:
     """Check the staged bytes like any upload, register them, answer like an upload.
 
-    The staged object is removed once it is registered (as a new, permanent object) and
-    when it fails a check; it is kept only when a backing service failed, so that the client
-    can retry `complete`. Another user's staged key reads as not found.
+    The grant is claimed before its file is decoded (`grants.claim_grant`): one grant makes
+    the service decode its file once, even when that `complete` timed out, so a replayed
+    `complete` is 409 without any work. The claim is given back only when a backing service
+    failed, and the staged object kept, so that the client can retry `complete`. The staged
+    object is removed once it is registered (as a new, permanent object) and when it fails a
+    check. Another user's staged key reads as not found.
     """
     if not isinstance(file_key, str):
         raise ValidationFailed("fileKey must be the string returned by upload-url")
@@ -230,10 +238,18 @@ def complete_direct_upload(
     if not file_key.startswith(prefix) or not UPLOAD_ID.fullmatch(upload_id):
         raise NotFound(UPLOAD_NOT_FOUND)
     storage, settings = services.storage, services.settings
+    moment = now or datetime.now(UTC)
     try:
         staged = storage.read(USER_ASSETS, file_key)
     except NotFound:
         raise _missing_staged_object(identity.user_id, upload_id, file_key) from None
+    try:
+        grants.claim_grant(identity.user_id, upload_id, file_key, int(moment.timestamp()))
+    except DependencyUnavailable:
+        raise
+    except ServiceError:  # completed or claimed before: this copy is a replay's, and goes
+        storage.delete(USER_ASSETS, file_key)
+        raise
     data = staged.body or b""
     try:
         image = validate_image(
@@ -244,17 +260,12 @@ def complete_direct_upload(
             allowed_extensions=settings.allowed_extensions,
         )
         check_dimensions(*read_dimensions(data, image.content_type))
-        check_decodes(data, image.content_type)
+        check_decodes(data, image.content_type, footprint.budget(settings.memory_size_mb))
         result = _store_and_register(
-            services,
-            identity,
-            data,
-            image,
-            DEFAULT_ASSET_CONTEXT,
-            now or datetime.now(UTC),
-            upload_id=upload_id,
+            services, identity, data, image, DEFAULT_ASSET_CONTEXT, moment, upload_id=upload_id
         )
     except DependencyUnavailable:
+        grants.release_grant(identity.user_id, upload_id)
         raise
     except ServiceError:
         storage.delete(USER_ASSETS, file_key)
@@ -270,12 +281,15 @@ def complete_direct_upload(
 
 
 def _missing_staged_object(user_id: str, upload_id: str, file_key: str) -> ServiceError:
-    """Why there is nothing to complete: no such grant, a completed one, or no PUT yet."""
+    """Why there is nothing to complete: no such grant, a completed or claimed one, or no PUT
+    yet."""
     grant = grants.find_grant(user_id, upload_id)
     if grant is None or grant.file_key != file_key:
         return NotFound(UPLOAD_NOT_FOUND)
     if grant.completed_at is not None:
         return Conflict(UPLOAD_COMPLETED)
+    if grant.claimed_at is not None:  # its file was taken by a complete that did not finish
+        return Conflict(UPLOAD_CLAIMED)
     return NotFound(UPLOAD_NOT_RECEIVED)
 
 

@@ -20,9 +20,10 @@ from __future__ import annotations
 __all__ = ["check_decodes"]
 
 
-def check_decodes(data: bytes, content_type: str) -> None:
-    """Raise `UnsupportedMediaType("Image could not be decoded: ...")` unless the first
-    frame (the primary image) of `data` decodes."""
+def check_decodes(data: bytes, content_type: str, memory_limit: int) -> None:
+    """Raise `UnsupportedMediaType` (415) unless the first frame (the primary image) of
+    `data` decodes within `memory_limit` bytes and the scan work limit (priced from the
+    header first, `images.footprint`: a file over either is never handed to a decoder)."""
     from profile_photos.images import render  # Pillow: loaded on the first check only
 
-    render.check(data, content_type)
+    render.check(data, content_type, memory_limit=memory_limit)

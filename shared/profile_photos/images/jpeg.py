@@ -16,7 +16,14 @@ follows the EOI (MPF secondary images and gain maps, Motion Photo videos, traile
 orientation other than 1 in the Exif (or, lacking one, the XMP) comes back as a minimal Exif
 APP1, where the first dropped segment before the image data was.
 
-Refused (`Malformed`): no SOI; a byte other than 0xFF where a marker belongs; a stray 0x00 or
+`frame` reads what a decoder allocates and how much work its scans are: the frame header's
+size, whether it is progressive, each component's sampling factors, and the components of
+each scan (`images.footprint` prices them).
+
+Refused (`Malformed`): more than `MAX_SCANS` scans (500, the limit libjpeg-turbo's own
+fuzzers and `tjbench -limitscans` set through `TJPARAM_SCANLIMIT`: a progressive decoder walks
+its whole coefficient buffer once per scan, so a repeated scan of a few hundred bytes costs
+a full pass over the image); no SOI; a byte other than 0xFF where a marker belongs; a stray 0x00 or
 second SOI marker; a segment length below 2 or past the end of the file; a scan no marker
 ends; an EOI before any scan; a scan before any frame header, or a frame header too short to
 hold the size (the last two by `dimensions`, which upload calls first).
@@ -26,6 +33,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from profile_photos.images.binary import Chunks, Malformed, joined, uint
 from profile_photos.images.exif import (
@@ -45,6 +53,19 @@ _NOT_FF = re.compile(rb"[^\xff]")
 # In entropy-coded data 0xFF is followed by 0x00 (stuffing), RSTn, or fill: anything else is
 # the marker that ends the scan. A C-speed search, linear in the scan's length.
 _SCAN_END = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")
+_PROGRESSIVE = frozenset({0xC2, 0xC6, 0xCA, 0xCE})
+MAX_SCANS = 500
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """What decoding the primary image involves, from its headers."""
+
+    width: int
+    height: int
+    progressive: bool
+    sampling: dict[int, tuple[int, int]]  # component id -> (horizontal, vertical) factors
+    scans: list[tuple[int, ...]]  # the component ids of each scan, in order
 
 
 def _segments(data: bytes) -> Iterator[tuple[int, int, int, int]]:
@@ -81,6 +102,8 @@ def _segments(data: bytes) -> Iterator[tuple[int, int, int, int]]:
             if scan_end is None:
                 raise Malformed("the image data has no end-of-image marker")
             end, scans = scan_end.start(), scans + 1
+            if scans > MAX_SCANS:
+                raise Malformed(f"more than {MAX_SCANS} scans")
         yield marker, start, body, end
         pos = end
 
@@ -98,6 +121,38 @@ def dimensions(data: bytes) -> tuple[int, int]:
     if size is None:  # unreachable: the walk ends at an EOI after a scan, a SOF before it
         raise Malformed("no frame header")
     return size
+
+
+def frame(data: bytes) -> Frame:
+    """The first frame header's size, mode and sampling, and every scan's components."""
+    found: Frame | None = None
+    scans: list[tuple[int, ...]] = []
+    for marker, _, body, end in _segments(data):
+        if found is None and marker in _SOF:
+            count = uint(data, body + 5, 1)
+            if end - body < 6 + 3 * count:
+                raise Malformed("the frame header is too short")
+            sampling = {
+                data[body + 6 + 3 * i]: (data[body + 7 + 3 * i] >> 4, data[body + 7 + 3 * i] & 15)
+                for i in range(count)
+            }
+            if any(h not in range(1, 5) or v not in range(1, 5) for h, v in sampling.values()):
+                raise Malformed("a component has a sampling factor outside 1..4")
+            found = Frame(
+                uint(data, body + 3, 2),
+                uint(data, body + 1, 2),
+                marker in _PROGRESSIVE,
+                sampling,
+                scans,
+            )
+        elif marker == _SOS:
+            count = uint(data, body, 1)
+            if uint(data, body - 2, 2) < 3 + 2 * count:  # the header's own length field
+                raise Malformed("a scan header is too short")
+            scans.append(tuple(data[body + 1 + 2 * i] for i in range(count)))
+    if found is None:
+        raise Malformed("no frame header")
+    return found
 
 
 def _kept(data: bytes, marker: int, body: int, end: int) -> bool:

@@ -43,8 +43,11 @@ Bounded: `Image.MAX_IMAGE_PIXELS` is set to the service's cap (`images.MAX_PIXEL
 when this module is imported, Pillow's decompression-bomb warning is turned into a refusal
 (its other warnings, about a corrupt Exif block or a malformed MPO header it reads past, are
 silenced while decoding), and `images.check_dimensions` refuses an image over the cap
-(pixels or side) before a pixel is decoded. Each type is opened only by its own Pillow
-plugin (`formats=`), so a file is never handed to a plugin of another format.
+(pixels or side) before a pixel is decoded. The cap bounds pixels, not the decoder: `check`
+and `render` first price the decode from the header (`images.footprint`: peak memory against
+the caller's `memory_limit`, a progressive JPEG's scan work) and refuse what is over. Each
+type is opened only by its own Pillow plugin (`formats=`), so a file is never handed to a
+plugin of another format.
 
 `decode(data, content_type)` is the decoder `render` uses, for any caller that needs the
 pixels or only needs to know that they decode (the upload's decode check). Whatever fails
@@ -69,7 +72,7 @@ from functools import cache, lru_cache
 from PIL import ExifTags, Image, ImageCms, JpegImagePlugin, UnidentifiedImageError
 
 from profile_photos.errors import UnsupportedMediaType
-from profile_photos.images import MAX_PIXELS, check_dimensions
+from profile_photos.images import MAX_PIXELS, check_dimensions, footprint
 
 __all__ = ["METHOD", "QUALITY", "SIDES", "Rendition", "check", "decode", "render"]
 
@@ -130,24 +133,34 @@ def decode(data: bytes, content_type: str, *, longest_side: int | None = None) -
     return image
 
 
-def check(data: bytes, content_type: str) -> None:
+def check(data: bytes, content_type: str, *, memory_limit: int = footprint.DEFAULT_LIMIT) -> None:
     """Prove that the first frame of `data` decodes, as cheaply as the format allows.
 
     PNG: `verify()` first (every chunk's CRC, up to IEND), then the whole image loaded.
     GIF and WebP: the whole first frame loaded. JPEG (MPO and Ultra HDR included: the
     primary image): every scan entropy-decoded, but at libjpeg's 1/8 DCT scale (`draft`), so
     a 12 MP photo is reconstructed at 0.2 MP. HEIC/HEIF: the primary image decoded by
-    pillow-heif. All within the pixel cap. Raises
-    `UnsupportedMediaType("Image could not be decoded: <why>")`.
+    pillow-heif. All within the pixel cap, and only once `footprint.check` has priced the
+    decode within `memory_limit` bytes and the scan work limit. Raises
+    `UnsupportedMediaType("Image could not be decoded: <why>")`, or the price's refusal.
     """
+    footprint.check(data, content_type, memory_limit)
     if content_type == "image/png":
         with _decoding():
             _open(data, content_type).verify()  # a verified file must be opened anew
     decode(data, content_type, longest_side=1).close()
 
 
-def render(data: bytes, content_type: str, sides: Sequence[int] = SIDES) -> dict[int, Rendition]:
-    """A WebP rendition of `data` for each longest side in `sides` (see the module doc)."""
+def render(
+    data: bytes,
+    content_type: str,
+    sides: Sequence[int] = SIDES,
+    *,
+    memory_limit: int = footprint.DEFAULT_LIMIT,
+) -> dict[int, Rendition]:
+    """A WebP rendition of `data` for each longest side in `sides` (see the module doc),
+    once `footprint.check` has priced the decode within `memory_limit` bytes."""
+    footprint.check(data, content_type, memory_limit)
     wanted = sorted(set(sides), reverse=True)
     if not wanted or wanted[-1] < 1:
         raise ValueError(f"sides must be positive pixel counts, not {list(sides)!r}")

@@ -4,11 +4,18 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from pynamodb.exceptions import PynamoDBException
+from pynamodb.exceptions import PynamoDBException, UpdateError
 
-from profile_photos.errors import DependencyUnavailable
+from profile_photos.errors import Conflict, DependencyUnavailable, NotFound
 from profile_photos.store.models import UploadGrantModel
 from profile_photos.store.records import UploadGrant
+from profile_photos.store.users import refused_by_condition
+
+UPLOAD_NOT_FOUND = "Upload not found"
+UPLOAD_COMPLETED = "Upload already completed"
+UPLOAD_CLAIMED = (
+    "Upload already being completed: wait for that answer, or start a new upload if it failed"
+)
 
 
 def grant_record(item: UploadGrantModel) -> UploadGrant:
@@ -22,6 +29,7 @@ def grant_record(item: UploadGrantModel) -> UploadGrant:
         issued_at=int(item.issued_at),
         completed_at=item.completed_at,
         asset_id=item.asset_id,
+        claimed_at=int(item.claimed_at) if item.claimed_at is not None else None,
     )
 
 
@@ -69,3 +77,48 @@ def delete_grant(grant: UploadGrant) -> None:
         UploadGrantModel(grant.user_id, grant.upload_id).delete()
     except PynamoDBException as exc:
         raise DependencyUnavailable("Upload could not be deleted, retry") from exc
+
+
+def claim_grant(user_id: str, upload_id: str, file_key: str, now: int) -> None:
+    """Take the grant's staged file for one check: one conditional UpdateItem, on condition
+    that the grant exists for `file_key`, is not completed and was not claimed before.
+
+    Refused: `NotFound` (no such grant), `Conflict` (completed, or claimed by an earlier
+    `complete` that is running, failed on the file, or timed out). A claim is given back
+    only when a backing service failed (`release_grant`), so one grant makes the service
+    decode its file once, however often `complete` is replayed.
+    """
+    item = UploadGrantModel(user_id, upload_id)
+    try:
+        item.update(
+            actions=[UploadGrantModel.claimed_at.set(now)],
+            condition=UploadGrantModel.upload_id.exists()
+            & (UploadGrantModel.file_key == file_key)
+            & UploadGrantModel.completed_at.does_not_exist()
+            & UploadGrantModel.claimed_at.does_not_exist(),
+        )
+    except UpdateError as exc:
+        if not refused_by_condition(exc):
+            raise DependencyUnavailable("Upload could not be read") from exc
+        grant = find_grant(user_id, upload_id)
+        if grant is None or grant.file_key != file_key:
+            raise NotFound(UPLOAD_NOT_FOUND) from exc
+        if grant.completed_at is not None:
+            raise Conflict(UPLOAD_COMPLETED) from exc
+        raise Conflict(UPLOAD_CLAIMED) from exc
+    except PynamoDBException as exc:
+        raise DependencyUnavailable("Upload could not be read") from exc
+
+
+def release_grant(user_id: str, upload_id: str) -> bool:
+    """Give a claim back (best effort: whether it was), so that `complete` can be retried
+    after a backing service failed; a completed grant keeps its claim."""
+    try:
+        UploadGrantModel(user_id, upload_id).update(
+            actions=[UploadGrantModel.claimed_at.remove()],
+            condition=UploadGrantModel.upload_id.exists()
+            & UploadGrantModel.completed_at.does_not_exist(),
+        )
+    except PynamoDBException:
+        return False
+    return True

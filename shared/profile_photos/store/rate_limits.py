@@ -57,6 +57,15 @@ def spend(
     return _number(updated, slot, cost), _number(updated, "units", cost)
 
 
+def spent(key: str, slot: str) -> tuple[int, int]:
+    """The (minute, hour) counts of the item (one consistent GetItem); `DependencyUnavailable`
+    if it failed (the charge that follows would fail too)."""
+    found = counts(key, slot)
+    if found is None:
+        raise DependencyUnavailable(UNAVAILABLE)
+    return found
+
+
 def counts(key: str, slot: str) -> tuple[int, int] | None:
     """The (minute, hour) counts of the item (one consistent GetItem); None if it failed."""
     try:

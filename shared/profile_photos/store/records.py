@@ -56,3 +56,4 @@ class UploadGrant:
     issued_at: int  # epoch seconds
     completed_at: str | None = None
     asset_id: str | None = None
+    claimed_at: int | None = None  # epoch seconds: a `complete` took its file to check it
