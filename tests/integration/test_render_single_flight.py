@@ -223,3 +223,10 @@ def test_the_stream_does_not_render_again_what_a_view_just_rendered(
     assert result == {"batchItemFailures": []}
     assert renders == ["image/jpeg"]
     assert len([o for o in stack.objects() if o.endswith(".webp")]) == 3
+
+
+def test_the_lease_outlasts_the_wait_for_the_renditions_function() -> None:
+    """No second render starts while the first one's viewer still waits for it."""
+    from profile_photos.store.aws import RENDER_FUNCTION
+
+    assert RENDER_FUNCTION.worst_case < renditions.RENDER_LEASE_SECONDS
