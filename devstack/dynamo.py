@@ -8,24 +8,55 @@ compacts the journal into a snapshot of every table (`$DEV_DATA_DIR/dynamodb.jso
 while writes are held back, then fsynced and renamed). On start it loads the snapshot and
 replays the journal, before any stream poller starts reading: restored items are history,
 not new events.
+
+A snapshot reads every table, so its cost grows with the data; under steady writes it is
+taken at most once per `SAVE_DELAY_SECONDS` or 20 times its own duration, whichever is
+longer (at most ~5% of the time, with writes held back), and the journal, durable all along,
+carries what happened in between.
+
+moto's server checks no signature, so it answers only requests whose `Host` no outside DNS
+decides (`devstack.hosts`): a web page cannot rebind a name to it and read the tables.
 """
 
 from __future__ import annotations
 
 import json
 import threading
+import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 import boto3
 from moto.server import ThreadedMotoServer
 
+from devstack.hosts import MISDIRECTED, allowed_host
 from devstack.journal import Journal, fsync_replace, replay
 from devstack.moto_atomic import journal_writes, make_dynamodb_atomic, writes_held
 from devstack.template import create_tables, load_template, table_definitions
 
 # The journal makes every write durable at once; the snapshot only keeps it short.
 SAVE_DELAY_SECONDS = 2.0
+SAVE_SHARE = 20  # the wait after a snapshot is at least this many times its duration
+
+WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+def loopback_hosts_only(app: WsgiApp) -> WsgiApp:
+    """`app`, answering 403 (in DynamoDB's error shape) to a `Host` some DNS decides."""
+
+    def guarded(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if allowed_host(environ.get("HTTP_HOST")):
+            return app(environ, start_response)
+        body = json.dumps({"__type": "AccessDeniedException", "message": MISDIRECTED}).encode()
+        headers = [
+            ("Content-Type", "application/x-amz-json-1.0"),
+            ("Content-Length", str(len(body))),
+        ]
+        start_response("403 Forbidden", headers)
+        return [body]
+
+    return guarded
 
 
 class EmbeddedDynamo:
@@ -54,6 +85,10 @@ class EmbeddedDynamo:
     def start(self) -> None:
         make_dynamodb_atomic()
         self.server.start()
+        # ThreadedMotoServer builds its WSGI server in start(); werkzeug calls `.app` per request
+        wsgi = self.server._server  # no public hook for a middleware
+        assert wsgi is not None
+        wsgi.app = loopback_hosts_only(wsgi.app)
         host, port = self.server.get_host_and_port()
         self.endpoint = f"http://{host}:{port}"
         self.tables = {name: name for name in table_definitions(self.template)}
@@ -78,13 +113,16 @@ class EmbeddedDynamo:
         self.server.stop()
 
     def _save_loop(self) -> None:
+        delay = SAVE_DELAY_SECONDS
         while not self._stopping.is_set():
             self._dirty.wait()
             if self._stopping.is_set():
                 return
-            self._stopping.wait(SAVE_DELAY_SECONDS)  # gather a burst of writes into one save
+            self._stopping.wait(delay)  # gather a burst of writes into one save
             self._dirty.clear()
+            started = time.monotonic()
             self.save()
+            delay = max(SAVE_DELAY_SECONDS, SAVE_SHARE * (time.monotonic() - started))
 
     def save(self) -> None:
         """Write a snapshot holding every acknowledged write, then empty the journal."""

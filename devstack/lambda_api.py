@@ -6,7 +6,8 @@ through the same warm workers as every other invocation, as Lambda's RequestResp
 200 with the function's result; 200 with `X-Amz-Function-Error: Unhandled` and the error
 payload when the function failed; 404 `ResourceNotFoundException` for an unknown function.
 Only `POST /2015-03-31/functions/{name}/invocations` is served; a qualifier (`:live`, an
-alias ARN) names the same local function.
+alias ARN) names the same local function. A request whose `Host` is a name some DNS
+decides is refused (403, `devstack.hosts`: DNS rebinding from a browser).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from devstack.hosts import MISDIRECTED, allowed_host
 from devstack.pool import FunctionError
 
 log = logging.getLogger("devstack.lambda")
@@ -51,6 +53,10 @@ class InvokeHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
     def do_POST(self) -> None:
+        if not allowed_host(self.headers.get("Host")):
+            self.close_connection = True  # its body stays unread
+            self.reply(403, {"Type": "User", "message": MISDIRECTED})
+            return
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         match = INVOKE_PATH.fullmatch(urlsplit(self.path).path)

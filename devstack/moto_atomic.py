@@ -19,11 +19,28 @@ here.
 Writes also pass a second gate, `writes_held`, which the snapshot holds while it reads the
 tables (its reads go through the server, so it cannot hold the request lock itself), and a
 write that succeeded is handed to the journal (`devstack.journal`) before its answer leaves.
+
+What moto keeps is bounded here too, because the local stack is also the self-hosted LOCAL
+deployment and runs for weeks (issue 24, item 11: its RSS went 192 -> 1,108 MB over 100 ->
+400 uploads, each upload slower than the last):
+
+- moto backs up every table a TransactWriteItems touches with `copy.deepcopy` (every item
+  and every stream record the table ever had), so each upload's transaction cost grew with
+  the table's history. Here a transaction keeps copies of only the items it names and the
+  stream's length, and a cancelled one puts those back (`_transact_write_items`): what
+  DynamoDB's all-or-nothing promises, at a cost independent of the table's size.
+- moto keeps every shard iterator it ever handed out, each pinning the stream shard it
+  read. DynamoDB expires an iterator after 15 minutes; here at most `MAX_SHARD_ITERATORS`
+  newest are kept (a reader here takes a fresh one for every read, `devstack.streams`).
+- moto keeps every stream record for ever; DynamoDB keeps them 24 hours. The local event
+  source mappings trim what every one of them has read (`trim_stream`), which is all the
+  local stack ever reads again (it starts reading at the stream's end after a restart).
 """
 
 from __future__ import annotations
 
 import contextlib
+import copy
 import functools
 import json
 import threading
@@ -31,7 +48,11 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import moto.dynamodb.models as dynamodb_models
+from moto.dynamodb.models import DynamoDBBackend, dynamodb_backends
+from moto.dynamodb.models.table import Table
 from moto.dynamodb.responses import DynamoHandler
+from moto.dynamodbstreams.models import DynamoDBStreamsBackend
 from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
 
 _LOCK = threading.RLock()
@@ -59,12 +80,127 @@ def writes_held() -> Iterator[None]:
 
 
 def make_dynamodb_atomic() -> None:
-    """Idempotent: wraps both handlers' `call_action` in one process-wide lock."""
+    """Idempotent: wraps both handlers' `call_action` in one process-wide lock, and bounds
+    what moto keeps (see the module docstring)."""
     for handler in (DynamoHandler, DynamoDBStreamsHandler):
         original = handler.call_action
         if getattr(original, "_atomic", False):
             continue
         handler.call_action = _locked(original)  # type: ignore[method-assign]
+    transact = DynamoDBBackend.transact_write_items
+    if not getattr(transact, "_item_backups", False):
+        DynamoDBBackend.transact_write_items = _item_backups(transact)  # type: ignore[method-assign]
+        # moto's backup of each table becomes the table itself; `_item_backups` restores
+        dynamodb_models.copy = _TablesUncopied  # type: ignore[assignment]
+    for method in ("get_shard_iterator", "get_records"):
+        original = getattr(DynamoDBStreamsBackend, method)
+        if not getattr(original, "_bounded", False):
+            setattr(DynamoDBStreamsBackend, method, _bounded_iterators(original))
+
+
+# --- bounded memory ---------------------------------------------------------------------------
+
+MAX_SHARD_ITERATORS = 2000  # ~5 MB; a local reader uses each iterator once, at once
+
+
+class _TablesUncopied:
+    """`copy` as moto's DynamoDB backend sees it: a table is not deep-copied (a transaction
+    backs up only its own items, `_item_backups`); anything else is."""
+
+    @staticmethod
+    def deepcopy(value: Any, memo: dict[int, Any] | None = None) -> Any:
+        return value if isinstance(value, Table) else copy.deepcopy(value, memo)
+
+
+Backup = tuple[Table, Any, Any, Any]  # (table, hash key, range key, the item or None)
+
+
+def _item_backups(original: Any) -> Any:
+    """TransactWriteItems that puts back the items it named, and cuts the stream records
+    it appended, when it is cancelled or fails (moto restored whole-table copies)."""
+
+    @functools.wraps(original)
+    def transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> None:
+        backups = [b for item in transact_items if (b := _backup(self, item)) is not None]
+        streams = {
+            id(table): (table.stream_shard, len(table.stream_shard.items))
+            for table, *_ in backups
+            if table.stream_shard is not None
+        }
+        try:
+            original(self, transact_items)
+        except BaseException:
+            for table, hash_key, range_key, item in reversed(backups):
+                _put_back(table, hash_key, range_key, item)
+            for shard, length in streams.values():
+                del shard.items[length:]
+            raise
+
+    transact_write_items._item_backups = True  # type: ignore[attr-defined]
+    return transact_write_items
+
+
+def _backup(backend: DynamoDBBackend, transact_item: dict[str, Any]) -> Backup | None:
+    """The item one transaction operation names, copied; None when the operation names no
+    valid key (moto then refuses it without writing)."""
+    try:
+        ((kind, operation),) = transact_item.items()
+        table = backend.get_table(operation["TableName"])
+        if kind == "Put":
+            names = [table.hash_key_attr] + ([table.range_key_attr] if table.has_range_key else [])
+            keys = {name: operation["Item"][name] for name in names}
+        else:
+            keys = operation["Key"]
+        hash_key, range_key = backend.get_keys_value(table, keys)
+        current = table.get_item(hash_key, range_key)
+    except Exception:  # moto answers the malformed operation itself
+        return None
+    return table, hash_key, range_key, copy.deepcopy(current)
+
+
+def _put_back(table: Table, hash_key: Any, range_key: Any, item: Any) -> None:
+    if range_key is not None:
+        if item is None:
+            table.items[hash_key].pop(range_key, None)
+        else:
+            table.items[hash_key][range_key] = item
+    elif item is None:
+        table.items.pop(hash_key, None)
+    else:
+        table.items[hash_key] = item
+
+
+def _bounded_iterators(original: Any) -> Any:
+    """Keep only the `MAX_SHARD_ITERATORS` newest iterators (moto kept them all)."""
+
+    @functools.wraps(original)
+    def method(self: DynamoDBStreamsBackend, *args: Any, **kwargs: Any) -> Any:
+        result = original(self, *args, **kwargs)
+        iterators = self.shard_iterators
+        while len(iterators) > MAX_SHARD_ITERATORS:
+            del iterators[next(iter(iterators))]  # the oldest (dicts keep insertion order)
+        return result
+
+    method._bounded = True  # type: ignore[attr-defined]
+    return method
+
+
+def trim_stream(stream_arn: str, through: int) -> int:
+    """Forget the stream records of `stream_arn` up to sequence number `through` (every
+    reader has read them); the number dropped. Sequence numbers stay as they were."""
+    _, _, _, region, account, resource = stream_arn.split(":", 5)
+    table_name = resource.split("/")[1]
+    with _LOCK:
+        table = dynamodb_backends[account][region].tables.get(table_name)
+        shard = table.stream_shard if table is not None else None
+        if shard is None:
+            return 0
+        drop = min(len(shard.items), through - shard.starting_sequence_number + 1)
+        if drop <= 0:
+            return 0
+        del shard.items[:drop]
+        shard.starting_sequence_number += drop
+        return drop
 
 
 def _locked(original: Any) -> Any:

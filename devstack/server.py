@@ -17,6 +17,10 @@ Besides the template's routes, the stack serves what a developer opens in a brow
 `/` and `/web/<file>` (the browser page, clients/web), `/openapi.json` (openapi.yaml) and
 `/docs` (the same document as a page), and `POST /dev/token` (a token for any user, only
 while the stack verifies tokens with its development default secret; devstack.token).
+
+Every request, the stack's own routes included, is answered only when its `Host` header is
+one no outside DNS decides (`devstack.hosts`: DNS rebinding); any other is refused with 403
+FORBIDDEN in the contract's envelope before its body is read or anything is invoked.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ from devstack.apigw import proxy_event
 from devstack.defaults import DEV_JWT_SECRET
 from devstack.docs import render_docs
 from devstack.functions import ApiRoute, LocalFunction
+from devstack.hosts import MISDIRECTED, allowed_host
 from devstack.pool import FunctionError
 from devstack.template import ROOT, load_template
 from devstack.token import make_token
@@ -94,6 +99,7 @@ class LocalApi(ThreadingHTTPServer):
         dev_tokens: bool | None = None,
     ) -> None:
         super().__init__(address, RequestHandler)
+        self.configured_host = address[0]  # HOST as given: a name stays a name
         # the functions' CORS_ALLOWED_ORIGINS (the stack's environment, as their settings)
         self.cors_origins = (
             parse_origins(os.environ.get("CORS_ALLOWED_ORIGINS", ""))
@@ -138,6 +144,11 @@ class RequestHandler(BaseHTTPRequestHandler):
         started = time.perf_counter()
         url = urlsplit(self.path)
         method = self.command.upper()
+        if not allowed_host(self.headers.get("Host"), self.server.configured_host):
+            self.close_connection = True  # its body stays unread
+            self.envelope(403, "FORBIDDEN", MISDIRECTED)
+            log.info("%s %s -> 403 (Host %r not allowed)", method, url.path, self.headers["Host"])
+            return
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else None
         try:

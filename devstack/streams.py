@@ -11,6 +11,10 @@ first when `BisectBatchOnFunctionError` is on; after `MaximumRetryAttempts` retr
 is sent to the on-failure destination (here: a JSON line in
 `$DEV_DATA_DIR/stream-failures.jsonl` with the batch's coordinates and its records, plus a
 log line) and the mapping moves on. `make redrive ... ENV=local` replays those lines.
+
+The stream is trimmed behind its readers (`ReadPositions`): once every mapping of a stream
+has read a record, moto forgets it (`devstack.moto_atomic.trim_stream`), so the stream holds
+only what some mapping has yet to read, however long the stack runs.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from devstack.functions import LocalFunction, StreamTrigger
+from devstack.moto_atomic import trim_stream
 
 log = logging.getLogger("devstack.streams")
 POLL_SECONDS = 0.2
@@ -183,6 +188,31 @@ class BatchDelivery:
             )
 
 
+class ReadPositions:
+    """How far each mapping of one stream has read; what all have read is trimmed. A
+    mapping that has not read yet holds everything back."""
+
+    def __init__(self, stream_arn: str) -> None:
+        self.stream_arn = stream_arn
+        self._read: dict[int, int | None] = {}  # reader id -> last sequence number read
+        self._trimmed = 0
+        self._lock = threading.Lock()
+
+    def join(self, reader: object) -> None:
+        with self._lock:
+            self._read[id(reader)] = None
+
+    def advance(self, reader: object, sequence: int) -> None:
+        with self._lock:
+            self._read[id(reader)] = sequence
+            read = self._read.values()
+            low = None if None in read else min(n for n in read if n is not None)
+            if low is None or low <= self._trimmed:
+                return
+            self._trimmed = low
+        trim_stream(self.stream_arn, low)
+
+
 class StreamPoller(threading.Thread):
     """Reads one table's stream for one function until stopped."""
 
@@ -194,6 +224,7 @@ class StreamPoller(threading.Thread):
         invoke: Invoke,
         failures: Path,
         stop: threading.Event,
+        read_positions: ReadPositions | None = None,
     ) -> None:
         super().__init__(name=f"stream-{trigger.table}", daemon=True)
         self.client = streams_client
@@ -203,6 +234,9 @@ class StreamPoller(threading.Thread):
         self.stop_event = stop
         self.positions: dict[str, str | None] = {}  # shard -> last sequence number seen
         self.idle = threading.Event()  # set when the last poll found nothing new
+        self.read_positions = read_positions  # None: nothing is trimmed behind this reader
+        if read_positions is not None:
+            read_positions.join(self)
 
     def run(self) -> None:
         while not self.stop_event.is_set():
@@ -255,7 +289,10 @@ class StreamPoller(threading.Thread):
         )["ShardIterator"]
         raw = self.client.get_records(ShardIterator=iterator, Limit=1000)["Records"]
         if raw:
-            self.positions[shard] = raw[-1]["dynamodb"]["SequenceNumber"]
+            last = raw[-1]["dynamodb"]["SequenceNumber"]
+            self.positions[shard] = last
+            if self.read_positions is not None:
+                self.read_positions.advance(self, int(last))
         return [lambda_record(record, self.stream_arn) for record in raw]
 
 
@@ -268,16 +305,23 @@ def start_pollers(
 ) -> list[StreamPoller]:
     """The event source mappings: one running poller per stream trigger of `functions`, on
     `dynamo` (a `devstack.dynamo.EmbeddedDynamo`: its clients and table names), delivering
-    through `invoker(function)`. Each starts past what its shards already hold."""
+    through `invoker(function)`. Each starts past what its shards already hold; all of a
+    stream's pollers are known before any reads, so none can trim what another has yet to
+    read."""
     dynamodb = dynamo.client()
     streams = dynamo.client("dynamodbstreams")
+    positions: dict[str, ReadPositions] = {}
     pollers = []
     for function in functions:
         for trigger in function.streams:
             table = dynamo.tables[trigger.table]
             arn = dynamodb.describe_table(TableName=table)["Table"]["LatestStreamArn"]
-            poller = StreamPoller(streams, arn, trigger, invoker(function), failures, stop)
-            poller.start_iterators()
-            poller.start()
-            pollers.append(poller)
+            shared = positions.setdefault(arn, ReadPositions(arn))
+            pollers.append(
+                StreamPoller(streams, arn, trigger, invoker(function), failures, stop, shared)
+            )
+    for poller in pollers:
+        poller.start_iterators()
+    for poller in pollers:
+        poller.start()
     return pollers
