@@ -141,7 +141,7 @@ fuzz: venv ## generated bad input vs a fresh local stack (random seed printed; S
 	PYTHONPATH=shared $(PY) -m tools.fuzz $(if $(SEED),--seed $(SEED)) $(if $(EXAMPLES),--examples $(EXAMPLES))
 
 load: venv ## USERS simulated users for DURATION seconds on a local stack (DATA_DIR: a running one), invariants checked, JSON in bench/results
-	PYTHONPATH=shared $(PY) -m tools.load --users $(or $(USERS),8) --duration $(or $(DURATION),60) $(if $(DATA_DIR),--data-dir $(DATA_DIR))
+	PYTHONPATH=shared $(PY) -m tools.load --users $(or $(USERS),8) --duration $(or $(DURATION),60) $(if $(DATA_DIR),--data-dir $(DATA_DIR)) $(if $(SOAK),--soak $(SOAK))
 
 bench: venv tools ## cold start (R2 and LOCAL, tracing on), requests, warm, memory, layer size vs budgets (~6 min)
 	$(PY) -m bench
