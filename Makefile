@@ -52,12 +52,23 @@ tools: $(TOOLS)/.installed ## create the SAM CLI / cfn-lint venv
 dev: venv ## run the service locally (see README)
 	$(PY) -m devstack
 
-test: venv tools web-deps ## lint, type check, template check, every test, and the built-layer import check
-	$(MAKE) --no-print-directory lint
-	$(MAKE) --no-print-directory typecheck
-	$(MAKE) --no-print-directory check-template
-	$(PY) -m pytest
-	$(MAKE) --no-print-directory check-build
+# pytest runs on WORKERS processes (pytest-xdist), each with its own stacks, ports and data
+# dirs; `worksteal` hands each worker a run of neighbouring tests (a module's stack starts once
+# per worker) and lets an idle worker take the tail of a busy one's. Many tests wait on a
+# subprocess or a socket, so one worker more than the cores keeps both busy (3 on 2 cores).
+WORKERS ?= $(shell echo $$(( $$(nproc) + 1 )))
+PYTEST_PARALLEL = -n $(WORKERS) --dist worksteal
+
+test: venv tools web-deps ## lint, type check, template check, every test (in parallel), the built-layer import check, and the time taken
+	@started=$$(date +%s); \
+	$(MAKE) --no-print-directory lint && \
+	$(MAKE) --no-print-directory typecheck && \
+	$(MAKE) --no-print-directory check-template && \
+	$(PY) -m pytest $(PYTEST_PARALLEL) && \
+	$(MAKE) --no-print-directory check-build; \
+	status=$$?; seconds=$$(( $$(date +%s) - started )); \
+	echo "make test: $$(( seconds / 60 ))m $$(( seconds % 60 ))s ($(WORKERS) pytest workers, exit $$status)"; \
+	exit $$status
 
 # The browser and Node tests (tests/e2e/test_browser.py, test_node_client.py) need Debian's
 # chromium (Playwright cannot download its own browsers here; it drives /usr/bin/chromium) and
@@ -76,14 +87,14 @@ unit: venv ## only the unit tests
 	$(PY) -m pytest tests/unit
 
 integration: venv ## only the integration tests (handlers under moto)
-	$(PY) -m pytest tests/integration
+	$(PY) -m pytest $(PYTEST_PARALLEL) tests/integration
 
 lint: venv ## ruff check + format check
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-typecheck: venv ## mypy --strict on the layer package (shared/profile_photos; pyproject's [tool.mypy])
-	$(VENV)/bin/mypy -p profile_photos
+typecheck: venv ## mypy --strict on the layer package and every function folder (pyproject's [tool.mypy])
+	$(VENV)/bin/mypy
 
 format: venv ## apply ruff's fixes and formatting
 	$(VENV)/bin/ruff check --fix .

@@ -4,7 +4,9 @@
 package index by name and version (`pip download --no-binary`, the version ImagingLayer pins
 in layers/imaging/requirements.txt), checked against the sha256 pinned here, and extracted
 under `.cache/corpora/` (ignored by git; `make clean` removes it). A version bump without a
-new pin fails with the hash to pin.
+new pin fails with the hash to pin. The cache is shared by every pytest-xdist worker (and
+every checkout's concurrent run): one process at a time downloads and extracts, under a file
+lock, and the others then find the folder complete.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ import tarfile
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+
+from filelock import FileLock
 
 ROOT = Path(__file__).resolve().parents[2]
 CACHE = ROOT / ".cache" / "corpora"
@@ -58,7 +62,10 @@ def images(name: str) -> tuple[Path, list[Path]]:
     version = pinned_version(corpus.package)
     folder = CACHE / f"{corpus.package}-{version}"
     if not (folder / ".complete").exists():
-        _extract(corpus, version, _download(corpus, version), folder)
+        CACHE.mkdir(parents=True, exist_ok=True)
+        with FileLock(CACHE / ".lock", timeout=900):
+            if not (folder / ".complete").exists():  # another worker may have made it
+                _extract(corpus, version, _download(corpus, version), folder)
     files = sorted(
         path for path in folder.rglob("*") if path.is_file() and path.name != ".complete"
     )

@@ -17,6 +17,14 @@ from testkit.openapi import OpenApi
 from tools.stack_state import StackProcess
 
 ROOT = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """This tier is `slow` (real processes over real HTTP): `-m 'not slow'` leaves it out."""
+    for item in items:
+        if Path(str(item.path)).resolve().is_relative_to(HERE):
+            item.add_marker(pytest.mark.slow)
 
 
 class RunningStack(StackProcess):

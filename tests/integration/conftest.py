@@ -212,12 +212,18 @@ def no_error_logs(
 # Every AWS call a function's handler makes is recorded under the function's logical id (see
 # tests/integration/aws_calls.py); test_iam_least_privilege.py, run last, checks the calls
 # against each function's policy in the transformed template.
-from tests.integration import aws_calls  # noqa: E402
+# Under pytest-xdist each worker records its own tests' calls: aws_calls_shared hands them to
+# the worker that runs the IAM check.
+from tests.integration import aws_calls, aws_calls_shared  # noqa: E402
 
 aws_calls.install()
 aws_calls.attribute_handlers()
 
-IAM_CHECK_MODULE = "test_iam_least_privilege.py"
+IAM_CHECK_MODULE = aws_calls_shared.IAM_CHECK_MODULE
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    aws_calls_shared.configure(config)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -232,15 +238,25 @@ def pytest_deselected(items: list[pytest.Item]) -> None:
 
 def pytest_collection_finish(session: pytest.Session) -> None:
     aws_calls.note_collection(session.items, session.config.args)
+    aws_calls_shared.note_collection(session.items)
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    aws_calls_shared.gather(item)
     aws_calls.SUITE.current_test = item.nodeid
     try:
         return (yield)
     finally:
         aws_calls.SUITE.current_test = ""
+
+
+def pytest_runtest_logfinish(nodeid: str) -> None:
+    aws_calls_shared.after_test(nodeid)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    aws_calls_shared.finished()
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
