@@ -14,6 +14,8 @@ Sections, in order:
   9. decode check    the upload's decode check per format (12 MP JPEG, 12 MP HEIC, 20 MP PNG)
                      beside the upload's warm time, its cold cost, 100 MP PNG peak memory
                      (bench/decode.py)
+ 10. hostile files   the worst accepted file of each format at the limits: check and render
+                     time vs Timeout, peak memory vs MemorySize (bench/bombs.py)
 
 No network: every AWS endpoint is moto on 127.0.0.1, and `sam build` is incremental on SAM's
 cache (filled by `make build` / `make test`; only a first build of the dependency layer
@@ -45,6 +47,7 @@ if str(ROOT) not in sys.path:  # `python -m bench` from elsewhere: devstack/, to
     sys.path.insert(0, str(ROOT))
 
 from bench import (  # noqa: E402
+    bombs,
     budgets,
     cold,
     decode,
@@ -215,6 +218,10 @@ def main(argv: list[str] | None = None) -> int:
         with _timed("renditions", timings):  # Pillow in this process and in child processes
             sections["renditions"] = renditions.run(progress)
         progress("renditions measured")
+    if "bombs" in wanted:
+        with _timed("bombs", timings), tempfile.TemporaryDirectory() as scratch:
+            sections["bombs"] = bombs.run(Path(scratch), progress)  # child processes
+        progress("hostile files measured")
 
     rows = [row for name in ALL_SECTIONS for row in sections.get(name, [])]
     elapsed = time.perf_counter() - started
@@ -285,7 +292,7 @@ def commit() -> str:
 
 
 # Sections that need neither `sam build` nor moto: `--only NAME` runs one of them alone.
-PURE_SECTIONS = {"parsers": parsers.run, "renditions": renditions.run}
+PURE_SECTIONS = {"parsers": parsers.run, "renditions": renditions.run, "bombs": bombs.run_alone}
 
 
 def run_only(name: str, markdown: bool) -> int:

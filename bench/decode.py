@@ -112,7 +112,7 @@ sys.path[:0] = spec["paths"]
 from profile_photos.images import decoding
 imported = time.perf_counter()
 if spec["check"]:
-    decoding.check_decodes(data, "image/jpeg")
+    decoding.check_decodes(data, "image/jpeg", 2**30)  # any limit: a small JPEG
 done = time.perf_counter()
 print("BENCH_COLD_DECODE " + json.dumps({
     "import_ms": (imported - started) * 1000, "check_ms": (done - imported) * 1000,
@@ -188,8 +188,11 @@ spec = json.loads(sys.argv[1])
 sys.path[:0] = spec["paths"]
 import upload_handler  # the function's own baseline: Powertools, boto3, the handler
 from profile_photos.images.decoding import check_decodes
+from profile_photos.images.footprint import budget
+from profile_photos.settings import get_settings
+limit = budget(get_settings().memory_size_mb)
 with open(spec["warmup"], "rb") as handle:
-    check_decodes(handle.read(), "image/jpeg")  # Pillow loaded, as in a warm container
+    check_decodes(handle.read(), "image/jpeg", limit)  # Pillow loaded, as in a warm container
 with open(spec["file"], "rb") as handle:
     data = handle.read()
 
@@ -209,7 +212,7 @@ except OSError:
     reset = False
 before = status("VmRSS")
 started = time.perf_counter()
-check_decodes(data, spec["content_type"])
+check_decodes(data, spec["content_type"], limit)
 seconds = time.perf_counter() - started
 peak = status("VmHWM") if reset else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 print("BENCH_DECODE_MEMORY " + json.dumps({

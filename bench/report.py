@@ -46,6 +46,7 @@ ALL = (
     "parsers",
     "renditions",
     "decode",
+    "bombs",
 )
 
 

@@ -36,7 +36,7 @@ def test_the_budget_follows_the_functions_memory_size() -> None:
 def test_a_webp_canvas_is_priced_at_sixteen_bytes_a_pixel(side: int, accepted: bool) -> None:
     data = bombs.webp_canvas_bomb(side)
 
-    assert footprint.price(data, "image/webp") == (side * side * 16, 0)
+    assert footprint.price(data, "image/webp") == footprint.Price(side * side * 16)
     if accepted:
         footprint.check(data, "image/webp", LIMIT)
     else:
@@ -59,7 +59,9 @@ def test_a_progressive_jpeg_is_priced_by_its_coefficient_buffer_and_scans() -> N
     assert (frame.width, frame.height, frame.progressive) == (10000, 10000, True)
     assert len(frame.scans) == 6  # libjpeg's standard script for one component
     # 2 bytes a coefficient, one component; 1250x1250 blocks visited by each of 6 scans
-    assert footprint.price(grey, "image/jpeg") == (10000 * 10000 * 2, 6 * 1250 * 1250)
+    assert footprint.price(grey, "image/jpeg") == footprint.Price(
+        10000 * 10000 * 2, scan_blocks=6 * 1250 * 1250
+    )
     footprint.check(grey, "image/jpeg", LIMIT)
 
 
@@ -83,10 +85,11 @@ def test_more_scans_than_libjpeg_turbos_limit_is_an_invalid_file() -> None:
 
 
 def test_baseline_jpegs_decode_at_a_dct_scale_and_pass_at_the_pixel_cap() -> None:
-    peak, blocks = footprint.price(bombs.baseline_jpeg(), "image/jpeg")
+    cost = footprint.price(bombs.baseline_jpeg(), "image/jpeg")
 
-    assert peak == 3 * 100_000_000 // 4
-    assert blocks == 3 * 1250 * 1250  # one interleaved scan
+    assert cost.memory == 3 * 100_000_000 // 4
+    assert cost.scan_blocks == 3 * 1250 * 1250  # one interleaved scan
+    footprint.check(bombs.baseline_jpeg(), "image/jpeg", LIMIT)
 
 
 def test_pngs_are_priced_by_their_decoded_mode() -> None:
@@ -94,9 +97,17 @@ def test_pngs_are_priced_by_their_decoded_mode() -> None:
     grey16 = bombs.png(16, alpha=False, grey=True, side=2000)
     grey8 = bombs.png(8, alpha=False, grey=True, side=2000)
 
-    assert footprint.price(rgba16, "image/png")[0] == int(4_000_000 * 4 * 1.3)
-    assert footprint.price(grey16, "image/png")[0] == int(4_000_000 * 7 * 1.3)
-    assert footprint.price(grey8, "image/png")[0] == int(4_000_000 * 1 * 1.3)
+    assert footprint.price(rgba16, "image/png") == footprint.Price(
+        int(4_000_000 * 4 * 1.3), inflated=2000 * (1 + 2000 * 8)
+    )
+    assert footprint.price(grey16, "image/png").memory == int(4_000_000 * 7 * 1.3)
+    assert footprint.price(grey8, "image/png").memory == int(4_000_000 * 1 * 1.3)
+
+
+def test_a_100_mp_16_bit_png_inflates_too_much_and_an_8_bit_one_does_not() -> None:
+    footprint.check(bombs.png(8, alpha=True), "image/png", LIMIT)  # 100 MP: 400 MB of rows
+    with pytest.raises(UnsupportedMediaType, match=r"rows inflate to 800 MB, more than the 420"):
+        footprint.check(bombs.png(16, alpha=True), "image/png", LIMIT)
 
 
 def test_an_invalid_header_is_refused_before_any_price() -> None:

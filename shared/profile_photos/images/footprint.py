@@ -11,10 +11,12 @@ either price is over its limit:
   progressive JPEG, 2 bytes per coefficient of each component at its own sampling), against
   `budget(memory_mb)`: 70% of the function's memory, less `RESERVED_MB` for the process
   itself (the interpreter, the handler's imports, Pillow, the request's own bytes);
-- **work** (JPEG): the coefficient blocks the decoder visits, summed over every scan's
-  components, against `MAX_SCAN_BLOCKS`. Baseline files visit each block once; libjpeg's
-  standard progressive script visits a 4:4:4 image's blocks about 4.3 times (20 M at 100 MP);
-  a repeated refinement scan adds a whole pass each time.
+- **work**, where the pixel cap does not bound it: a JPEG's coefficient blocks visited,
+  summed over every scan's components, against `MAX_SCAN_BLOCKS` (baseline files visit each
+  block once; libjpeg's standard progressive script visits a 4:4:4 image's blocks about 4.4
+  times, 21 M at the memory limit; a repeated refinement scan adds a whole pass each time),
+  and a PNG's inflated bytes (rows of 16-bit samples are twice as many bytes to inflate and
+  unfilter as 8-bit ones) against `MAX_INFLATED_BYTES`.
 
 The factors are measured, not derived (`make bench`, hostile files: the peak resident set of a
 fresh process decoding each format's worst case, minus the process before the decode), and
@@ -27,18 +29,30 @@ Standard library only, like the parsers it reads through.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from profile_photos.errors import UnsupportedMediaType
 from profile_photos.images import check_dimensions, heif, jpeg, read_dimensions
 from profile_photos.images.binary import Malformed, uint
 
-__all__ = ["DEFAULT_LIMIT", "MAX_SCAN_BLOCKS", "budget", "check", "price"]
+__all__ = [
+    "DEFAULT_LIMIT",
+    "MAX_INFLATED_BYTES",
+    "MAX_SCAN_BLOCKS",
+    "Price",
+    "budget",
+    "check",
+    "price",
+]
 
 MIB = 1024 * 1024
 MEMORY_SHARE = 0.70  # of the function's MemorySize: the rest is headroom
 RESERVED_MB = 160  # the process before the decode (handler, Pillow, the request's bytes)
-# ~1.1 s of scan decoding here at 27 ns a block: twice libjpeg's standard progressive script
-# on a 100 MP 4:4:4 photo. The worst case at this limit is in `make bench` (hostile files).
-MAX_SCAN_BLOCKS = 40_000_000
+# Above libjpeg's standard progressive script on the largest 4:4:4 photo the memory budget
+# admits (21 M); a flat image's repeated refinement scans cost up to ~100 ns a block here.
+# The worst case at each limit is in `make bench` (hostile files), against the Timeout.
+MAX_SCAN_BLOCKS = 24_000_000
+MAX_INFLATED_BYTES = 420_000_000  # a 100 MP 8-bit RGBA PNG and its filter bytes; 16-bit: 52 MP
 
 # Bytes per pixel at the decoder's peak, measured on 100 MP files (see the module doc).
 WEBP = 16.0  # Pillow 13: libwebp's WebPAnimDecoder for every WebP, still or animated
@@ -50,6 +64,7 @@ PNG_RENDER = 1.3  # a rendition's working copies over the decoded image
 # rendition scales it through a 32-bit copy (+4) to 8 bits (+1).
 _PNG_BYTES = {0: 1.0, 2: 4.0, 3: 1.0, 4: 4.0, 6: 4.0}
 _PNG_GREY16 = 7.0
+_PNG_CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}  # samples per pixel of each colour type
 _COEFFICIENT = 2  # bytes: a progressive JPEG keeps every DCT coefficient as a 16-bit value
 _DRAFT_REDUCTION = 4  # a baseline JPEG over 2048 px decodes at <= 1/2 scale (both sides)
 _DRAFT_FLOOR = 2048 * 2048  # ... and one under it has at most this many pixels
@@ -63,39 +78,56 @@ def budget(memory_mb: int) -> int:
 DEFAULT_LIMIT = budget(1024)  # the imaging functions' MemorySize in template.yaml
 
 
-def price(data: bytes, content_type: str) -> tuple[int, int]:
-    """(peak bytes, coefficient blocks visited) of decoding `data`'s primary image."""
+@dataclass(frozen=True, slots=True)
+class Price:
+    """What decoding a file's primary image costs."""
+
+    memory: int  # bytes at the decoder's peak
+    scan_blocks: int = 0  # JPEG: coefficient blocks visited, over every scan
+    inflated: int = 0  # PNG: bytes inflated and unfiltered
+
+
+def price(data: bytes, content_type: str) -> Price:
+    """The price of decoding `data`'s primary image, from its header."""
     width, height = read_dimensions(data, content_type)
     pixels = width * height
     if content_type == "image/jpeg":
         return _jpeg(data)
     if content_type == "image/png":
-        return int(pixels * _png_bytes(data) * PNG_RENDER), 0
+        depth, colour = uint(data, 24, 1), uint(data, 25, 1)
+        row = _up(width * _PNG_CHANNELS.get(colour, 4) * depth, 8) + 1  # + the filter byte
+        memory = int(pixels * _png_bytes(depth, colour) * PNG_RENDER)
+        return Price(memory, inflated=row * height)
     if content_type == "image/webp":
-        return int(pixels * WEBP), 0
+        return Price(int(pixels * WEBP))
     if content_type == "image/gif":
-        return int(pixels * GIF), 0
+        return Price(int(pixels * GIF))
     if content_type in ("image/heic", "image/heif"):
         heif.dimensions(data)  # the same structure walk as every other read of the file
-        return int(pixels * HEIF), 0
+        return Price(int(pixels * HEIF))
     raise UnsupportedMediaType(f"Cannot read the contents of {content_type} files")
 
 
 def check(data: bytes, content_type: str, limit: int) -> None:
     """Refuse `data` (415) when its header is invalid or over the pixel cap, or when decoding
     it would take more than `limit` bytes or `MAX_SCAN_BLOCKS` coefficient blocks."""
-    check_dimensions(*read_dimensions(data, content_type))
-    peak, blocks = price(data, content_type)
-    if blocks > MAX_SCAN_BLOCKS:
+    width, height = read_dimensions(data, content_type)
+    check_dimensions(width, height)
+    cost = price(data, content_type)
+    if cost.scan_blocks > MAX_SCAN_BLOCKS:
         raise UnsupportedMediaType(
-            f"Invalid image file: its scans decode {blocks / 1e6:.1f} million blocks; the "
-            f"maximum is {MAX_SCAN_BLOCKS // 1_000_000} million"
+            f"Invalid image file: its scans decode {cost.scan_blocks / 1e6:.1f} million "
+            f"blocks; the maximum is {MAX_SCAN_BLOCKS // 1_000_000} million"
         )
-    if peak > limit:
-        width, height = read_dimensions(data, content_type)
+    if cost.inflated > MAX_INFLATED_BYTES:
+        raise UnsupportedMediaType(
+            f"Image is {width}x{height} px; its PNG rows inflate to {cost.inflated // 1_000_000}"
+            f" MB, more than the {MAX_INFLATED_BYTES // 1_000_000} MB allowed"
+        )
+    if cost.memory > limit:
         raise UnsupportedMediaType(
             f"Image is {width}x{height} px; decoding this {_NAMES[content_type]} takes about "
-            f"{-(-peak // MIB)} MB, more than the {limit // MIB} MB allowed"
+            f"{_up(cost.memory, MIB)} MB, more than the {limit // MIB} MB allowed"
         )
 
 
@@ -109,7 +141,7 @@ _NAMES = {
 }
 
 
-def _jpeg(data: bytes) -> tuple[int, int]:
+def _jpeg(data: bytes) -> Price:
     try:
         frame = jpeg.frame(data)
     except Malformed as exc:
@@ -128,16 +160,15 @@ def _jpeg(data: bytes) -> tuple[int, int]:
         peak = sum(blocks.values()) * 64 * _COEFFICIENT
     else:  # decoded at a DCT scale: the output only
         peak = len(frame.sampling) * max(pixels // _DRAFT_REDUCTION, min(pixels, _DRAFT_FLOOR))
-    return peak, visits
+    return Price(peak, scan_blocks=visits)
 
 
 def _up(value: int, divisor: int) -> int:
     return -(-value // divisor)
 
 
-def _png_bytes(data: bytes) -> float:
+def _png_bytes(depth: int, colour: int) -> float:
     """Bytes per pixel of the decoded PNG, from IHDR's bit depth and colour type."""
-    depth, colour = uint(data, 24, 1), uint(data, 25, 1)
     if colour == 0 and depth == 16:
         return _PNG_GREY16
     return _PNG_BYTES.get(colour, 4.0)
