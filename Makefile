@@ -23,7 +23,7 @@ ENV ?= dev
 .PHONY: fuzz load
 
 help: ## list the verbs
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
 
 $(VENV)/.installed: requirements-dev.txt layers/requirements.txt
 	@test -x $(PY) || { echo "creating $(VENV) with $(PY313)"; $(PY313) -m venv $(VENV); }
@@ -130,7 +130,7 @@ events: venv ## regenerate events/*.json (deterministic)
 # USER is also the login name in the environment: only a USER given on the command line counts.
 TOKEN_USER = $(if $(filter command line,$(origin USER)),$(USER),demo-user)
 
-token: venv ## print a bearer token for the local stack: make token USER=<id> NAME=<username>
+token: venv ## print a bearer token for the local stack: make token USER=<id> NAME=<username> (NAME defaults to USER)
 	@$(PY) -m devstack.token --user "$(TOKEN_USER)" --name "$(NAME)"
 
 r2-lifecycle: venv ## expire never-completed direct uploads in the R2 bucket (R2_* env)
@@ -143,7 +143,7 @@ redrive: venv ## replay a failure queue's batches through its consumer: QUEUE=Re
 	@test -n "$(QUEUE)" || { echo "usage: make redrive QUEUE=<queue url, name or logical id> [ENV=local|dev|prod]"; exit 2; }
 	PYTHONPATH=shared $(PY) -m tools.redrive "$(QUEUE)" --env $(ENV)
 
-deploy: build ## sam deploy --config-env $(ENV)
+deploy: build ## sam deploy to an environment: make deploy ENV=dev|prod (default dev)
 	$(TOOLS)/bin/sam deploy --config-env $(ENV)
 
 # Generated bad input and load, both against a local stack of their own on loopback

@@ -1,5 +1,7 @@
 """Print a bearer token the local stack accepts: `make token USER=<id> NAME=<username>`.
 
+Without NAME the username is the user id, so a token is never one of a user without a name.
+
 Signed with `JWT_SECRET` from the environment, else the labelled development default.
 """
 
@@ -30,10 +32,11 @@ def make_token(user_id: str, username: str | None, *, ttl: int = DEFAULT_TTL) ->
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--user", default="demo-user", help="the token's sub (user id)")
-    parser.add_argument("--name", default="", help="the username claim")
+    parser.add_argument("--name", default="", help="the username claim (default: the user id)")
     parser.add_argument("--ttl", type=int, default=DEFAULT_TTL, help="seconds until expiry")
     args = parser.parse_args()
-    print(make_token(args.user or "demo-user", args.name or None, ttl=args.ttl))
+    user = args.user or "demo-user"
+    print(make_token(user, args.name or user, ttl=args.ttl))
 
 
 if __name__ == "__main__":
