@@ -186,6 +186,7 @@ for object_type in (photo_type, exported_type):
     object_type.set_alias("fileKey", "file_key")
     object_type.set_alias("contentType", "content_type")
     object_type.set_alias("uploadedAt", "uploaded_at")
+    object_type.set_alias("fileName", "file_name")
 
     @object_type.field("url")
     def resolve_url(
@@ -203,7 +204,6 @@ def resolve_renditions(photo: Photo, info: GraphQLResolveInfo[Context]) -> list[
     ]
 
 
-exported_type.set_alias("fileName", "file_name")
 exported_type.set_alias("archivedAt", "archived_at")
 
 
