@@ -42,6 +42,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import functools
+import hashlib
 import json
 import threading
 import time
@@ -57,7 +58,9 @@ from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
 
 _LOCK = threading.RLock()
 TOKEN_SECONDS = 600  # how long DynamoDB remembers a ClientRequestToken
-_tokens: dict[str, tuple[float, bytes, Any]] = {}  # token -> (when, request body, response)
+# token -> (when, SHA-256 of the request body, response), oldest first: ten minutes of
+# transactions, so the request is kept as its digest, not its body
+_tokens: dict[str, tuple[float, bytes, Any]] = {}
 _WRITES = threading.Lock()
 _WRITE_ACTIONS = frozenset(
     {"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"}
@@ -213,12 +216,13 @@ def _locked(original: Any) -> Any:
         with _WRITES, _LOCK:
             token = _token(self, target)
             if token is not None:
-                remembered = _remembered(token, self.raw_body)
+                remembered = _remembered(token, _digest(self.raw_body))
                 if remembered is not None:
                     return remembered
             status, headers, body = original(self, *args, **kwargs)
             if status == 200 and token is not None:
-                _tokens[token] = (time.monotonic(), self.raw_body, (status, headers, body))
+                answer = (status, headers, body)
+                _tokens[token] = (time.monotonic(), _digest(self.raw_body), answer)
             if status == 200 and _on_write is not None:
                 _on_write(target, self.region, self.raw_body)
             return status, headers, body
@@ -237,11 +241,19 @@ def _token(handler: Any, target: str) -> str | None:
     return token if isinstance(token, str) else None
 
 
+def _digest(body: str | bytes) -> bytes:
+    return hashlib.sha256(body.encode() if isinstance(body, str) else body).digest()
+
+
 def _remembered(token: str, request: bytes) -> Any:
-    """The answer of the transaction that used `token` before, or a mismatch error."""
+    """The answer of the transaction that used `token` before (`request`: the digest of
+    this one's body), or a mismatch error."""
     now = time.monotonic()
-    for old in [t for t, (when, _, _) in _tokens.items() if now - when > TOKEN_SECONDS]:
-        del _tokens[old]
+    while _tokens:
+        oldest = next(iter(_tokens))
+        if now - _tokens[oldest][0] <= TOKEN_SECONDS:
+            break
+        del _tokens[oldest]
     seen = _tokens.get(token)
     if seen is None:
         return None

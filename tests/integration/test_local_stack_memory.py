@@ -181,3 +181,25 @@ def test_a_transaction_copies_no_table_and_a_cancelled_one_changes_nothing(
     assert get("many", "p-0001")["size"] == {"N": "1"}  # type: ignore[index]
     assert get("tx", "never") is None
     assert len(moto_table.stream_shard.items) == records_before + 2
+
+
+def test_a_client_request_token_is_remembered_by_digest_and_still_answers_a_retry(
+    dynamo: EmbeddedDynamo,
+) -> None:
+    client = dynamo.client()
+    table = dynamo.tables["PhotosTable"]
+    put = [{"Put": {"TableName": table, "Item": photo("tok", "once", 2)}}]
+    client.transact_write_items(TransactItems=put, ClientRequestToken="t-1")
+
+    # A retry with the same token and request succeeds without applying it again...
+    client.transact_write_items(TransactItems=put, ClientRequestToken="t-1")
+    # ...and the same token with another request is refused, as DynamoDB does
+    other = [{"Put": {"TableName": table, "Item": photo("tok", "twice", 3)}}]
+    with pytest.raises(client.exceptions.IdempotentParameterMismatchException):
+        client.transact_write_items(TransactItems=other, ClientRequestToken="t-1")
+
+    from devstack.moto_atomic import _tokens
+
+    assert all(len(digest) == 32 for _, digest, _ in _tokens.values())
+    key = {"userId": {"S": "tok"}, "assetId": {"S": "twice"}}
+    assert "Item" not in client.get_item(TableName=table, Key=key, ConsistentRead=True)
