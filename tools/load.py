@@ -31,6 +31,16 @@ is left to settle, then the invariants are checked against the stack's tables an
 Prints throughput, p50/p95/p99 latency per operation and responses by status, writes them
 with the invariants' results as JSON (bench/results/load-latest.json by default) and exits
 1 when an invariant breaks.
+
+Soak (`--soak N`, `make load SOAK=2000`): one stack of its own, N photos of ~850 KB uploaded
+one after another (the pattern that once took the stack from 192 to 1,108 MB RSS in 400
+uploads, each slower than the last), the stack's main-process RSS and each upload's time
+sampled. Each user keeps at most `SOAK_KEEP` photos (older ones are deleted through GraphQL),
+so the data the stack holds stops growing after the warm-up: moto keeps its tables in
+memory, and a photo's rows are data, not a leak. After a warm-up of N/8 uploads, the mean
+RSS and the mean upload time of the last N/4 uploads must stay within 1.2x of the first N/4
+after warm-up; the figures per tenth of the run are printed and written as JSON
+(bench/results/soak-latest.json); exit 1 when either grew.
 """
 
 from __future__ import annotations
@@ -511,6 +521,128 @@ def print_figures(result: dict[str, Any]) -> None:
             print(f"    - {problem}")
 
 
+SOAK_RESULT = ROOT / "bench" / "results" / "soak-latest.json"
+SOAK_USERS = 4
+SOAK_KEEP = 5
+SOAK_GROWTH = 1.2  # the last quarter against the first quarter after warm-up
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of process `pid` in MB (Linux /proc)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmRSS for process {pid}")
+
+
+def soak_photo() -> bytes:
+    """A ~850 KB photographic JPEG, as in the report that found the leak."""
+    return images.encode(images.photographic(1700, 1250, seed=11), "JPEG", quality=95)
+
+
+def soak_windows(count: int) -> tuple[range, range]:
+    """(the first quarter after a warm-up of an eighth, the last quarter), as upload indexes."""
+    warm, quarter = count // 8, count // 4
+    return range(warm, warm + quarter), range(count - quarter, count)
+
+
+def soak_verdict(rss: list[float], seconds: list[float]) -> dict[str, Any]:
+    first, last = soak_windows(len(rss))
+
+    def ratio(values: list[float]) -> float:
+        before = statistics.fmean(values[i] for i in first)
+        after = statistics.fmean(values[i] for i in last)
+        return round(after / before, 3)
+
+    growth = {"rss": ratio(rss), "upload_seconds": ratio(seconds)}
+    return {"growth": growth, "ok": all(g <= SOAK_GROWTH for g in growth.values())}
+
+
+def soak(count: int, output: Path) -> int:
+    """Upload `count` photos one after another to a stack of its own (module docstring)."""
+    if count < 16:
+        raise SystemExit("--soak needs at least 16 uploads (warm-up and two windows)")
+    photo = soak_photo()
+    temp = tempfile.TemporaryDirectory(prefix="soak-stack-")
+    limits = {"RATE_LIMIT_PER_MINUTE": "1000000", "RATE_LIMIT_PER_HOUR": "1000000"}
+    stack = StackProcess(Path(temp.name), limits | {"RETENTION_ACTIVE_LIMIT": str(SOAK_KEEP)})
+    tokens = [make_token(f"soak-{n}", f"soak{n}") for n in range(SOAK_USERS)]
+    kept: list[list[str]] = [[] for _ in tokens]
+    rss: list[float] = []
+    seconds: list[float] = []
+    failures: list[str] = []
+    print(f"soak: {count} uploads of {len(photo) // 1024} KB against {stack.url}", flush=True)
+    try:
+        with requests.Session() as http:
+            for index in range(count):
+                user = index % len(tokens)
+                auth = {"Authorization": f"Bearer {tokens[user]}"}
+                started = time.perf_counter()
+                answer = http.post(
+                    f"{stack.url}{API}/upload",
+                    headers=auth,
+                    files={"file": ("soak.jpg", photo, "image/jpeg")},
+                    timeout=120,
+                )
+                seconds.append(time.perf_counter() - started)
+                rss.append(rss_mb(stack.process.pid))
+                if answer.status_code != 201:
+                    failures.append(f"upload {index}: {answer.status_code} {answer.text[:200]}")
+                    continue
+                kept[user].append(answer.json()["data"]["assetId"])
+                if len(kept[user]) > SOAK_KEEP:
+                    gone = http.post(
+                        f"{stack.url}/graphql",
+                        headers=auth,
+                        json={"query": DELETE, "variables": {"id": kept[user].pop(0)}},
+                        timeout=120,
+                    )
+                    if gone.status_code != 200 or gone.json().get("errors"):
+                        failures.append(f"delete after upload {index}: {gone.text[:200]}")
+                if (index + 1) % max(1, count // 10) == 0:
+                    tenth = seconds[-max(1, count // 10) :]
+                    print(
+                        f"  {index + 1:>6} uploads: RSS {rss[-1]:7.1f} MB,"
+                        f" mean upload {statistics.fmean(tenth) * 1000:6.0f} ms",
+                        flush=True,
+                    )
+    finally:
+        stack.stop()
+        temp.cleanup()
+    logged = error_lines(stack.output)
+    verdict = soak_verdict(rss, seconds)
+    first, last = soak_windows(count)
+    step = max(1, count // 10)
+    result = {
+        "uploads": count,
+        "photo_bytes": len(photo),
+        "users": SOAK_USERS,
+        "kept_per_user": SOAK_KEEP,
+        "windows": {"first": [first.start, first.stop], "last": [last.start, last.stop]},
+        "rss_mb": [round(rss[i], 1) for i in range(step - 1, count, step)],
+        "upload_ms": [
+            round(statistics.fmean(seconds[i - step + 1 : i + 1]) * 1000)
+            for i in range(step - 1, count, step)
+        ],
+        "failures": failures,
+        "errors_logged": logged,
+        **verdict,
+        "ok": verdict["ok"] and not failures and not logged,
+        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(result, indent=2) + "\n")
+    print(
+        f"soak: last {len(last)} uploads against the first {len(first)} after warm-up:"
+        f" RSS x{verdict['growth']['rss']}, upload time x{verdict['growth']['upload_seconds']}"
+        f" (limit x{SOAK_GROWTH}); {len(failures)} failed requests, {len(logged)} ERROR lines"
+    )
+    for line in (failures + logged)[:10]:
+        print(f"    - {line}")
+    print(f"soak: {'flat' if result['ok'] else 'GREW OR FAILED'}; wrote {output}")
+    return 0 if result["ok"] else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Load the local stack (make load)")
     parser.add_argument("--users", type=int, default=8)
@@ -522,8 +654,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--per-minute", type=int, default=None, help="RATE_LIMIT_PER_MINUTE [30]")
     parser.add_argument("--per-hour", type=int, default=None, help="RATE_LIMIT_PER_HOUR [1000]")
     parser.add_argument("--active-limit", type=int, default=None, help="RETENTION_ACTIVE_LIMIT [3]")
-    parser.add_argument("--output", type=Path, default=RESULT)
+    parser.add_argument("--output", type=Path, default=None, help=f"[{RESULT.name}]")
+    parser.add_argument(
+        "--soak",
+        type=int,
+        metavar="N",
+        help="instead: N uploads one after another, RSS and upload time must stay flat",
+    )
     args = parser.parse_args(argv)
+    if args.soak is not None:
+        return soak(args.soak, args.output or SOAK_RESULT)
+    args.output = args.output or RESULT
     running = args.data_dir is not None
     # a stack started here gets limits the run runs into; a running one has its own (the
     # defaults of SPEC.md unless its environment, and so this one's, says otherwise)
