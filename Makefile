@@ -21,6 +21,7 @@ ENV ?= dev
 .PHONY: sam-api sam-seed sam-image sam-local-test
 .PHONY: web-deps
 .PHONY: fuzz load
+.PHONY: docs docs-serve
 
 help: ## list the verbs
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -156,6 +157,14 @@ load: venv ## USERS simulated users for DURATION seconds on a local stack (DATA_
 
 bench: venv tools ## cold start (R2 and LOCAL, tracing on), requests, warm, memory, layer size vs budgets (~6 min)
 	$(PY) -m bench
+
+# The documentation site (mkdocs-material, mkdocs.yml): strict, so a broken link or anchor, or a
+# generator that fails (docs/gen: REST, GraphQL, configuration, parameters, bench tables), fails.
+docs: venv ## build the documentation site into .cache/site (strict; the reference pages generated from the code)
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict
+
+docs-serve: venv ## serve the documentation site on http://127.0.0.1:8000, rebuilt on every change
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs serve --dev-addr 127.0.0.1:8000
 
 clean: ## remove build output and caches (not the venvs, not ./data)
 	rm -rf .aws-sam .pytest_cache .ruff_cache .mypy_cache .cache/corpora

@@ -1,0 +1,61 @@
+"""mkdocs hook: fills each `<!-- generated: NAME -->` marker of a page at build time.
+
+The reference pages (REST from `openapi.yaml`, GraphQL from `schema.graphql`), the
+configuration table (from `settings.py`), the deploy parameters (from `template.yaml`) and
+the benchmark tables (from `bench/results/latest.json`) are produced on every `make docs`
+and never checked in, so they cannot drift from their sources. A marker with no generator
+fails the build.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from mkdocs.exceptions import PluginError
+
+try:  # mkdocs loads this file by path, with its folder on sys.path for the duration
+    import bench_tables
+    import config_reference
+    import graphql_reference
+    import rest_reference
+    import template_parameters
+except ModuleNotFoundError:  # imported by name from the repository root (the tests)
+    from docs.gen import (
+        bench_tables,
+        config_reference,
+        graphql_reference,
+        rest_reference,
+        template_parameters,
+    )
+
+MARKER = re.compile(r"<!--\s*generated:\s*([a-z-]+)\s*-->")
+GENERATORS: dict[str, Callable[[], str]] = {
+    "rest": rest_reference.render,
+    "graphql": graphql_reference.render,
+    "configuration": config_reference.render,
+    "performance": bench_tables.render,
+    "cost-per-view": bench_tables.cost_matrix,
+    "load": bench_tables.load_run,
+    "parameters": template_parameters.render,
+}
+
+
+def expand(markdown: str, source: str = "a page") -> str:
+    """`markdown` with every marker replaced by its generator's output."""
+
+    def replace(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in GENERATORS:
+            raise PluginError(f"{source}: no generator named {name!r} (known: {list(GENERATORS)})")
+        try:
+            return GENERATORS[name]()
+        except (ValueError, KeyError, OSError) as error:
+            raise PluginError(f"{source}: generating {name!r} failed: {error}") from error
+
+    return MARKER.sub(replace, markdown)
+
+
+def on_page_markdown(markdown: str, page: Any, config: Any, files: Any) -> str:
+    return expand(markdown, page.file.src_uri)
