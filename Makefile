@@ -50,7 +50,7 @@ $(VENV)/.sdk-installed: $(VENV)/.installed $(SDK_FILES)
 venv: $(VENV)/.installed $(VENV)/.sdk-installed ## create the project venv (runtime deps, tests, lint, the SDK)
 tools: $(TOOLS)/.installed ## create the SAM CLI / cfn-lint venv
 
-dev: venv ## run the service locally (see README)
+dev: venv ## run the service locally (see docs/getting-started.md)
 	$(PY) -m devstack
 
 # pytest runs on WORKERS processes (pytest-xdist), each with its own stacks, ports and data
