@@ -14,9 +14,10 @@ its own answers. Unlike API Gateway, whose gateway responses can only echo the r
 Origin, it checks the origin against the list.
 
 Besides the template's routes, the stack serves what a developer opens in a browser:
-`/` and `/web/<file>` (the browser page, clients/web), `/openapi.json` (openapi.yaml) and
-`/docs` (the same document as a page), and `POST /dev/token` (a token for any user, only
-while the stack verifies tokens with its development default secret; devstack.token).
+`/` and `/web/<file>` (the browser page, clients/web), `/openapi.json` (openapi.yaml),
+`/docs` (Swagger UI over that document, its files under `/docs/`; devstack.swagger), and
+`POST /dev/token` (a token for any user, only while the stack verifies tokens with its
+development default secret; devstack.token).
 
 Every request, the stack's own routes included, is answered only when its `Host` header is
 one no outside DNS decides (`devstack.hosts`: DNS rebinding); any other is refused with 403
@@ -42,10 +43,10 @@ import yaml
 
 from devstack.apigw import proxy_event
 from devstack.defaults import DEV_JWT_SECRET
-from devstack.docs import render_docs
 from devstack.functions import ApiRoute, LocalFunction
 from devstack.hosts import MISDIRECTED, allowed_host
 from devstack.pool import FunctionError
+from devstack.swagger import CONTENT_SECURITY_POLICY, MISSING, PAGE, asset, installed
 from devstack.template import ROOT, load_template
 from devstack.token import make_token
 from profile_photos.api.cors import cors_headers, preflight_headers, request_origin
@@ -238,7 +239,7 @@ class RequestHandler(BaseHTTPRequestHandler):
 
     def local_route(self, method: str, path: str, body: bytes | None) -> bool:
         """Answer one of the stack's own routes; False when `path` is none of them."""
-        if path.startswith("/web/"):
+        if path.startswith(("/web/", "/docs/")):
             methods: tuple[str, ...] = ("GET", "HEAD")
         elif path in LOCAL_ROUTES:
             methods = LOCAL_ROUTES[path]
@@ -255,8 +256,8 @@ class RequestHandler(BaseHTTPRequestHandler):
             self.dev_token(body)
         elif path == "/openapi.json":
             self.openapi()
-        elif path == "/docs":
-            self.docs()
+        elif path == "/docs" or path.startswith("/docs/"):
+            self.docs(path.removeprefix("/docs").removeprefix("/"))
         else:
             self.web_file("index.html" if path == "/" else path.removeprefix("/web/"))
         log.info("%s %s -> local stack", method, path)
@@ -290,13 +291,23 @@ class RequestHandler(BaseHTTPRequestHandler):
             return
         self.send_json(200, self.document())
 
-    def docs(self) -> None:
-        if not OPENAPI.is_file():
-            self.envelope(404, "NOT_FOUND", "openapi.yaml not found")
+    def docs(self, name: str) -> None:
+        """Swagger UI's page (`name` empty) or one of its files; the page reads /openapi.json."""
+        if not installed():
+            self.envelope(404, "NOT_FOUND", MISSING)
             return
-        page = render_docs(self.document()).encode()
-        headers = {"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-cache"}
-        self.send(200, headers | self.cors(), page)
+        found = ("text/html; charset=utf-8", PAGE.encode()) if not name else asset(name)
+        if found is None:
+            self.envelope(404, "NOT_FOUND", "File not found")
+            return
+        headers = {
+            "Content-Type": found[0],
+            "Cache-Control": "no-cache",
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+            **self.cors(),
+        }
+        self.send(200, headers, found[1])
 
     def dev_token(self, body: bytes | None) -> None:
         if not self.server.dev_tokens:

@@ -1,23 +1,29 @@
 """The browser page (clients/web) in headless Chromium (Debian's package) driven by Playwright:
 served by the local stack at `/`, and from another origin through CORS. Each test does what a
 user does: gets a dev token, picks real files, uploads, looks at the photos, restores, deletes,
-exports. A screenshot of each is kept as a test artifact: `test-artifacts/<test name>.png`
-(git-ignored; the path is printed)."""
+exports. The API's Swagger UI at `/docs` too: it shows every operation of openapi.yaml with
+its error responses, and "Try it out" reaches the stack. A screenshot of each is kept as a test
+artifact: `test-artifacts/<test name>.png` (git-ignored; the path is printed)."""
 
 from __future__ import annotations
 
 import io
+import json
 import random
+import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
 from PIL import Image
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 
 from devstack.token import make_token
 from testkit import images
+from testkit.openapi import METHODS, OpenApi
 from tests.e2e.conftest import RunningStack
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -251,3 +257,134 @@ def test_page_on_another_origin_uploads_through_cors(
     wait_loaded(page, "#current-img")
     wait_loaded(page, "#history img")
     assert len(history(page)) == 1
+
+
+# --- the API's Swagger UI at /docs ------------------------------------------------------------
+
+
+def open_operation(page: Page, tag: str, operation_id: str) -> Locator:
+    """Expand one operation of the Swagger UI page: its block."""
+    block = page.locator(f"#operations-{tag}-{operation_id}")
+    block.locator(".opblock-summary-control").click()
+    expect(block.locator(".opblock-body")).to_be_visible()
+    return block
+
+
+def execute(block: Locator) -> tuple[str, Locator]:
+    """Press Execute in an operation being tried out, once any earlier answer is cleared: the
+    status Swagger UI shows, and the cell with the body and headers it shows."""
+    clear = block.locator("button.btn-clear")
+    if clear.is_visible():
+        clear.click()
+    expect(block.locator(".live-responses-table")).to_have_count(0)
+    block.locator("button.execute").click()
+    live = block.locator(".live-responses-table tbody")
+    expect(live.locator(".response-col_status")).to_have_text(re.compile(r"^\d{3}$"))
+    return live.locator(".response-col_status").inner_text(), live.locator(
+        ".response-col_description"
+    )
+
+
+def shown_json(details: Locator) -> Any:
+    """The response body Swagger UI shows, as JSON."""
+    return json.loads(details.locator("pre.microlight").first.inner_text())
+
+
+def test_docs_show_every_operation_with_its_error_responses(
+    cors_stack: RunningStack, page: Page
+) -> None:
+    # Given the operations openapi.yaml describes
+    document = OpenApi.load()
+    operations = {
+        (op["tags"][0], op["operationId"]): op
+        for item in document.document["paths"].values()
+        for method, op in item.items()
+        if method in METHODS
+    }
+    loaded: list[str] = []
+    page.on("request", lambda request: loaded.append(request.url))
+    failures: list[str] = []
+    page.on("pageerror", lambda error: failures.append(str(error)))
+
+    # When the developer opens /docs
+    page.goto(cors_stack.url + "/docs")
+
+    # Then Swagger UI shows every operation, and no other
+    expect(page.locator(".opblock")).to_have_count(len(operations))
+    shown = page.eval_on_selector_all(".opblock", "all => all.map(block => block.id)")
+    assert sorted(shown) == sorted(f"operations-{tag}-{name}" for tag, name in operations)
+
+    # When they open the multipart upload
+    upload = open_operation(page, "upload", "uploadProfilePhoto")
+    # Then its header parameter shows by name, resolved from its $ref
+    expect(upload.locator("tr[data-param-name='Idempotency-Key']")).to_contain_text(
+        "A retried request with the same key returns the first answer."
+    )
+    # and every documented status has its row and description, the errors included
+    spec = operations[("upload", "uploadProfilePhoto")]
+    assert {"401", "415"} <= set(spec["responses"])
+    expect(upload.locator("tr.response")).to_have_count(len(spec["responses"]))
+    for status, response in spec["responses"].items():
+        row = upload.locator(f"tr.response[data-code='{status}']")
+        description = document.resolve(response)["description"]
+        expect(row.locator(".response-col_description").first).to_contain_text(description)
+    expect(upload).not_to_contain_text("#/components/")
+
+    # and everything the page loaded came from the stack itself
+    assert loaded
+    assert all(url.startswith(cors_stack.url + "/") for url in loaded), loaded
+    assert cors_stack.url + "/openapi.json" in loaded
+    assert not failures
+
+
+def test_docs_try_it_out_reaches_the_local_stack(cors_stack: RunningStack, page: Page) -> None:
+    # Given a dev token (`make token`) and a photo uploaded with it
+    token = cors_stack.post("/dev/token", json={"userId": "swagger-user"}).json()["data"]["token"]
+    uploaded = cors_stack.post(
+        "/api/storage/profile-photo/upload",
+        headers={"Authorization": f"Bearer {token}"},
+        files={"file": ("face.jpg", images.jpeg_bytes(), "image/jpeg")},
+    ).json()["data"]
+    page.goto(cors_stack.url + "/docs")
+
+    # When the developer tries GraphQL before authorizing, Then the stack's 401 shows
+    graphql = open_operation(page, "graphql", "graphql")
+    graphql.locator(".try-out__btn").click()
+    query = {"query": "{ me { id profilePhotos { assetId } } }"}
+    graphql.locator("textarea.body-param__text").fill(json.dumps(query))
+    status, details = execute(graphql)
+    assert status == "401"
+    assert shown_json(details)["error"]["code"] == "UNAUTHORIZED"
+
+    # When they authorize with the token and execute again, Then the stack answers as them
+    page.click("button.authorize")
+    page.fill(".modal-ux input", token)
+    page.click(".modal-ux button.auth")
+    page.click(".modal-ux button.btn-done")
+    status, details = execute(graphql)
+    assert status == "200"
+    assert shown_json(details) == {
+        "data": {"me": {"id": "swagger-user", "profilePhotos": [{"assetId": uploaded["assetId"]}]}}
+    }
+    expect(graphql.locator(".request-url")).to_contain_text(f"{cors_stack.url}/graphql")
+
+    # When they try the signed GET with the upload's URL, Then the stack serves the photo
+    url = urlsplit(uploaded["uploadUrl"])
+    bucket, file_path = url.path.removeprefix("/api/storage/signed/").split("/", 1)
+    fetch = open_operation(page, "delivery", "fetchSignedFile")
+    fetch.locator(".try-out__btn").click()
+    fetch.locator("tr[data-param-name='bucket'] input").fill(bucket)
+    fetch.locator("tr[data-param-name='filePath'] input").fill(file_path)
+    fetch.locator("tr[data-param-name='token'] input").fill(parse_qs(url.query)["token"][0])
+    status, details = execute(fetch)
+    assert status == "200"
+    etag = requests.get(uploaded["uploadUrl"], timeout=30).headers["ETag"]
+    expect(details.locator(".headerline", has_text="etag:")).to_contain_text(etag)
+    expect(details.locator(".headerline", has_text="content-type:")).to_contain_text("image/jpeg")
+    wait_loaded(page, "#operations-delivery-fetchSignedFile .live-responses-table img")
+
+    # When the token is not the URL's, Then the stack's 403 envelope shows
+    fetch.locator("tr[data-param-name='token'] input").fill("not-a-token")
+    status, details = execute(fetch)
+    assert status == "403"
+    assert shown_json(details)["error"]["code"] == "FORBIDDEN"
