@@ -93,3 +93,28 @@ def test_a_put_after_the_users_erasure_is_404_and_stores_nothing(stack: Stack) -
     assert late.json()["error"] == {"code": "NOT_FOUND", "message": "Upload not found"}
     assert staged_files(stack) == []
     assert stack.items("UPLOADS_TABLE") == []
+
+
+def test_a_put_after_a_complete_refused_its_file_is_409_and_stores_nothing(
+    stack: Stack,
+) -> None:
+    # Given a direct upload whose complete took the file and refused it (not an image)
+    issued = grant()
+    url = urlsplit(issued["uploadUrl"])
+    key = url.path.removeprefix("/api/storage/signed/user-assets/")
+    event = signed_event("put", parse_qs(url.query)["token"][0], method="PUT", key=key)
+    event["headers"] |= issued["headers"]
+    event["body"] = base64.b64encode(b"\xff\xd8" + bytes(len(PHOTO) - 2)).decode()
+    event["isBase64Encoded"] = True
+    assert invoke(signed_fetch_handler.lambda_handler, event).status == 200
+    refused = post_json("complete", {"fileKey": issued["fileKey"]})
+    assert refused.status == 415, refused.body
+    assert staged_files(stack) == []
+
+    # When the same PUT URL is sent again, now with a real photo
+    replayed = put(issued)
+
+    # Then the grant has had its one file: 409, and nothing is staged that no one can complete
+    assert replayed.status == 409, replayed.body
+    assert replayed.json()["error"]["message"] == "Upload already received"
+    assert staged_files(stack) == []
