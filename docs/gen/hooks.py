@@ -18,6 +18,7 @@ from mkdocs.exceptions import PluginError
 try:  # mkdocs loads this file by path, with its folder on sys.path for the duration
     import bench_tables
     import config_reference
+    import decoding_limits
     import graphql_reference
     import rest_reference
     import template_parameters
@@ -25,6 +26,7 @@ except ModuleNotFoundError:  # imported by name from the repository root (the te
     from docs.gen import (
         bench_tables,
         config_reference,
+        decoding_limits,
         graphql_reference,
         rest_reference,
         template_parameters,
@@ -39,6 +41,8 @@ GENERATORS: dict[str, Callable[[], str]] = {
     "cost-per-view": bench_tables.cost_matrix,
     "load": bench_tables.load_run,
     "parameters": template_parameters.render,
+    "decoding-limits": decoding_limits.render,
+    "decoding-margins": decoding_limits.margins,
 }
 
 
