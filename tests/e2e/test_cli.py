@@ -1,22 +1,31 @@
 """The `profile-photos` console script, installed into the venv by `pip install
 ./clients/python`, run as a subprocess against the local stack, configured by the
-environment as a user configures it."""
+environment as a user configures it: what a user sees is its exit code, stdout and stderr."""
 
 from __future__ import annotations
 
+import functools
 import json
 import os
+import random
+import socket
 import subprocess
 import sys
+import uuid
+from importlib.metadata import version
+from io import BytesIO
 from pathlib import Path
+from typing import Any
 
 import requests
+from PIL import Image
 
 from devstack.token import make_token
 from testkit import images
 from tests.e2e.conftest import RunningStack
 
 CLI = Path(sys.executable).with_name("profile-photos")
+UPLOAD_ROUTE = "/api/storage/profile-photo/upload "
 
 
 def run(
@@ -26,8 +35,60 @@ def run(
     env |= {"PROFILE_PHOTOS_URL": url} if url else {}
     env |= {"PROFILE_PHOTOS_TOKEN": token} if token else {}
     return subprocess.run(
-        [str(CLI), *args], env=env, capture_output=True, text=True, timeout=60, cwd=cwd
+        [str(CLI), *args], env=env, capture_output=True, text=True, timeout=120, cwd=cwd
     )
+
+
+def run_binary(*args: str, url: str, token: str) -> subprocess.CompletedProcess[bytes]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PROFILE_PHOTOS_")}
+    env |= {"PROFILE_PHOTOS_URL": url, "PROFILE_PHOTOS_TOKEN": token}
+    return subprocess.run([str(CLI), *args], env=env, capture_output=True, timeout=120)
+
+
+def one_object(done: subprocess.CompletedProcess[str]) -> dict[str, Any]:
+    """stdout of a --json run: exactly one line holding one JSON object."""
+    lines = done.stdout.splitlines()
+    assert len(lines) == 1, done.stdout
+    parsed = json.loads(lines[0])
+    assert isinstance(parsed, dict), parsed
+    return parsed
+
+
+def closed_port_url() -> str:
+    """A loopback URL nothing listens on: connections are refused (a stopped service)."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        return f"http://127.0.0.1:{listener.getsockname()[1]}"
+
+
+def noise_png(side: int) -> bytes:
+    """A real PNG of random pixels: about 3 bytes a pixel, so `side` sets its size."""
+    pixels = random.Random(side).randbytes(side * side * 3)
+    out = BytesIO()
+    Image.frombytes("RGB", (side, side), pixels).save(out, "PNG", compress_level=1)
+    return out.getvalue()
+
+
+@functools.cache
+def bash_script() -> str:
+    script = run("completion", "bash", url=None, token=None)
+    assert script.returncode == 0, script.stderr
+    return script.stdout
+
+
+def complete(words: str, *, cwd: Path) -> list[str]:
+    """What bash offers for the last word of `words` with `profile-photos completion bash`
+    loaded, as a user's shell runs it."""
+    line = words.split(" ")
+    program = (
+        f"{bash_script()}\n"
+        f"COMP_WORDS=({' '.join(repr(w) for w in line)}); COMP_CWORD={len(line) - 1}\n"
+        '_profile_photos; printf "%s\\n" "${COMPREPLY[@]}"\n'
+    )
+    shell = subprocess.run(
+        ["bash", "--norc", "-c", program], capture_output=True, text=True, timeout=30, cwd=cwd
+    )
+    assert shell.returncode == 0, shell.stderr
+    return sorted(w for w in shell.stdout.splitlines() if w)
 
 
 def test_upload_url_photos_export_and_delete_from_the_shell(
@@ -49,7 +110,7 @@ def test_upload_url_photos_export_and_delete_from_the_shell(
 
     listed = run("--json", "photos", url=stack.url, token=token)
     assert listed.returncode == 0, listed.stderr
-    assert [p["asset_id"] for p in json.loads(listed.stdout)] == [asset_id]
+    assert [p["asset_id"] for p in one_object(listed)["photos"]] == [asset_id]
 
     exported = run("export", str(tmp_path / "out"), url=stack.url, token=token)
     assert exported.returncode == 0, exported.stderr
@@ -73,7 +134,6 @@ def test_errors_are_clear_messages_and_exit_codes(stack: RunningStack, tmp_path:
     refused = run("photos", url=stack.url, token="not-a-jwt")
     wrong_type = run("upload", str(bmp), url=stack.url, token=make_token("cli-err", None))
     missing = run("upload", str(tmp_path / "nope.png"), url=stack.url, token="t")
-    unreachable = run("photos", url="http://127.0.0.1:9", token="t")
 
     assert unconfigured.returncode == 2
     assert "set PROFILE_PHOTOS_URL and PROFILE_PHOTOS_TOKEN" in unconfigured.stderr
@@ -83,8 +143,232 @@ def test_errors_are_clear_messages_and_exit_codes(stack: RunningStack, tmp_path:
     assert "cannot tell the type of 'x.bmp'" in wrong_type.stderr
     assert missing.returncode == 2
     assert "nope.png: no such file" in missing.stderr
-    assert unreachable.returncode == 3
-    assert unreachable.stderr.startswith("profile-photos: NETWORK_ERROR (no answer): ")
     assert "Traceback" not in "".join(
-        r.stderr for r in (unconfigured, refused, wrong_type, missing, unreachable)
+        r.stderr for r in (unconfigured, refused, wrong_type, missing)
     )
+
+
+def test_a_refused_token_is_known_before_a_big_file_is_sent(
+    stack: RunningStack, tmp_path: Path
+) -> None:
+    # Given a photo of about 1.9 MB and a token that has expired
+    photo = tmp_path / "big.png"
+    photo.write_bytes(noise_png(800))
+    expired = make_token("cli-big", "Big", ttl=-60)
+    seen = len(stack.output)
+
+    # When the user uploads it
+    refused = run("upload", str(photo), url=stack.url, token=expired)
+
+    # Then the service's refusal is reported and no byte of the file went out: no progress
+    # bar, and no upload request reached the service
+    assert refused.returncode == 1, refused.stderr
+    assert refused.stderr == "profile-photos: UNAUTHORIZED (HTTP 401): Token has expired\n"
+    assert refused.stdout == ""
+    assert not [line for line in stack.output[seen:] if UPLOAD_ROUTE in line]
+
+    # And with a valid token the same file uploads as before
+    uploaded = run("upload", str(photo), url=stack.url, token=make_token("cli-big", "Big"))
+    assert uploaded.returncode == 0, uploaded.stderr
+    assert "100%" in uploaded.stderr
+    assert requests.get(uploaded.stdout.splitlines()[1], timeout=30).content == photo.read_bytes()
+
+
+def test_shared_options_go_before_or_after_the_command(stack: RunningStack, tmp_path: Path) -> None:
+    token = make_token("cli-flags", "Flags")
+    photo = tmp_path / "me.png"
+    photo.write_bytes(images.png_bytes())
+
+    # options after the command's name, with nothing in the environment
+    after = run(
+        *("upload", str(photo), "--url", stack.url, "--token", token, "-q", "--json"),
+        url=None,
+        token=None,
+    )
+    # and before it
+    before = run("--url", stack.url, "--token", token, "--json", "photos", url=None, token=None)
+
+    assert after.returncode == 0, after.stderr
+    assert after.stderr == ""  # -q: no progress bar
+    asset_id = one_object(after)["asset_id"]
+    assert before.returncode == 0, before.stderr
+    assert [p["asset_id"] for p in one_object(before)["photos"]] == [asset_id]
+
+
+def test_an_empty_option_is_a_usage_error_not_the_environment(
+    stack: RunningStack, tmp_path: Path
+) -> None:
+    # Given a configured environment
+    token = make_token("cli-empty", "Empty")
+    photo = tmp_path / "me.png"
+    photo.write_bytes(images.png_bytes())
+
+    # When the user passes an empty --token or --url (an unset shell variable, say)
+    empty_token = run("upload", str(photo), "--token", "", url=stack.url, token=token)
+    empty_url = run("--url", "", "upload", str(photo), url=stack.url, token=token)
+    no_scheme = run("photos", "--url", "127.0.0.1:3000", url=None, token=token)
+
+    # Then each is a usage error that says which, and nothing is uploaded
+    assert (empty_token.returncode, empty_token.stderr) == (2, "profile-photos: --token is empty\n")
+    assert (empty_url.returncode, empty_url.stderr) == (2, "profile-photos: --url is empty\n")
+    assert no_scheme.returncode == 2
+    assert "must start with http:// or https://" in no_scheme.stderr
+    listed = run("--json", "photos", url=stack.url, token=token)
+    assert one_object(listed) == {"photos": []}
+
+
+def test_a_stopped_service_is_one_line_and_its_own_exit_code() -> None:
+    # Given a URL where nothing listens (the service is not running)
+    url = closed_port_url()
+
+    # When the user runs commands against it
+    listing = run("photos", url=url, token="t")
+    as_json = run("delete", str(uuid.uuid4()), "--json", url=url, token="t")
+
+    # Then each says so in one line, exits 3 (not 1: refused, nor 2: usage), no traceback
+    assert listing.returncode == 3
+    assert listing.stderr == f"profile-photos: cannot reach {url}: is the service running?\n"
+    assert as_json.returncode == 3
+    assert as_json.stderr == listing.stderr
+    assert one_object(as_json) == {
+        "error": {
+            "code": "NETWORK_ERROR",
+            "message": f"cannot reach {url}: is the service running?",
+            "status": None,
+        }
+    }
+
+
+def test_version() -> None:
+    done = run("--version", url=None, token=None)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == f"profile-photos {version('profile-photos-client')}\n"
+
+
+def test_download_the_current_photo_or_one_by_id_in_a_size(
+    stack: RunningStack, tmp_path: Path
+) -> None:
+    # Given a user with two photos (the second is current)
+    token = make_token("cli-download", "Download")
+    first, second = tmp_path / "first.png", tmp_path / "second.jpg"
+    first.write_bytes(images.png_bytes())
+    second.write_bytes(images.jpeg_bytes())
+    ids = []
+    for photo in (first, second):
+        uploaded = run("upload", str(photo), "-q", "--json", url=stack.url, token=token)
+        assert uploaded.returncode == 0, uploaded.stderr
+        ids.append(str(one_object(uploaded)["asset_id"]))
+    work = tmp_path / "work"
+    work.mkdir()
+
+    # When they download the current photo, an older one by id, a rendition, and to stdout
+    current = run("download", url=stack.url, token=token, cwd=work)
+    by_id = run("download", ids[0], "-o", str(tmp_path / "old.png"), url=stack.url, token=token)
+    small = run("download", "--size", "small", "--json", url=stack.url, token=token, cwd=work)
+    piped = run_binary("download", ids[0], "-o", "-", url=stack.url, token=token)
+
+    # Then each writes the photo the service stores, named as it stores it by default
+    assert current.returncode == 0, current.stderr
+    written = work / f"{ids[1]}.jpg"
+    assert current.stdout == (
+        f"downloaded {written} ({len(second.read_bytes())} bytes, image/jpeg)\n"
+    )
+    assert written.read_bytes() == second.read_bytes()
+    assert by_id.returncode == 0, by_id.stderr
+    assert (tmp_path / "old.png").read_bytes() == first.read_bytes()
+    assert small.returncode == 0, small.stderr
+    result = one_object(small)
+    assert (result["photo_size"], result["content_type"]) == ("SMALL", "image/webp")
+    with Image.open(Path(str(result["path"]))) as rendition:
+        assert rendition.format == "WEBP"
+        assert max(rendition.size) <= 128
+    assert piped.returncode == 0, piped.stderr
+    assert piped.stdout == first.read_bytes()
+    assert not list(tmp_path.rglob("*.part"))
+
+
+def test_download_of_a_photo_that_is_not_there_is_a_refusal(
+    stack: RunningStack, tmp_path: Path
+) -> None:
+    token = make_token("cli-nothing", "Nothing")
+    unknown = str(uuid.uuid4())
+
+    no_current = run("download", url=stack.url, token=token, cwd=tmp_path)
+    no_such = run("download", unknown, "--json", url=stack.url, token=token, cwd=tmp_path)
+    bad_size = run("download", "--size", "HUGE", "--json", url=stack.url, token=token)
+
+    assert no_current.returncode == 1
+    assert no_current.stderr == "profile-photos: NOT_FOUND: You have no profile photo\n"
+    assert no_such.returncode == 1
+    error = one_object(no_such)["error"]
+    assert error["code"] == "NOT_FOUND"
+    assert unknown in error["message"]
+    assert bad_size.returncode == 2
+    assert one_object(bad_size)["error"]["code"] == "USAGE_ERROR"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_graphql_errors_print_their_message(stack: RunningStack) -> None:
+    # Given a photo id the user never had
+    unknown = str(uuid.uuid4())
+    token = make_token("cli-graphql", "Graphql")
+
+    # When they delete it
+    done = run("delete", unknown, url=stack.url, token=token)
+    as_json = run("delete", unknown, "--json", url=stack.url, token=token)
+
+    # Then the service's message is printed, without a meaningless "HTTP 200"
+    assert done.returncode == 1
+    assert done.stderr == f"profile-photos: NOT_FOUND: Photo {unknown} not found\n"
+    assert as_json.returncode == 1
+    assert one_object(as_json) == {
+        "error": {"code": "NOT_FOUND", "message": f"Photo {unknown} not found", "status": 200}
+    }
+
+
+def test_json_is_one_object_per_command_on_success_and_failure(
+    stack: RunningStack, tmp_path: Path
+) -> None:
+    token = make_token("cli-json", "Json")
+    photo = tmp_path / "me.png"
+    photo.write_bytes(images.png_bytes())
+
+    uploaded = run("--json", "upload", str(photo), url=stack.url, token=token)
+    url = run("--json", "url", "cli-json", url=stack.url, token=token)
+    photos = run("--json", "photos", url=stack.url, token=token)
+    refused = run("--json", "photos", url=stack.url, token="not-a-jwt")
+    usage = run("--json", "frobnicate", url=stack.url, token=token)
+
+    assert uploaded.returncode == 0, uploaded.stderr
+    asset_id = one_object(uploaded)["asset_id"]
+    assert url.returncode == 0, url.stderr
+    assert one_object(url)["user"] == "cli-json"
+    assert "?token=" in one_object(url)["url"]
+    assert [p["asset_id"] for p in one_object(photos)["photos"]] == [asset_id]
+    assert refused.returncode == 1
+    assert one_object(refused)["error"]["code"] == "UNAUTHORIZED"
+    assert one_object(refused)["error"]["status"] == 401
+    assert usage.returncode == 2
+    assert one_object(usage)["error"]["code"] == "USAGE_ERROR"
+    assert "invalid choice: 'frobnicate'" in usage.stderr
+
+
+def test_bash_completes_commands_options_and_values(tmp_path: Path) -> None:
+    (tmp_path / "photos-dir").mkdir()
+    (tmp_path / "photo.png").write_bytes(b"")
+
+    assert complete("profile-photos d", cwd=tmp_path) == ["delete", "download"]
+    assert complete("profile-photos download --size M", cwd=tmp_path) == ["MEDIUM"]
+    assert complete("profile-photos upload --j", cwd=tmp_path) == ["--json"]
+    assert complete("profile-photos upload ph", cwd=tmp_path) == ["photo.png", "photos-dir"]
+    assert complete("profile-photos export ph", cwd=tmp_path) == ["photos-dir"]
+    assert complete("profile-photos completion ", cwd=tmp_path) == ["bash", "zsh"]
+
+
+def test_zsh_completion_is_the_same_function_through_bashcompinit() -> None:
+    zsh = run("completion", "zsh", url=None, token=None)
+
+    assert zsh.returncode == 0, zsh.stderr
+    assert "bashcompinit && bashcompinit" in zsh.stdout
+    body = bash_script().split("\n", 1)[1]  # past the first line, which names the shell
+    assert zsh.stdout.endswith(body)

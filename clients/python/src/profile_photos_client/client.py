@@ -18,7 +18,15 @@ PUT, already landed), so it is waited out (or accepted) rather than reported.
 
 Errors. A request that gets no usable answer raises `ProfilePhotosError` with code
 `NETWORK_ERROR`, naming the method and the URL without its query: a signed URL's query is a
-bearer credential, so neither the message nor a traceback repeats it.
+bearer credential, so neither the message nor a traceback repeats it. When no connection to
+the service itself opens at all (refused, unknown host, connect timeout), the error is
+`ServiceUnreachable`: nothing was sent, and the service is probably not running at that URL.
+
+Tokens. A wrong or expired token is refused by the service only after it has read the whole
+request, so before a multipart upload of more than `token_check_threshold` bytes the client
+asks something cheap (`me { id }`) first, unless the token was accepted moments ago: a refused
+token costs one small request instead of the file's upload. A direct upload needs no such
+check, since its first step (`upload-url`) carries no file.
 
 Signed URLs. `profile_photo_url` keeps each URL until shortly before the expiry written in
 its token (the `exp` claim of the `token` query parameter, or a presigned URL's
@@ -48,11 +56,18 @@ from urllib.parse import parse_qs, urlsplit
 
 import requests
 from requests_toolbelt import MultipartEncoder, MultipartEncoderMonitor
+from urllib3.exceptions import ConnectTimeoutError
 
-from profile_photos_client.errors import NETWORK_ERROR, ProfilePhotosError, from_envelope
+from profile_photos_client.errors import (
+    NETWORK_ERROR,
+    ProfilePhotosError,
+    ServiceUnreachable,
+    from_envelope,
+)
 from profile_photos_client.models import (
     SIZES,
     DeleteResult,
+    DownloadedPhoto,
     Export,
     ExportedPhoto,
     ProfilePhoto,
@@ -67,6 +82,12 @@ GRAPHQL = "/graphql"
 # the largest file sent as multipart: 6 MB Lambda payload, 4/3 for base64, minus the event
 # envelope and the multipart framing (FACTS: about 4.5 MiB fits; SPEC: "about 4.4 MB")
 DEFAULT_MULTIPART_LIMIT = 4_400_000
+# a multipart upload bigger than this asks whether the token is accepted before sending it:
+# below it, a refused upload wastes less than the check's round trip is worth
+DEFAULT_TOKEN_CHECK_THRESHOLD = 1_000_000
+# how long an accepted token is trusted without asking again (tokens live for hours; a token
+# that expires inside this window is refused by the upload itself, as without the check)
+TOKEN_TRUSTED_FOR = 60.0
 CONTENT_TYPES = {
     ".jpg": "image/jpeg",
     ".jpeg": "image/jpeg",
@@ -93,6 +114,11 @@ Progress = Callable[[int, int], None]
 
 PHOTO_FIELDS = "assetId fileKey url(size: $size) contentType size uploadedAt"
 PHOTOS = f"query Photos($size: PhotoSize!) {{ me {{ profilePhotos {{ {PHOTO_FIELDS} }} }} }}"
+WHO_AM_I = "query TokenCheck { me { id } }"
+CURRENT_URL = "query CurrentUrl($size: PhotoSize!) { me { profilePhotoUrl(size: $size) } }"
+ASSET_URLS = (
+    "query AssetUrls($size: PhotoSize!) { me { profilePhotos { assetId url(size: $size) } } }"
+)
 PHOTO_URL = (
     "query PhotoUrl($id: ID!, $size: PhotoSize!) { user(id: $id) { profilePhotoUrl(size: $size) } }"
 )
@@ -205,6 +231,7 @@ class ProfilePhotosClient:
         multipart_limit: int = DEFAULT_MULTIPART_LIMIT,
         url_refresh_margin: float = 60.0,
         url_cache_size: int = 1024,
+        token_check_threshold: int = DEFAULT_TOKEN_CHECK_THRESHOLD,
         session: requests.Session | None = None,
     ) -> None:
         if not base_url:
@@ -218,6 +245,8 @@ class ProfilePhotosClient:
         self.multipart_limit = multipart_limit
         self.url_refresh_margin = url_refresh_margin
         self.url_cache_size = url_cache_size
+        self.token_check_threshold = token_check_threshold
+        self._token_accepted_at: float | None = None  # time.monotonic() of the last 2xx
         self.session = session or requests.Session()
         self._urls: OrderedDict[tuple[str, str], tuple[str, float]] = OrderedDict()
         self._urls_lock = threading.Lock()
@@ -255,6 +284,8 @@ class ProfilePhotosClient:
             if source.size > self.multipart_limit:
                 photo = self._direct_upload(source, key, progress)
             else:
+                if source.size > self.token_check_threshold:
+                    self._check_token()
                 try:
                     photo = self._multipart_upload(source, key, progress)
                 except ProfilePhotosError as error:
@@ -264,6 +295,14 @@ class ProfilePhotosClient:
             progress.finish()
         self.clear_url_cache()
         return photo
+
+    def _check_token(self) -> None:
+        """Raise UNAUTHORIZED unless the service accepts the token, asking only when no answer
+        proved it within `TOKEN_TRUSTED_FOR` seconds."""
+        accepted = self._token_accepted_at
+        if accepted is not None and time.monotonic() - accepted < TOKEN_TRUSTED_FOR:
+            return
+        self._graphql(WHO_AM_I, {}, retry_network=True)
 
     def _multipart_upload(self, source: _Source, key: str, progress: _Monotonic) -> UploadedPhoto:
         def body() -> tuple[Any, dict[str, str]]:
@@ -308,6 +347,48 @@ class ProfilePhotosClient:
             "POST", self._api(COMPLETE), json_body={"fileKey": grant["fileKey"]}, key=key
         )
         return UploadedPhoto.from_json(self._data(done.response))
+
+    # -- downloads -----------------------------------------------------------------------
+
+    def download(
+        self,
+        to: str | os.PathLike[str] | BinaryIO | None = None,
+        *,
+        asset_id: str | None = None,
+        size: str = "ORIGINAL",
+    ) -> DownloadedPhoto:
+        """Download the caller's current photo, or their active photo `asset_id`, in `size`.
+
+        `to`: a file path, an existing directory (the file is named as the service stores it,
+        e.g. `<uuid>.small.webp`), a binary file object to write into, or None for the
+        current directory. A path is written through a `.part` file, so it never holds half
+        a photo. Archived photos are not served by id: restore one first, or export."""
+        size = _size(size)
+        if asset_id is None:
+            me = self._graphql(CURRENT_URL, {"size": size}, retry_network=True)["me"]
+            url = (me or {}).get("profilePhotoUrl")
+            if not isinstance(url, str):
+                raise ProfilePhotosError(200, "NOT_FOUND", "You have no profile photo")
+        else:
+            me = self._graphql(ASSET_URLS, {"size": size}, retry_network=True)["me"]
+            found = [p for p in (me or {}).get("profilePhotos", []) if p["assetId"] == asset_id]
+            if not found:
+                raise ProfilePhotosError(
+                    200,
+                    "NOT_FOUND",
+                    f"Photo {asset_id} is not one of your active photos "
+                    "(archived photos are served after a restore, or by an export)",
+                )
+            url = str(found[0]["url"])
+        name = _url_name(url)
+        if to is None or isinstance(to, str | os.PathLike):
+            target = Path(to) if to is not None else Path.cwd()
+            if target.is_dir():
+                target = target / name
+            written, content_type = self._download(url, target, None)
+            return DownloadedPhoto(target, written, content_type, size, asset_id)
+        written, content_type = self._fetch(url, to, name)
+        return DownloadedPhoto(None, written, content_type, size, asset_id)
 
     # -- signed URLs ---------------------------------------------------------------------
 
@@ -399,33 +480,45 @@ class ProfilePhotosClient:
         (directory / "export.json").write_text(json.dumps(manifest, indent=2) + "\n")
         return Export(count=count, directory=directory, photos=tuple(photos))
 
-    def _download(self, url: str, target: Path, size: int) -> None:
+    def _download(self, url: str, target: Path, size: int | None) -> tuple[int, str]:
+        """Write `url`'s bytes to `target` via `target.part`, checked against `size` (the
+        size an export states; None: the answer's own Content-Length is enforced by
+        urllib3). Returns the bytes written and their Content-Type."""
         partial = target.with_name(target.name + ".part")
+        try:
+            with partial.open("wb") as out:
+                written, content_type = self._fetch(url, out, target.name)
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
+        if size is not None and written != size:
+            partial.unlink(missing_ok=True)
+            raise ProfilePhotosError(
+                200,
+                "INCOMPLETE_DOWNLOAD",
+                f"{target.name}: got {written} bytes, the export says {size}",
+            )
+        partial.replace(target)
+        return written, content_type
+
+    def _fetch(self, url: str, out: IO[bytes], name: str) -> tuple[int, str]:
+        """Stream `url` (a signed URL: no bearer token goes with it) into `out`."""
         answer = self._request("GET", url, authorized=False, stream=True)
         response = answer.response
         try:
             if not response.ok:
                 raise _error(response)
             written = 0
-            with partial.open("wb") as out:
-                for chunk in response.iter_content(CHUNK):
-                    written += len(chunk)
-                    out.write(chunk)
+            for chunk in response.iter_content(CHUNK):
+                written += len(chunk)
+                out.write(chunk)
         except requests.RequestException as exc:
-            partial.unlink(missing_ok=True)
             raise ProfilePhotosError(
-                None, NETWORK_ERROR, f"Download of {target.name} failed: {_redacted(exc)}"
+                None, NETWORK_ERROR, f"Download of {name} failed: {_redacted(exc)}"
             ) from None
         finally:
             response.close()
-        if written != size:
-            partial.unlink(missing_ok=True)
-            raise ProfilePhotosError(
-                response.status_code,
-                "INCOMPLETE_DOWNLOAD",
-                f"{target.name}: got {written} bytes, the export says {size}",
-            )
-        partial.replace(target)
+        return written, response.headers.get("Content-Type", "application/octet-stream")
 
     # -- transport -----------------------------------------------------------------------
 
@@ -506,13 +599,15 @@ class ProfilePhotosClient:
                 )
             except NETWORK_FAILURES as exc:
                 if not retry_failures or attempt == last:
-                    raise _failure(method, url, exc) from None
+                    raise self._failure(method, url, exc) from None
                 dropped = True
                 time.sleep(self.retry.delay(attempt, None))
                 continue
             except requests.RequestException as exc:  # a URL requests refuses, a redirect loop
-                raise _failure(method, url, exc) from None
+                raise self._failure(method, url, exc) from None
             status = response.status_code
+            if authorized and response.ok:
+                self._token_accepted_at = time.monotonic()
             retryable = status == 429 or (
                 retry_failures
                 and (status >= 500 or (dropped and status == 409 and key is not None))
@@ -524,6 +619,15 @@ class ProfilePhotosClient:
                 continue
             return _Answer(response, dropped)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _failure(
+        self, method: str, url: str, error: requests.RequestException
+    ) -> ProfilePhotosError:
+        """`ServiceUnreachable` when no connection to the service itself could be opened,
+        else the network error naming `url` without its query."""
+        if url.startswith(self.base_url + "/") and _never_connected(error):
+            return ServiceUnreachable(_where(self.base_url))
+        return _failure(method, url, error)
 
     @staticmethod
     def _data(response: requests.Response) -> dict[str, Any]:
@@ -680,6 +784,25 @@ def _redacted(error: BaseException) -> str:
     /...?token=...", "Invalid URL '...'"), and a signed URL's query is a bearer credential."""
     text = SIGNING_PARAMETER.sub(r"\1=<redacted>", str(error))
     return QUERY.sub("?<redacted>", text)
+
+
+def _never_connected(error: requests.RequestException) -> bool:
+    """True when the connection was never opened (refused, unknown host, connect timeout):
+    urllib3 reports each as a `ConnectTimeoutError` (`NewConnectionError` and
+    `NameResolutionError` are kinds of it) inside requests' ConnectionError."""
+    if isinstance(error, requests.ConnectTimeout):
+        return True
+    if not isinstance(error, requests.ConnectionError) or not error.args:
+        return False
+    reason = getattr(error.args[0], "reason", error.args[0])  # urllib3's MaxRetryError
+    return isinstance(reason, ConnectTimeoutError)
+
+
+def _url_name(url: str) -> str:
+    """The file name a signed URL's path ends in (`<uuid>.<ext>`, `<uuid>.small.webp`), when
+    it is a plain name; never a path the service's answer could point elsewhere with."""
+    name = PurePosixPath(urlsplit(url).path).name
+    return name if SAFE_NAME.fullmatch(name) else "photo"
 
 
 def _failure(method: str, url: str, error: requests.RequestException) -> ProfilePhotosError:

@@ -41,11 +41,28 @@ class ProfilePhotosError(Exception):
         self.retry_after = retry_after
 
     def __str__(self) -> str:
+        # a GraphQL error comes with HTTP 200: the status says nothing there, the code does
+        if self.status is not None and 200 <= self.status < 300:
+            return f"{self.code}: {self.message}"
         where = f"HTTP {self.status}" if self.status is not None else "no answer"
         return f"{self.code} ({where}): {self.message}"
 
     def __repr__(self) -> str:
         return f"ProfilePhotosError({self.status!r}, {self.code!r}, {self.message!r})"
+
+
+class ServiceUnreachable(ProfilePhotosError):
+    """No connection to the service could be opened (refused, unknown host, connect timeout):
+    nothing was sent, so nothing happened. `url` is the service's URL as configured, without
+    credentials. A `ProfilePhotosError` with code `NETWORK_ERROR`, so code that switches on
+    the code alone keeps working."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(None, NETWORK_ERROR, f"cannot reach {url}: is the service running?")
+        self.url = url
+
+    def __repr__(self) -> str:
+        return f"ServiceUnreachable({self.url!r})"
 
 
 def from_envelope(

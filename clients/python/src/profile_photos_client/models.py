@@ -142,3 +142,16 @@ class Export:
     count: int
     directory: Path
     photos: tuple[ExportedPhoto, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class DownloadedPhoto:
+    """A photo written by `download`: where (None when written into a file object), how many
+    bytes, their type, the `PhotoSize` asked for, and the asset id asked for (None: the
+    current photo)."""
+
+    path: Path | None
+    size: int
+    content_type: str
+    photo_size: str
+    asset_id: str | None
