@@ -56,11 +56,12 @@ dev: venv ## run the service locally (see docs/getting-started.md)
 	$(PY) -m devstack
 
 # pytest runs on WORKERS processes (pytest-xdist), each with its own stacks, ports and data
-# dirs; `worksteal` hands each worker a run of neighbouring tests (a module's stack starts once
-# per worker) and lets an idle worker take the tail of a busy one's. Many tests wait on a
-# subprocess or a socket, so one worker more than the cores keeps both busy (3 on 2 cores).
+# dirs. `--dist load` hands out tests in collection order, which the IAM check relies on (it
+# runs last and waits for the other workers' calls: tests/integration/aws_calls_shared.py);
+# `worksteal` can queue stolen tests behind it. Many tests wait on a subprocess or a socket,
+# so one worker more than the cores keeps both busy (3 on 2 cores).
 WORKERS ?= $(shell echo $$(( $$(nproc) + 1 )))
-PYTEST_PARALLEL = -n $(WORKERS) --dist worksteal
+PYTEST_PARALLEL = -n $(WORKERS) --dist load
 
 test: venv tools web-deps ## lint, type check, template check, every test (in parallel), the built-layer import check, and the time taken
 	@started=$$(date +%s); \
@@ -134,7 +135,7 @@ events: venv ## regenerate events/*.json (deterministic)
 TOKEN_USER = $(if $(filter command line,$(origin USER)),$(USER),demo-user)
 
 token: venv ## print a bearer token for the local stack: make token USER=<id> NAME=<username> (NAME defaults to USER)
-	@$(PY) -m devstack.token --user "$(TOKEN_USER)" --name "$(NAME)"
+	@$(PY) -m devkit.token --user "$(TOKEN_USER)" --name "$(NAME)"
 
 r2-lifecycle: venv ## expire never-completed direct uploads in the R2 bucket (R2_* env)
 	PYTHONPATH=shared $(PY) -m tools.r2_lifecycle
