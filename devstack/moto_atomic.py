@@ -24,6 +24,14 @@ What moto keeps is bounded here too, because the local stack is also the self-ho
 deployment and runs for weeks (issue 24, item 11: its RSS went 192 -> 1,108 MB over 100 ->
 400 uploads, each upload slower than the last):
 
+- moto's `BaseModel.__new__` appends every model object it ever makes to its class's
+  `instances_tracked` list, for its `/moto-api/` dashboard and nothing else: every item
+  version (moto copies an item for each update, condition check and transaction), every
+  stream record and every shard iterator stayed alive after the table, the stream and the
+  iterator dict had let go of it (~60 KB per upload), and in R2 emulation every S3 object
+  with its bytes. Here models are not tracked (`_untracked_models`), so an object lives
+  as long as moto itself uses it; the dashboard, which the local stack does not serve to
+  anyone, lists no instances.
 - moto backs up every table a TransactWriteItems touches with `copy.deepcopy` (every item
   and every stream record the table ever had), so each upload's transaction cost grew with
   the table's history. Here a transaction keeps copies of only the items it names and the
@@ -50,6 +58,8 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import moto.dynamodb.models as dynamodb_models
+from moto.core.common_models import BaseModel
+from moto.core.model_instances import reset_model_data
 from moto.dynamodb.models import DynamoDBBackend, dynamodb_backends
 from moto.dynamodb.models.table import Table
 from moto.dynamodb.responses import DynamoHandler
@@ -85,6 +95,7 @@ def writes_held() -> Iterator[None]:
 def make_dynamodb_atomic() -> None:
     """Idempotent: wraps both handlers' `call_action` in one process-wide lock, and bounds
     what moto keeps (see the module docstring)."""
+    _untracked_models()
     for handler in (DynamoHandler, DynamoDBStreamsHandler):
         original = handler.call_action
         if getattr(original, "_atomic", False):
@@ -104,6 +115,23 @@ def make_dynamodb_atomic() -> None:
 # --- bounded memory ---------------------------------------------------------------------------
 
 MAX_SHARD_ITERATORS = 2000  # ~5 MB; a local reader uses each iterator once, at once
+
+
+def _untracked_models() -> None:
+    """Every moto model, of every service and of classes defined later too, is made
+    without being appended to its class's `instances_tracked` (moto's dashboard list, the
+    one reference that kept each object alive for ever); what was tracked is let go."""
+    if getattr(BaseModel.__new__, "_untracked", False):
+        return
+
+    def __new__(cls: type[BaseModel], *args: Any, **kwargs: Any) -> BaseModel:
+        # what moto's own __new__ does, minus `cls.instances_tracked.append(instance)`
+        instance: BaseModel = super(BaseModel, cls).__new__(cls)
+        return instance
+
+    __new__._untracked = True  # type: ignore[attr-defined]
+    BaseModel.__new__ = __new__  # type: ignore[method-assign]
+    reset_model_data()  # empties every class's list; the models stay registered
 
 
 class _TablesUncopied:

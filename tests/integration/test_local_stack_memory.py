@@ -4,6 +4,9 @@ The stack's main process grew 192 -> 1,108 MB RSS over 100 -> 400 uploads, each 
 slower than the last: moto kept every stream record for ever, every shard iterator it ever
 handed out (two per poll of every event source mapping, each pinning its shard), and deep-
 copied each table (all its items and all its stream records) for every TransactWriteItems.
+Bounding those left it gaining ~60 KB per upload: moto's `BaseModel` also appends every
+object it makes to its class's `instances_tracked` list (for its dashboard), so every item
+version, stream record and shard iterator stayed alive after moto itself let go of it.
 Here a few hundred writes and transactions go through the stack's own embedded DynamoDB with
 its event source mappings running (a stand-in function), and what moto retains is counted.
 `make load SOAK=2000` measures the whole stack (RSS and time per upload).
@@ -11,6 +14,7 @@ its event source mappings running (a stand-in function), and what moto retains i
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
 from collections.abc import Iterator
@@ -19,8 +23,9 @@ from typing import Any
 
 import pytest
 from moto.dynamodb.models import dynamodb_backends
-from moto.dynamodb.models.table import Table
-from moto.dynamodbstreams.models import dynamodbstreams_backends
+from moto.dynamodb.models.dynamo_type import Item
+from moto.dynamodb.models.table import StreamRecord, Table
+from moto.dynamodbstreams.models import ShardIterator, dynamodbstreams_backends
 
 from devstack.dynamo import EmbeddedDynamo
 from devstack.functions import load_functions
@@ -93,6 +98,47 @@ def test_stream_records_are_kept_only_until_every_mapping_read_them(
     assert len(photos_table(dynamo).stream_shard.items) < 10
 
 
+def alive(kind: type) -> int:
+    """How many objects of `kind` exist in this process (held by anything at all)."""
+    gc.collect()
+    return sum(1 for o in gc.get_objects() if type(o) is kind)
+
+
+def test_moto_keeps_no_item_version_or_stream_record_it_has_let_go(
+    dynamo: EmbeddedDynamo, delivered: list[dict[str, Any]]
+) -> None:
+    client = dynamo.client()
+    table = dynamo.tables["PhotosTable"]
+    key = {"userId": {"S": "soak"}, "assetId": {"S": "current"}}
+    active = photo("soak", "current") | {"activeSortKey": {"S": "active"}}  # retention reads it
+    client.put_item(TableName=table, Item=active)
+    items_before, records_before = alive(Item), alive(StreamRecord)
+
+    # When one active photo's item is changed a few hundred times (moto copies an item for
+    # each write and appends a stream record, which the mappings read and the stream forgets)
+    for n in range(WRITES):
+        client.update_item(
+            TableName=table,
+            Key=key,
+            UpdateExpression="SET #size = :s",
+            ConditionExpression="attribute_exists(userId)",
+            ExpressionAttributeNames={"#size": "size"},
+            ExpressionAttributeValues={":s": {"N": str(n)}},
+        )
+    deadline = time.monotonic() + 30
+    changes = 0
+    while time.monotonic() < deadline and changes < WRITES:
+        time.sleep(0.2)
+        changes = sum(r["eventName"] == "MODIFY" for r in delivered)
+    assert changes == WRITES
+    time.sleep(1)  # one more poll of every mapping: the stream is trimmed
+
+    # Then what is alive is what the table and the stream hold, not a copy per write
+    shard = photos_table(dynamo).stream_shard
+    assert alive(Item) - items_before < 10
+    assert alive(StreamRecord) - records_before <= len(shard.items) + 1
+
+
 def test_shard_iterators_are_bounded(dynamo: EmbeddedDynamo) -> None:
     streams = dynamo.client("dynamodbstreams")
     arn = dynamo.client().describe_table(TableName=dynamo.tables["PhotosTable"])["Table"][
@@ -109,6 +155,8 @@ def test_shard_iterators_are_bounded(dynamo: EmbeddedDynamo) -> None:
         len(b.shard_iterators) for r in dynamodbstreams_backends.values() for b in r.values()
     )
     assert held <= MAX_SHARD_ITERATORS
+    # ...and none it dropped lives on elsewhere (a few may be mid-request in a poller)
+    assert alive(ShardIterator) <= MAX_SHARD_ITERATORS + 10
     newest = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="LATEST")
     assert streams.get_records(ShardIterator=newest["ShardIterator"])["Records"] == []
 
