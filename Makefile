@@ -26,7 +26,7 @@ ENV ?= dev
 help: ## list the verbs
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
 
-$(VENV)/.installed: requirements-dev.txt layers/requirements.txt pyproject.toml
+$(VENV)/.installed: requirements-dev.txt layers/requirements.txt pyproject.toml $(wildcard */__init__.py)
 	@test -x $(PY) || { echo "creating $(VENV) with $(PY313)"; $(PY313) -m venv $(VENV); }
 	$(PY) -m pip install $(PIP_FLAGS) --upgrade pip
 	$(PY) -m pip install $(PIP_FLAGS) -r requirements-dev.txt

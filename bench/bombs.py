@@ -132,7 +132,7 @@ def cached(bomb: Bomb) -> Path:
 
 def function_limits(function: str) -> tuple[int, int]:
     """(MemorySize MB, Timeout s) of `function` in template.yaml (or Globals)."""
-    from devstack.template import load_template
+    from devkit.template import load_template
 
     template = load_template()
     props = template["Resources"][function]["Properties"]

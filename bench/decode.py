@@ -223,7 +223,7 @@ print("BENCH_DECODE_MEMORY " + json.dumps({
 
 def upload_memory_size() -> tuple[int, str]:
     """UploadFunction's MemorySize (MB) and where it was read."""
-    from devstack.template import load_template
+    from devkit.template import load_template
 
     template = load_template()
     size = template["Resources"]["UploadFunction"]["Properties"].get("MemorySize")

@@ -41,7 +41,7 @@ MB = 1_000_000
 @functools.cache
 def layers() -> tuple[str, ...]:
     """The layers every function gets (the template's Globals): DependenciesLayer, SharedLayer."""
-    from devstack.template import load_template
+    from devkit.template import load_template
 
     refs = load_template()["Globals"]["Function"].get("Layers", [])
     return tuple(ref["Ref"] for ref in refs if isinstance(ref, dict) and "Ref" in ref)
@@ -50,7 +50,7 @@ def layers() -> tuple[str, ...]:
 @functools.cache
 def optional_layers() -> dict[str, str]:
     """Layers only some deployments attach: logical id -> the condition that attaches them."""
-    from devstack.template import load_template, resources_of_type
+    from devkit.template import load_template, resources_of_type
 
     found = resources_of_type(load_template(), "AWS::Serverless::LayerVersion")
     return {name: r.get("Condition", "-") for name, r in found.items() if name not in layers()}
@@ -60,7 +60,7 @@ def optional_layers() -> dict[str, str]:
 def function_layers(function: str) -> tuple[str, ...]:
     """The layers `function` runs with, in order: the Globals' then its own plain `!Ref`s
     (a conditional `!If` layer, JwksLayer, is attached only where its condition holds)."""
-    from devstack.template import load_template
+    from devkit.template import load_template
 
     refs = load_template()["Resources"][function]["Properties"].get("Layers", [])
     own = tuple(ref["Ref"] for ref in refs if isinstance(ref, dict) and "Ref" in ref)
@@ -106,7 +106,7 @@ def default_build_copy(target: Path) -> Path:
 
 def runtime_version() -> str:
     """`python3.13` from the template's Globals (what Lambda runs)."""
-    from devstack.template import load_template
+    from devkit.template import load_template
 
     return load_template()["Globals"]["Function"]["Runtime"]
 

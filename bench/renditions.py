@@ -275,7 +275,7 @@ print("BENCH_RENDER_MEMORY " + json.dumps({
 
 def memory_size() -> tuple[int, str]:
     """The renditions function's MemorySize (MB) and where it was read."""
-    from devstack.template import load_template
+    from devkit.template import load_template
 
     template = load_template()
     function = template.get("Resources", {}).get("RenditionsFunction", {})
@@ -287,7 +287,7 @@ def memory_size() -> tuple[int, str]:
 
 
 def fetch_memory_size() -> int:
-    from devstack.template import load_template
+    from devkit.template import load_template
 
     template = load_template()
     function = template.get("Resources", {}).get("SignedFetchFunction", {})

@@ -30,11 +30,11 @@ def main() -> None:
     import boto3
     from moto import mock_aws
 
-    from devstack.defaults import DEV_ENV
+    from devkit.context import LambdaContext
+    from devkit.defaults import DEV_ENV
+    from devkit.streams import lambda_record, passes_filters
+    from devkit.template import create_tables, load_template, table_definitions
     from devstack.functions import load_functions
-    from devstack.streams import lambda_record, passes_filters
-    from devstack.template import create_tables, load_template, table_definitions
-    from devstack.worker import LambdaContext
     from testkit.events import file_upload, user_token
     from testkit.images import camera_jpeg
 

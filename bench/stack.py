@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from devstack.defaults import DEV_ENV
+from devkit.context import LambdaContext
+from devkit.defaults import DEV_ENV
+from devkit.template import create_tables, load_template, table_definitions
 from devstack.functions import LocalFunction, load_functions
-from devstack.template import create_tables, load_template, table_definitions
-from devstack.worker import LambdaContext
 from testkit.invoke import HttpResult, invoke
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -13,7 +13,7 @@ import time
 
 import jwt
 
-from devstack.defaults import DEV_JWT_SECRET
+from devkit.defaults import DEV_JWT_SECRET
 
 DEFAULT_TTL = 24 * 3600
 

@@ -30,10 +30,10 @@ from typing import Any
 import boto3
 from moto.server import ThreadedMotoServer
 
+from devkit.template import create_tables, load_template, table_definitions
 from devstack.hosts import MISDIRECTED, allowed_host
 from devstack.journal import Journal, fsync_replace, replay
 from devstack.moto_atomic import journal_writes, make_dynamodb_atomic, writes_held
-from devstack.template import create_tables, load_template, table_definitions
 
 # The journal makes every write durable at once; the snapshot only keeps it short.
 SAVE_DELAY_SECONDS = 2.0

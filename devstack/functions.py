@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from devstack.template import ROOT, load_template, resources_of_type
+from devkit.template import ROOT, load_template, resources_of_type
 
 PSEUDO = {
     "AWS::Region": "eu-west-1",

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from devkit.template import ROOT
 from devstack.functions import LocalFunction
-from devstack.template import ROOT
 from devstack.worker import read_message, write_message
 
 WORKER_SCRIPT = Path(__file__).with_name("worker.py")

@@ -21,10 +21,10 @@ import signal
 from pathlib import Path
 from typing import Any
 
+from devkit.template import resources_of_type
 from devstack.functions import LocalFunction, Resolver
 from devstack.pool import FunctionError, FunctionPool
 from devstack.stack import RUNTIME_FILE, LocalStack
-from devstack.template import resources_of_type
 from tools.redrive import BatchOutcome, replay
 
 FAILURES_FILE = "stream-failures.jsonl"

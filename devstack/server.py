@@ -1,7 +1,7 @@
 """The local API: an HTTP server whose routes come from the template's Api events.
 
 Each request becomes the API Gateway REST proxy event Lambda would get (built by
-`devstack.apigw`, the same builder as the sample events: base64 body, headers, query string,
+`devkit.apigw`, the same builder as the sample events: base64 body, headers, query string,
 path parameters, a request context with a fresh request id), and the function's response
 goes back as HTTP. Like API Gateway with the template's `GatewayResponses`: an unknown route
 is 404 NOT_FOUND, a function error 502 SERVICE_UNAVAILABLE and (LOCAL_EMULATE_LAMBDA_LIMITS)
@@ -17,7 +17,7 @@ Besides the template's routes, the stack serves what a developer opens in a brow
 `/` and `/web/<file>` (the browser page, clients/web), `/openapi.json` (openapi.yaml),
 `/docs` (Swagger UI over that document, its files under `/docs/`; devstack.swagger), and
 `POST /dev/token` (a token for any user, only while the stack verifies tokens with its
-development default secret; devstack.token).
+development default secret; devkit.token).
 
 Every request, the stack's own routes included, is answered only when its `Host` header is
 one no outside DNS decides (`devstack.hosts`: DNS rebinding); any other is refused with 403
@@ -41,14 +41,14 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import yaml
 
-from devstack.apigw import proxy_event
-from devstack.defaults import DEV_JWT_SECRET
+from devkit.apigw import proxy_event
+from devkit.defaults import DEV_JWT_SECRET
+from devkit.template import ROOT, load_template
+from devkit.token import make_token
 from devstack.functions import ApiRoute, LocalFunction
 from devstack.hosts import MISDIRECTED, allowed_host
 from devstack.pool import FunctionError
 from devstack.swagger import CONTENT_SECURITY_POLICY, MISSING, PAGE, asset, installed
-from devstack.template import ROOT, load_template
-from devstack.token import make_token
 from profile_photos.api.cors import cors_headers, preflight_headers, request_origin
 from profile_photos.settings import parse_origins
 

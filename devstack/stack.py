@@ -20,15 +20,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-from devstack.defaults import DEV_JWT_SECRET, DEV_STORAGE_SECRET
+from devkit.defaults import DEV_JWT_SECRET, DEV_STORAGE_SECRET
+from devkit.template import ROOT, load_template
+from devkit.token import make_token
 from devstack.dynamo import EmbeddedDynamo
 from devstack.functions import LocalFunction, load_functions
 from devstack.lambda_api import LambdaApi
 from devstack.pool import FunctionPool
 from devstack.server import LocalApi
 from devstack.streams import Invoke, StreamPoller, start_pollers
-from devstack.template import ROOT, load_template
-from devstack.token import make_token
 from profile_photos.renditions import ORIGINAL, SIZES, rendition_key
 from profile_photos.settings import SettingsError, load_settings
 from profile_photos.store.storage.base import BUCKETS
@@ -81,7 +81,7 @@ def exposure_refusal(host: str, environ: dict[str, str]) -> str | None:
         fix = "Set them in the environment (at least 32 characters each)"
     return (
         f"refusing to start: HOST={host} exposes the local stack beyond this machine, but"
-        f" {secrets} (devstack/defaults.py: anyone can sign tokens and URLs with them)."
+        f" {secrets} (devkit/defaults.py: anyone can sign tokens and URLs with them)."
         f" {fix}, or use HOST=127.0.0.1."
     )
 

@@ -24,10 +24,10 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from devkit.streams import lambda_record, passes_filters
 from devstack.functions import LocalFunction, StreamTrigger
 from devstack.moto_atomic import trim_stream
 
@@ -38,81 +38,7 @@ RETRY_BACKOFF_SECONDS = 0.2
 Invoke = Callable[[dict[str, Any]], Any]
 
 
-# --- event filtering (https://docs.aws.amazon.com/lambda/latest/dg/invocation-eventfiltering.html)
-
-
-def matches(pattern: dict[str, Any], record: Any) -> bool:
-    """True when `record` satisfies every key of the filter `pattern`."""
-    if not isinstance(record, dict):
-        return False
-    for key, expected in pattern.items():
-        present = key in record
-        value = record.get(key)
-        if isinstance(expected, dict):
-            if not present or not matches(expected, value):
-                return False
-        elif isinstance(expected, list):
-            if not any(_matches_rule(rule, present, value) for rule in expected):
-                return False
-        else:
-            raise ValueError(f"filter values must be lists or objects, got {expected!r}")
-    return True
-
-
-def _matches_rule(rule: Any, present: bool, value: Any) -> bool:
-    if not isinstance(rule, dict):
-        return present and (value == rule or (isinstance(value, list) and rule in value))
-    ((operator, operand),) = rule.items()
-    if operator == "exists":
-        return present is bool(operand)
-    if not present:
-        return False
-    if operator == "prefix":
-        return isinstance(value, str) and value.startswith(operand)
-    if operator == "suffix":
-        return isinstance(value, str) and value.endswith(operand)
-    if operator == "equals-ignore-case":
-        return isinstance(value, str) and value.lower() == str(operand).lower()
-    if operator == "anything-but":
-        if isinstance(operand, dict):
-            return not _matches_rule(operand, present, value)
-        excluded = operand if isinstance(operand, list) else [operand]
-        return value not in excluded
-    if operator == "numeric":
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            return False
-        comparisons = {
-            "=": number.__eq__,
-            "<": number.__lt__,
-            "<=": number.__le__,
-            ">": number.__gt__,
-            ">=": number.__ge__,
-        }
-        pairs = zip(operand[::2], operand[1::2], strict=True)
-        return all(comparisons[op](float(bound)) for op, bound in pairs)
-    raise ValueError(f"unsupported filter operator {operator!r}")
-
-
-def passes_filters(filters: list[dict[str, Any]], record: dict[str, Any]) -> bool:
-    return not filters or any(matches(pattern, record) for pattern in filters)
-
-
 # --- delivery with Lambda's retry semantics
-
-
-def lambda_record(raw: dict[str, Any], stream_arn: str) -> dict[str, Any]:
-    """A `get_records` record as Lambda delivers it."""
-    record = json.loads(json.dumps(raw, default=_epoch))
-    record["eventSourceARN"] = stream_arn
-    return record
-
-
-def _epoch(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return int(value.timestamp())
-    raise TypeError(f"cannot serialise {type(value).__name__}")
 
 
 class BatchDelivery:

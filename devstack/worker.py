@@ -5,7 +5,8 @@ Run as a script by `devstack.pool` with the function's environment. Its `sys.pat
 Lambda gives a function: the function's own code, then the layers (the SharedLayer is the
 repo's `shared/`; the DependenciesLayer is this venv's site-packages). Requests arrive as
 length-prefixed JSON on one pipe and results leave on another, so stdout and stderr stay
-free for the function's logs, as on Lambda. Only the standard library is imported here.
+free for the function's logs, as on Lambda. Only the standard library (and `devkit.context`,
+itself standard library: the context object Lambda hands a handler) is imported here.
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ import json
 import os
 import struct
 import sys
-import time
 import traceback
 from typing import Any, BinaryIO
+
+from devkit.context import LambdaContext
 
 HEADER = struct.Struct("!Q")
 
@@ -34,32 +36,6 @@ def write_message(stream: BinaryIO, message: Any) -> None:
     data = json.dumps(message, separators=(",", ":")).encode()
     stream.write(HEADER.pack(len(data)) + data)
     stream.flush()
-
-
-class LambdaContext:
-    """The attributes of Lambda's context object that handlers and Powertools read (also the
-    stand-in the tests and the bench hand to handlers they call in process)."""
-
-    def __init__(
-        self,
-        request_id: str = "local-request",
-        deadline: float | None = None,
-        function_name: str | None = None,
-    ) -> None:
-        name = function_name or os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "local")
-        deadline = time.time() + 900 if deadline is None else deadline
-        region = os.environ.get("AWS_REGION", "eu-west-1")
-        self.function_name = name
-        self.function_version = "$LATEST"
-        self.invoked_function_arn = f"arn:aws:lambda:{region}:123456789012:function:{name}"
-        self.memory_limit_in_mb = int(os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "512"))
-        self.aws_request_id = request_id
-        self.log_group_name = f"/aws/lambda/{name}"
-        self.log_stream_name = "local"
-        self._deadline = deadline
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self._deadline - time.time()) * 1000))
 
 
 def main() -> None:

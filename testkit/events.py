@@ -4,7 +4,7 @@ Each event is what API Gateway (or a DynamoDB stream's event source mapping) han
 for one case. `tools/make_events.py` (`make events`) writes them to `events/`, which
 `sam local invoke -e` and the integration tests read; the tests and the bench also build
 variants in memory with the same builders. Tokens are signed with the development secrets in
-`devstack/defaults.py` (also in `events/local-env.json`) and stay valid until 2100, except
+`devkit/defaults.py` (also in `events/local-env.json`) and stay valid until 2100, except
 the deliberately expired ones. Everything is deterministic: the same bytes on every run.
 """
 
@@ -17,8 +17,8 @@ import uuid
 import jwt
 from requests_toolbelt import MultipartEncoder
 
-from devstack.apigw import proxy_event
-from devstack.defaults import DEV_JWT_SECRET, DEV_STORAGE_SECRET
+from devkit.apigw import proxy_event
+from devkit.defaults import DEV_JWT_SECRET, DEV_STORAGE_SECRET
 from testkit import images
 
 NOW = 1_767_225_600  # 2026-01-01T00:00:00Z

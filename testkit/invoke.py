@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from devstack.worker import LambdaContext
+from devkit.context import LambdaContext
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 

@@ -44,7 +44,7 @@ import yaml
 from hypothesis import HealthCheck, Phase, example, given, seed, settings
 from hypothesis import strategies as st
 
-from devstack.token import make_token
+from devkit.token import make_token
 from testkit import images
 from tools.stack_state import StackProcess, StackReader, StackState, error_lines
 

@@ -62,7 +62,7 @@ from typing import Any
 
 import requests
 
-from devstack.token import make_token
+from devkit.token import make_token
 from testkit import images
 from tools.stack_state import StackProcess, StackReader, StackState, error_lines
 

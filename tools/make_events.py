@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from devstack.defaults import DEV_ENV
+from devkit.defaults import DEV_ENV
 from testkit.events import sample_events
 
 EVENTS = Path(__file__).resolve().parent.parent / "events"

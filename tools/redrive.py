@@ -41,8 +41,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from devstack.streams import lambda_record, passes_filters
-from devstack.template import ROOT, load_template, resources_of_type
+from devkit.streams import lambda_record, passes_filters
+from devkit.template import ROOT, load_template, resources_of_type
 
 # The batch is no longer readable: trimmed (24 h retention), or the stream/shard is gone.
 GONE = {"TrimmedDataAccessException", "ResourceNotFoundException", "ExpiredIteratorException"}

@@ -21,7 +21,7 @@ import requests
 from PIL import Image
 from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 
-from devstack.token import make_token
+from devkit.token import make_token
 from testkit import images
 from testkit.openapi import METHODS, OpenApi
 from tests.e2e.conftest import RunningStack

@@ -20,7 +20,7 @@ from typing import Any
 import requests
 from PIL import Image
 
-from devstack.token import make_token
+from devkit.token import make_token
 from testkit import images
 from tests.e2e.conftest import RunningStack
 

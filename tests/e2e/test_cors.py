@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from devstack.token import make_token
+from devkit.token import make_token
 from testkit.images import jpeg_bytes
 from tests.e2e.conftest import RunningStack
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import requests
 
-from devstack.token import make_token
+from devkit.token import make_token
 from testkit import images
 from tests.e2e.conftest import RunningStack, processes_using
 

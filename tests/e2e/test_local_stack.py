@@ -16,8 +16,8 @@ import jwt
 import pytest
 import requests
 
-from devstack.defaults import DEV_STORAGE_SECRET
-from devstack.token import make_token
+from devkit.defaults import DEV_STORAGE_SECRET
+from devkit.token import make_token
 from testkit import images
 from tests.e2e.conftest import RunningStack, processes_using
 

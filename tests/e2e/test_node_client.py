@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import requests
 
-from devstack.token import make_token
+from devkit.token import make_token
 from testkit import images
 from tests.e2e.conftest import ROOT, WEB_ORIGIN, RunningStack
 

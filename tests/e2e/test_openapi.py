@@ -10,8 +10,8 @@ import pytest
 import requests
 from openapi_spec_validator import validate
 
+from devkit.token import make_token
 from devstack.functions import load_functions
-from devstack.token import make_token
 from testkit.images import jpeg_bytes
 from testkit.openapi import OpenApi, ResponseMismatch
 from tests.e2e.conftest import RunningStack

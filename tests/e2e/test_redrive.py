@@ -15,7 +15,7 @@ from typing import Any
 import boto3
 import pytest
 
-from devstack.token import make_token
+from devkit.token import make_token
 from testkit import images
 from tests.e2e.conftest import ROOT, RunningStack
 

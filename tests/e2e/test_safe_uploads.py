@@ -13,7 +13,7 @@ import pytest
 import requests
 from PIL import Image
 
-from devstack.token import make_token
+from devkit.token import make_token
 from testkit import images
 from tests.e2e.conftest import RunningStack
 

@@ -21,7 +21,7 @@ from PIL import Image
 from profile_photos_client import ProfilePhotosClient, ProfilePhotosError, RetryPolicy
 from profile_photos_client.client import url_expiry
 
-from devstack.token import make_token
+from devkit.token import make_token
 from testkit import images
 from tests.e2e.conftest import RunningStack
 

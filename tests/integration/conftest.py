@@ -18,10 +18,10 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from devstack.defaults import DEV_ENV
+from devkit.context import LambdaContext
+from devkit.defaults import DEV_ENV
+from devkit.template import create_tables, load_template, table_definitions
 from devstack.lambda_api import LambdaApi
-from devstack.template import create_tables, load_template, table_definitions
-from devstack.worker import LambdaContext
 from profile_photos.services import reset, services
 from testkit.invoke import invoke  # noqa: F401 - test_auth_jwks.py imports it from here
 
@@ -172,8 +172,8 @@ def stack(
 def stream_records(stack: Stack, function: str = "RetentionFunction") -> list[dict[str, Any]]:
     """Every record of the photos table's stream so far, as Lambda would deliver them to
     `function`: in the Lambda record shape and through the template's FilterCriteria."""
+    from devkit.streams import lambda_record, passes_filters
     from devstack.functions import load_functions
-    from devstack.streams import lambda_record, passes_filters
 
     (trigger,) = next(f for f in load_functions() if f.name == function).streams
     table = DEV_ENV["PHOTOS_TABLE"]

@@ -44,7 +44,7 @@ from botocore.exceptions import (
 
 from bench.recorder import Recorder
 from bench.recorder import install as install_recorder
-from devstack.defaults import DEV_ENV
+from devkit.defaults import DEV_ENV
 from profile_photos.renditions import SIZES, rendition_key
 from testkit import aws_calls
 

@@ -209,7 +209,7 @@ def test_a_mismatched_key_reaches_clients_as_the_401_envelope(
     import graphql_handler
     import upload_handler
 
-    from devstack.defaults import DEV_ENV
+    from devkit.defaults import DEV_ENV
     from profile_photos.services import reset
     from tests.integration.conftest import invoke, load_event
 

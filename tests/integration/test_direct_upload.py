@@ -13,7 +13,7 @@ import requests
 import signed_fetch_handler
 import upload_handler
 
-from devstack.apigw import proxy_event
+from devkit.apigw import proxy_event
 from testkit.events import signed_event, user_token
 from testkit.images import jpeg_bytes, png_bytes
 from testkit.invoke import HttpResult, invoke

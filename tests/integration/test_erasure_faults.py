@@ -21,7 +21,7 @@ import graphql_handler
 import pytest
 import renditions_handler
 
-from devstack.worker import LambdaContext
+from devkit.context import LambdaContext
 from profile_photos.services import reset
 from testkit.events import graphql_event, user_token
 from testkit.invoke import invoke

@@ -39,7 +39,7 @@ import retention_handler
 import signed_fetch_handler
 import upload_handler
 
-from devstack.worker import LambdaContext
+from devkit.context import LambdaContext
 from profile_photos.services import reset, services
 from testkit.events import file_upload, graphql_event, signed_event, user_token
 from testkit.images import jpeg_bytes

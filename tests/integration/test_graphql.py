@@ -13,8 +13,8 @@ import pytest
 import retention_handler
 import upload_handler
 
-from devstack.defaults import DEV_STORAGE_SECRET
-from devstack.worker import LambdaContext
+from devkit.context import LambdaContext
+from devkit.defaults import DEV_STORAGE_SECRET
 from testkit.events import GRAPHQL_QUERIES, file_upload, graphql_event, user_token
 from testkit.images import jpeg_bytes
 from testkit.invoke import invoke

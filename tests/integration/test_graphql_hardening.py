@@ -18,7 +18,7 @@ import boto3
 import graphql_handler
 import pytest
 
-from devstack.defaults import DEV_ENV
+from devkit.defaults import DEV_ENV
 from profile_photos.services import reset
 from testkit.events import GRAPHQL_QUERIES, graphql_event, user_token
 from testkit.invoke import invoke

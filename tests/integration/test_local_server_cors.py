@@ -13,7 +13,7 @@ import jwt
 import pytest
 import requests
 
-from devstack.defaults import DEV_JWT_SECRET
+from devkit.defaults import DEV_JWT_SECRET
 from devstack.functions import LocalFunction, load_functions
 from devstack.server import WEB_DIR, LocalApi
 from testkit.openapi import OpenApi

@@ -15,8 +15,8 @@ import pytest
 from moto import mock_aws
 from pynamodb.exceptions import GetError
 
-from devstack.defaults import DEV_ENV
-from devstack.template import create_tables, load_template
+from devkit.defaults import DEV_ENV
+from devkit.template import create_tables, load_template
 from profile_photos import ratelimit
 from profile_photos.errors import DependencyUnavailable, RateLimited
 from profile_photos.ratelimit import (

@@ -20,7 +20,7 @@ import pytest
 import renditions_handler
 import signed_fetch_handler
 
-from devstack.worker import LambdaContext
+from devkit.context import LambdaContext
 from profile_photos import delivery, renditions
 from profile_photos.delivery import SignedGet, deliver_signed
 from profile_photos.errors import RenderPending

@@ -13,7 +13,7 @@ import signed_fetch_handler
 import upload_handler
 from PIL import Image
 
-from devstack.worker import LambdaContext
+from devkit.context import LambdaContext
 from testkit.events import file_upload, signed_event, user_token
 from testkit.images import gif_bytes, heic_bytes, webp_chunks
 from testkit.invoke import HttpResult, invoke

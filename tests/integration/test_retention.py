@@ -13,7 +13,7 @@ import pytest
 import retention_handler
 import upload_handler
 
-from devstack.worker import LambdaContext
+from devkit.context import LambdaContext
 from profile_photos import profiles
 from profile_photos.auth import Identity
 from testkit.events import file_upload, user_token

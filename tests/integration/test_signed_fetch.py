@@ -11,7 +11,7 @@ import pytest
 import signed_fetch_handler
 import upload_handler
 
-from devstack.defaults import DEV_STORAGE_SECRET
+from devkit.defaults import DEV_STORAGE_SECRET
 from profile_photos.services import services
 from testkit.events import SAMPLE_KEY, signed_event, storage_token
 from testkit.images import jpeg_bytes

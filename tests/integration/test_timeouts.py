@@ -18,7 +18,7 @@ import pytest
 import signed_fetch_handler
 import upload_handler
 
-from devstack.defaults import DEV_ENV
+from devkit.defaults import DEV_ENV
 from profile_photos.services import reset
 from profile_photos.store import aws
 from testkit.events import SAMPLE_KEY

@@ -12,7 +12,7 @@ import jwt
 import pytest
 import upload_handler
 
-from devstack.defaults import DEV_ENV, DEV_STORAGE_SECRET
+from devkit.defaults import DEV_ENV, DEV_STORAGE_SECRET
 from testkit.images import jpeg_bytes
 from testkit.invoke import invoke
 from tests.integration.conftest import UPLOAD_DATA_KEYS, Stack, load_event

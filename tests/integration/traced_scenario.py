@@ -17,7 +17,7 @@ import pytest
 import renditions_handler
 import signed_fetch_handler
 
-from devstack.worker import LambdaContext
+from devkit.context import LambdaContext
 from testkit.events import signed_event
 from testkit.images import jpeg_bytes, png_bytes
 from testkit.invoke import invoke

@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
+from devkit.template import load_template, resources_of_type
 from devstack.functions import Resolver, load_functions
-from devstack.template import load_template, resources_of_type
 from testkit.tools_venv import run_tools_python, transformed_template
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
+from devkit.template import load_template
 from devstack.functions import Resolver
-from devstack.template import load_template
 from testkit.tools_venv import require_tools_python, transformed_template
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from devstack.template import load_template
+from devkit.template import load_template
 from testkit.tools_venv import run_tools_python, transformed_template
 from tools.iam_check import (
     DEFAULT_ACCOUNT,

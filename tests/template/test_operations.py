@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from devstack.template import load_template, resources_of_type
+from devkit.template import load_template, resources_of_type
 from testkit.tools_venv import transformed_template
 
 ROOT = Path(__file__).resolve().parents[2]

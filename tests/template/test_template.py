@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from devkit.template import load_template, resources_of_type
 from devstack.functions import load_functions
-from devstack.template import load_template, resources_of_type
 from testkit.tools_venv import require_tools_python, run_tools_python, tools_python_json
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -25,8 +25,7 @@ CHECK = ROOT / "tools" / "check_template.py"
 pytestmark = pytest.mark.tools
 
 STREAM_EVENT = """\
-      Events:
-        PhotoStream:
+        SecondStream:
           Type: DynamoDB
           Properties:
             Stream: !GetAtt PhotosTable.StreamArn
@@ -69,15 +68,22 @@ def with_stream_event(
     response_types_key: str = "FunctionResponseTypes",
     response_type: str = "ReportBatchItemFailures",
 ) -> Callable[[str], str]:
-    """Give UploadFunction a DynamoDB stream event on the photos table."""
+    """Give RetentionFunction a second DynamoDB stream event on the photos table (its own
+    role already reads that stream, so only the event's own fields are on trial: a stream
+    event on a function with SAM's generated role would add SAM's account-wide managed policy,
+    which the IAM step refuses)."""
     event = STREAM_EVENT.format(
         batch_size=batch_size,
         response_types_key=response_types_key,
         response_type=response_type,
     )
-    return lambda text: replace_once(
-        text, "      Events:\n        Upload:\n", event + "        Upload:\n"
-    )
+    events, first = "      Events:\n", "        PhotoStream:\n"  # RetentionFunction's, the first
+
+    def edit(text: str) -> str:
+        assert events + first in text, "template changed: no PhotoStream event"
+        return text.replace(events + first, events + event + first, 1)
+
+    return edit
 
 
 def test_real_template_passes() -> None:
@@ -126,7 +132,7 @@ def test_stream_batch_size_over_the_limit_fails(tmp_path: Path) -> None:
 
     # Then
     assert result.returncode == 1
-    assert "[E3034] ERROR at Resources/UploadFunctionPhotoStream/Properties/BatchSize" in (
+    assert "[E3034] ERROR at Resources/RetentionFunctionSecondStream/Properties/BatchSize" in (
         result.stdout
     )
     assert "100000 is greater than the maximum of 10000" in result.stdout
@@ -142,7 +148,7 @@ def test_misspelt_function_response_types_property_fails(tmp_path: Path) -> None
     # Then the SAM transform itself refuses the unknown event property
     assert result.returncode == 1
     assert "ERROR [transform]" in result.stdout
-    assert "[UploadFunctionPhotoStream] is invalid" in result.stdout
+    assert "[RetentionFunctionSecondStream] is invalid" in result.stdout
     assert "property FunctionResponseType not defined" in result.stdout
     assert "FAILED: SAM transform" in result.stdout
 
@@ -156,7 +162,7 @@ def test_misspelt_function_response_types_value_fails(tmp_path: Path) -> None:
 
     # Then
     assert result.returncode == 1
-    assert "UploadFunctionPhotoStream/Properties/FunctionResponseTypes/0" in result.stdout
+    assert "RetentionFunctionSecondStream/Properties/FunctionResponseTypes/0" in result.stdout
     assert "'ReportBatchItemFailure' is not one of ['ReportBatchItemFailures']" in result.stdout
 
 

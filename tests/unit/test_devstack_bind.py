@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from devstack.defaults import DEV_JWT_SECRET, DEV_STORAGE_SECRET
+from devkit.defaults import DEV_JWT_SECRET, DEV_STORAGE_SECRET
 from devstack.stack import LocalStack, exposure_refusal, is_loopback, public_defaults
 
 ALL_INTERFACES = "0.0.0.0"  # noqa: S104 - the exposed address under test
@@ -60,7 +60,7 @@ def test_an_exposed_host_with_default_secrets_is_refused_naming_each_variable() 
     assert exposure_refusal(ALL_INTERFACES, {}) == (
         "refusing to start: HOST=0.0.0.0 exposes the local stack beyond this machine, but"
         " JWT_SECRET and LOCAL_STORAGE_SECRET still have their public development defaults"
-        " (devstack/defaults.py: anyone can sign tokens and URLs with them). Set them in the"
+        " (devkit/defaults.py: anyone can sign tokens and URLs with them). Set them in the"
         " environment (at least 32 characters each), or use HOST=127.0.0.1."
     )
 

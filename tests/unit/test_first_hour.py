@@ -30,7 +30,7 @@ def test_make_help_lists_every_documented_target_without_raw_variables() -> None
 
 def test_a_token_minted_without_a_name_carries_the_user_id_as_username() -> None:
     minted = subprocess.run(
-        [sys.executable, "-m", "devstack.token", "--user", "ada"],
+        [sys.executable, "-m", "devkit.token", "--user", "ada"],
         cwd=ROOT,
         capture_output=True,
         text=True,

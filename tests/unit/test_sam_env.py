@@ -10,8 +10,8 @@ import copy
 import json
 from pathlib import Path
 
+from devkit.template import load_template, resources_of_type, table_definitions
 from devstack import sam
-from devstack.template import load_template, resources_of_type, table_definitions
 from testkit.events import SAMPLE_KEY
 from tools.sam_local.sam_host_network import env_vars_file, file_variables
 

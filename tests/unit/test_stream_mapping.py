@@ -7,9 +7,10 @@ from typing import Any
 
 import pytest
 
+from devkit.streams import passes_filters
 from devstack import streams
 from devstack.functions import StreamTrigger
-from devstack.streams import BatchDelivery, passes_filters
+from devstack.streams import BatchDelivery
 
 
 def record(seq: int, event: str = "INSERT", **image: Any) -> dict[str, Any]:

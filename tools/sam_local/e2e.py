@@ -30,6 +30,8 @@ from urllib.parse import urlsplit
 
 import requests
 
+from devkit.template import ROOT
+from devkit.token import make_token
 from devstack.sam import (
     SAMPLE_KEY as SEEDED_KEY,
 )
@@ -41,8 +43,6 @@ from devstack.sam import (
     seed,
 )
 from devstack.stack import SAMPLE_PHOTO
-from devstack.template import ROOT
-from devstack.token import make_token
 from testkit.events import SAMPLE_KEY
 
 EVENTS = ROOT / "events"
