@@ -138,14 +138,14 @@ token: venv ## print a bearer token for the local stack: make token USER=<id> NA
 	@$(PY) -m devkit.token --user "$(TOKEN_USER)" --name "$(NAME)"
 
 r2-lifecycle: venv ## expire never-completed direct uploads in the R2 bucket (R2_* env)
-	PYTHONPATH=shared $(PY) -m tools.r2_lifecycle
+	$(PY) -m ops r2-lifecycle
 
 r2-cors: venv ## let browsers on CORS_ALLOWED_ORIGINS PUT direct uploads to the R2 bucket (R2_* env)
-	PYTHONPATH=shared $(PY) -m tools.r2_cors
+	$(PY) -m ops r2-cors
 
 redrive: venv ## replay a failure queue's batches through its consumer: QUEUE=RetentionFailureQueue ENV=local|dev|prod
 	@test -n "$(QUEUE)" || { echo "usage: make redrive QUEUE=<queue url, name or logical id> [ENV=local|dev|prod]"; exit 2; }
-	PYTHONPATH=shared $(PY) -m tools.redrive "$(QUEUE)" --env $(ENV)
+	$(PY) -m ops redrive "$(QUEUE)" --env $(ENV)
 
 deploy: build ## sam deploy to an environment: make deploy ENV=dev|prod (default dev)
 	$(TOOLS)/bin/sam deploy --config-env $(ENV)
@@ -153,10 +153,10 @@ deploy: build ## sam deploy to an environment: make deploy ENV=dev|prod (default
 # Generated bad input and load, both against a local stack of their own on loopback
 # (tools/fuzz.py, tools/load.py; short versions of both run in `make test`).
 fuzz: venv ## generated bad input vs a fresh local stack (random seed printed; SEED=n replays, EXAMPLES=n per generator)
-	PYTHONPATH=shared $(PY) -m tools.fuzz $(if $(SEED),--seed $(SEED)) $(if $(EXAMPLES),--examples $(EXAMPLES))
+	$(PY) -m tools.fuzz $(if $(SEED),--seed $(SEED)) $(if $(EXAMPLES),--examples $(EXAMPLES))
 
 load: venv ## USERS simulated users for DURATION seconds on a local stack (DATA_DIR: a running one), invariants checked, JSON in bench/results
-	PYTHONPATH=shared $(PY) -m tools.load --users $(or $(USERS),8) --duration $(or $(DURATION),60) $(if $(DATA_DIR),--data-dir $(DATA_DIR)) $(if $(SOAK),--soak $(SOAK))
+	$(PY) -m tools.load --users $(or $(USERS),8) --duration $(or $(DURATION),60) $(if $(DATA_DIR),--data-dir $(DATA_DIR)) $(if $(SOAK),--soak $(SOAK))
 
 bench: venv tools ## cold start (R2 and LOCAL, tracing on), requests, warm, memory, layer size vs budgets (~6 min)
 	$(PY) -m bench

@@ -43,8 +43,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:  # `python -m bench` from elsewhere: devstack/, tools/ importable
-    sys.path.insert(0, str(ROOT))
 
 from bench import (  # noqa: E402
     bombs,

@@ -148,7 +148,7 @@ def main() -> None:
     with open(sys.argv[1]) as handle:
         spec = json.load(handle)
     stdlib = [p for p in sys.path if p]
-    sys.path[:] = spec["paths"] + stdlib
+    sys.path[:] = spec["paths"] + stdlib  # function path: its built code and layers only
     importing, serving, outcome = (floor if "imports" in spec else serve)(spec)
     result = {
         "import_ms": importing * 1000,

@@ -39,8 +39,6 @@ from bench.budgets import Row, at_most, failed
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT / "shared"
 UPLOAD_DIR = ROOT / "functions" / "upload"
-if str(SHARED) not in sys.path:  # the shared layer's package, as bench/parsers.py
-    sys.path.insert(0, str(SHARED))
 
 SECTION = "decode check (images.render.check: per format beside the upload, cold, 100 MP peak)"
 RUNS = 9  # warm checks (and uploads, alternating) per format
@@ -108,7 +106,7 @@ spec = json.loads(sys.argv[1])
 with open(spec["file"], "rb") as handle:
     data = handle.read()
 started = time.perf_counter()
-sys.path[:0] = spec["paths"]
+sys.path[:0] = spec["paths"]  # function path: the upload function's folder and layer
 from profile_photos.images import decoding
 imported = time.perf_counter()
 if spec["check"]:
@@ -185,7 +183,7 @@ def cold_row(figures: dict[str, list[dict[str, Any]]]) -> Row:
 MEMORY_CHILD = r"""
 import gc, json, resource, sys, time
 spec = json.loads(sys.argv[1])
-sys.path[:0] = spec["paths"]
+sys.path[:0] = spec["paths"]  # function path: the upload function's folder and layer
 import upload_handler  # the function's own baseline: Powertools, boto3, the handler
 from profile_photos.images.decoding import check_decodes
 from profile_photos.images.footprint import budget

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import statistics
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -31,8 +30,6 @@ from bench.memory import peak as peak_bytes
 from tools import parser_corpus
 
 SHARED = Path(__file__).resolve().parent.parent / "shared"
-if str(SHARED) not in sys.path:  # the shared layer's package, as bench/stack.py puts it there
-    sys.path.insert(0, str(SHARED))
 
 from profile_photos.errors import UnsupportedMediaType  # noqa: E402
 from profile_photos.images import read_dimensions, strip_metadata  # noqa: E402

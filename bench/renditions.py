@@ -53,8 +53,6 @@ ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT / "shared"
 FUNCTION_DIR = ROOT / "functions" / "renditions"
 BARE_DIR = Path(__file__).resolve().parent / "bare_handler"
-if str(SHARED) not in sys.path:  # the shared layer's package, as bench/parsers.py
-    sys.path.insert(0, str(SHARED))
 
 SECTION = "renditions (images.render: bytes, time, memory, cold init, cost per view)"
 SIZES = {"LARGE": 1024, "MEDIUM": 512, "SMALL": 128}  # profile_photos.renditions.SIZES
@@ -229,7 +227,7 @@ def time_row(result: Rendered, budgeted: bool) -> Row:
 MEMORY_CHILD = r"""
 import gc, json, os, resource, sys, time
 spec = json.loads(sys.argv[1])
-sys.path[:0] = spec["paths"]
+sys.path[:0] = spec["paths"]  # function path: the renditions function's folder and layer
 preloaded = []
 try:
     import renditions_handler  # the function's own baseline: Powertools, boto3, ...
@@ -263,7 +261,7 @@ peak = status("VmHWM") if reset else resource.getrusage(resource.RUSAGE_SELF).ru
 sizes = {side: [rendition.width, rendition.height] for side, rendition in out.items()}
 del out
 gc.collect()
-sys.path.insert(0, spec["root"])
+sys.path.insert(0, spec["root"])  # function path: the bare-Pillow floor's own folder
 from bench.memory import peak as traced_peak
 traced = traced_peak(lambda: r.render(data, spec["content_type"]))
 print("BENCH_RENDER_MEMORY " + json.dumps({
@@ -347,7 +345,7 @@ COLD_CHILD = r"""
 import json, sys, time
 spec = json.loads(sys.argv[1])
 started = time.perf_counter()
-sys.path[:0] = spec["paths"]
+sys.path[:0] = spec["paths"]  # function path: the renditions function's folder and layer
 import importlib
 for name in spec["modules"]:
     importlib.import_module(name)

@@ -21,11 +21,9 @@ RUNS = 3
 
 
 def main() -> None:
-    sys.path[:0] = [
-        str(ROOT / "shared"),
+    sys.path[:0] = [  # function path: the two handlers this child runs in process
         str(ROOT / "functions" / "upload"),
         str(ROOT / "functions" / "renditions"),
-        str(ROOT),
     ]
     import boto3
     from moto import mock_aws

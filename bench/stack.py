@@ -310,7 +310,7 @@ class Service:
             f.code_dir for f in functions().values()
         ]  # never functions/ itself: functions/graphql would shadow graphql-core
         for path in reversed(paths):
-            if str(path) not in sys.path:
+            if str(path) not in sys.path:  # function path: the handlers run in this process
                 sys.path.insert(0, str(path))
         self.use("LOCAL")
         self.handlers = {  # function logical id -> its handler (`Handler:` in the template)

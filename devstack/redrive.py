@@ -21,11 +21,11 @@ import signal
 from pathlib import Path
 from typing import Any
 
+from devkit.replay import BatchOutcome, replay
 from devkit.template import resources_of_type
 from devstack.functions import LocalFunction, Resolver
 from devstack.pool import FunctionError, FunctionPool
 from devstack.stack import RUNTIME_FILE, LocalStack
-from tools.redrive import BatchOutcome, replay
 
 FAILURES_FILE = "stream-failures.jsonl"
 

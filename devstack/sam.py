@@ -45,17 +45,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-_ROOT = Path(__file__).resolve().parent.parent
-if str(_ROOT / "shared") not in sys.path:  # the SharedLayer's package, as devstack/__main__
-    sys.path.insert(0, str(_ROOT / "shared"))
-
-from devkit.defaults import DEV_JWT_SECRET, DEV_STORAGE_SECRET  # noqa: E402
-from devkit.template import ROOT, load_template  # noqa: E402
-from devkit.token import make_token  # noqa: E402
-from devstack.dynamo import EmbeddedDynamo  # noqa: E402
-from devstack.functions import LocalFunction, load_functions  # noqa: E402
-from devstack.stack import DEV_R2, SAMPLE_PHOTO, exposure_refusal, public_defaults  # noqa: E402
-from devstack.streams import Invoke, StreamPoller, start_pollers  # noqa: E402
+from devkit.defaults import DEV_JWT_SECRET, DEV_STORAGE_SECRET
+from devkit.template import ROOT, load_template
+from devkit.token import make_token
+from devstack.dynamo import EmbeddedDynamo
+from devstack.functions import LocalFunction, load_functions
+from devstack.stack import DEV_R2, SAMPLE_PHOTO, exposure_refusal, public_defaults
+from devstack.streams import Invoke, StreamPoller, start_pollers
 
 log = logging.getLogger("devstack.sam")
 TOOLS_PYTHON = ROOT / ".venv-tools" / "bin" / "python"

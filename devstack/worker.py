@@ -40,7 +40,7 @@ def write_message(stream: BinaryIO, message: Any) -> None:
 
 def main() -> None:
     code_dir, layer_dir, module_name, handler_name, fd_in, fd_out = sys.argv[1:7]
-    sys.path[0:1] = [code_dir, layer_dir]  # replaces this script's own folder
+    sys.path[0:1] = [code_dir, layer_dir]  # function path: its code, then the layer, as Lambda
     os.chdir(code_dir)
     requests = os.fdopen(int(fd_in), "rb")
     results = os.fdopen(int(fd_out), "wb")

@@ -26,21 +26,21 @@ def require_tools_python() -> Path:
     return TOOLS_PYTHON
 
 
-def run_tools_python(*args: str) -> subprocess.CompletedProcess[str]:
-    """`.venv-tools/bin/python *args` in the repository root, its output captured as text."""
+def run_tools_python(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    """`.venv-tools/bin/python *args` in `cwd` (the repository root), its output as text."""
     return subprocess.run(  # noqa: S603 - our own venv's interpreter, our own scripts
         [str(require_tools_python()), *args],
         capture_output=True,
         text=True,
         timeout=TIMEOUT,
         check=False,
-        cwd=ROOT,
+        cwd=cwd,
     )
 
 
-def tools_python_json(*args: str) -> Any:
+def tools_python_json(*args: str, cwd: Path = ROOT) -> Any:
     """`run_tools_python(*args)`'s stdout as JSON; fails the test when the script failed."""
-    result = run_tools_python(*args)
+    result = run_tools_python(*args, cwd=cwd)
     assert result.returncode == 0, result.stdout + result.stderr
     return json.loads(result.stdout)
 
@@ -48,8 +48,7 @@ def tools_python_json(*args: str) -> Any:
 # The SAM transform offline (tools/check_template.py's), with parameter defaults overridden.
 TRANSFORM = """\
 import json, logging, sys
-sys.path.insert(0, "tools")
-from check_template import transform
+from check_template import transform  # run with tools/ as the working folder
 from samtranslator.yaml_helper import yaml_parse
 logging.getLogger("samtranslator").setLevel(logging.ERROR)
 template = yaml_parse(open(sys.argv[1]).read())
@@ -62,4 +61,6 @@ print(json.dumps(translated))
 
 def transformed_template(template: Path, defaults: dict[str, str]) -> dict[str, Any]:
     """`template` through the SAM transform (the tools venv's), parameters at `defaults`."""
-    return tools_python_json("-c", TRANSFORM, str(template), json.dumps(defaults))  # type: ignore[no-any-return]
+    return tools_python_json(
+        "-c", TRANSFORM, str(template.resolve()), json.dumps(defaults), cwd=ROOT / "tools"
+    )  # type: ignore[no-any-return]

@@ -408,8 +408,7 @@ def translate(template_path: Path, region: str) -> dict[str, Any]:
     """The SAM transform offline (tools/check_template.py's)."""
     import logging
 
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from check_template import transform  # needs the tool venv (samtranslator)
+    from check_template import transform  # beside this script; needs the tool venv
     from samtranslator.yaml_helper import yaml_parse
 
     logging.getLogger("samtranslator").setLevel(logging.ERROR)

@@ -17,6 +17,7 @@ from mkdocs.exceptions import PluginError
 
 try:  # mkdocs loads this file by path, with its folder on sys.path for the duration
     import bench_tables
+    import code_size
     import config_reference
     import decoding_limits
     import graphql_reference
@@ -25,6 +26,7 @@ try:  # mkdocs loads this file by path, with its folder on sys.path for the dura
 except ModuleNotFoundError:  # imported by name from the repository root (the tests)
     from docs.gen import (
         bench_tables,
+        code_size,
         config_reference,
         decoding_limits,
         graphql_reference,
@@ -42,6 +44,7 @@ GENERATORS: dict[str, Callable[[], str]] = {
     "load": bench_tables.load_run,
     "parameters": template_parameters.render,
     "decoding-limits": decoding_limits.render,
+    "code-size": code_size.render,
     "decoding-margins": decoding_limits.margins,
 }
 

@@ -233,7 +233,7 @@ def test_a_get_token_cannot_upload(stack: Stack) -> None:
 def test_r2_lifecycle_rule_expires_the_staging_prefix_and_keeps_other_rules(
     stack: Stack,
 ) -> None:
-    from tools.r2_lifecycle import RULE_ID, apply
+    from ops.r2_lifecycle import RULE_ID, apply
 
     bucket = R2_BUCKETS["user-assets"]
     assert stack.s3 is not None

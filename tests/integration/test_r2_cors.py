@@ -1,5 +1,5 @@
-"""`make r2-cors` (tools/r2_cors.py) against moto's S3 server standing in for R2: the bucket's
-CORS rules let a browser on an allowed origin PUT a direct upload."""
+"""`make r2-cors` (`python -m ops r2-cors`) against moto's S3 server standing in for R2: the
+bucket's CORS rules let a browser on an allowed origin PUT a direct upload."""
 
 from __future__ import annotations
 
@@ -49,7 +49,7 @@ def run_tool(endpoint: str, bucket: str, origins: str) -> subprocess.CompletedPr
         "CORS_ALLOWED_ORIGINS": origins,
     }
     return subprocess.run(
-        [sys.executable, "-m", "tools.r2_cors"],
+        [sys.executable, "-m", "ops", "r2-cors"],
         cwd=ROOT,
         env=env,
         capture_output=True,

@@ -1,4 +1,4 @@
-"""tools/redrive.py on AWS, against moto: failure messages of a DynamoDB stream mapping (the
+"""`ops redrive` on AWS, against moto: failure messages of a DynamoDB stream mapping (the
 batch's coordinates) are read back from the stream, replayed through the function, and
 deleted only when the batch converged. moto's Lambda runs no code (`use_docker: False`
 echoes the event), so what the function answers is also played by a stand-in."""
@@ -16,14 +16,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from tools.redrive import (
-    BatchOutcome,
-    deploy_settings,
-    failing_records,
-    read_batch,
-    redrive_queue,
-    resolve_queue_url,
-)
+from devkit.replay import BatchOutcome, failing_records
+from ops.redrive import deploy_settings, read_batch, redrive_queue, resolve_queue_url
 
 REGION = "eu-west-1"
 

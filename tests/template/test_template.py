@@ -189,8 +189,7 @@ TRACER_CAPTURE = ("POWERTOOLS_TRACER_CAPTURE_RESPONSE", "POWERTOOLS_TRACER_CAPTU
 # The SAM transform offline (tools/check_template.py's), then each Lambda function's env.
 FUNCTION_ENVIRONMENTS = """\
 import json, logging, sys
-sys.path.insert(0, "tools")
-from check_template import transform
+from check_template import transform  # run with tools/ as the working folder
 from samtranslator.yaml_helper import yaml_parse
 logging.getLogger("samtranslator").setLevel(logging.ERROR)
 translated, _ = transform(yaml_parse(open(sys.argv[1]).read()), "eu-west-1")
@@ -205,7 +204,9 @@ print(json.dumps({
 def tracer_capture(template: Path) -> dict[str, dict[str, object]]:
     """Each deployed function's Tracer capture settings, as the transformed template sets
     them (Globals merged into each function's own Environment)."""
-    environments = tools_python_json("-c", FUNCTION_ENVIRONMENTS, str(template))
+    environments = tools_python_json(
+        "-c", FUNCTION_ENVIRONMENTS, str(template.resolve()), cwd=ROOT / "tools"
+    )
     return {
         name: {setting: env.get(setting) for setting in TRACER_CAPTURE}
         for name, env in environments.items()

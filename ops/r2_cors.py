@@ -1,6 +1,7 @@
-"""Set the R2 user-assets bucket's CORS rules (`make r2-cors`), so that a browser page on an
-origin of CORS_ALLOWED_ORIGINS can make a direct upload's PUT (presigned, straight to R2) and
-read a file it is redirected to (a large photo's presigned GET).
+"""Set the R2 user-assets bucket's CORS rules (`python -m ops r2-cors`, `make r2-cors`), so
+that a browser page on an origin of CORS_ALLOWED_ORIGINS can make a direct upload's PUT
+(presigned, straight to R2) and read a file it is redirected to (a large photo's presigned
+GET).
 
 Uses the service's own R2 variables (R2_ACCOUNT_ID or R2_ENDPOINT_URL, R2_ACCESS_KEY_ID,
 R2_SECRET_ACCESS_KEY, R2_USER_ASSETS_BUCKET) and CORS_ALLOWED_ORIGINS. Replaces the bucket's
@@ -12,10 +13,10 @@ from __future__ import annotations
 import sys
 from typing import Any
 
+from ops.r2 import bucket_settings
 from profile_photos.api.cors import PREFLIGHT_MAX_AGE
 from profile_photos.settings import SettingsError
 from profile_photos.store.storage.r2 import r2_client
-from tools.r2 import bucket_settings
 
 
 def cors_rules(origins: tuple[str, ...]) -> list[dict[str, Any]]:
@@ -33,7 +34,7 @@ def cors_rules(origins: tuple[str, ...]) -> list[dict[str, Any]]:
     ]
 
 
-def main() -> int:
+def run(args: object = None) -> int:
     try:
         settings = bucket_settings()
     except SettingsError as exc:
@@ -47,7 +48,3 @@ def main() -> int:
     r2_client(settings).put_bucket_cors(Bucket=bucket, CORSConfiguration={"CORSRules": rules})
     print(f"{bucket}: browsers on {', '.join(settings.cors_allowed_origins)} may PUT and GET")
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,4 +1,4 @@
-"""What the R2 bucket tools (`make r2-lifecycle`, `make r2-cors`) share."""
+"""What the R2 bucket tools (`ops r2-lifecycle`, `ops r2-cors`) share."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Redrive a stream consumer's failure queue: replay each failed batch through its consumer.
 
-Usage: python -m tools.redrive QUEUE [--env dev|prod|local] [--function NAME_OR_ARN]
+Usage: python -m ops redrive QUEUE [--env dev|prod|local] [--function NAME_OR_ARN]
 (`make redrive QUEUE=... [ENV=...]`).
 
 A DynamoDB stream event source mapping that gives up on a batch sends its on-failure
@@ -32,15 +32,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import tomllib
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import ClientError
 
+from devkit.replay import BatchOutcome, Invoke, replay, summary
 from devkit.streams import lambda_record, passes_filters
 from devkit.template import ROOT, load_template, resources_of_type
 
@@ -48,78 +47,6 @@ from devkit.template import ROOT, load_template, resources_of_type
 GONE = {"TrimmedDataAccessException", "ResourceNotFoundException", "ExpiredIteratorException"}
 MAX_EMPTY_READS = 5  # an open shard answers empty pages while nothing newer exists
 VISIBILITY_SECONDS = 300  # a message is hidden while its batch is replayed
-
-# (function name or ARN, event) -> (the function's response or None, the error or None)
-Invoke = Callable[[str, dict[str, Any]], tuple[Any, str | None]]
-
-
-@dataclass
-class BatchOutcome:
-    """What replaying one failed batch did."""
-
-    label: str  # the batch's sequence range
-    function: str
-    records: int = 0
-    failing: int = 0
-    error: str | None = None
-    removed: bool = False
-
-    @property
-    def succeeded(self) -> int:
-        return self.records - self.failing
-
-    @property
-    def converged(self) -> bool:
-        return self.error is None and self.failing == 0
-
-    def line(self) -> str:
-        head = f"batch {self.label} ({self.records} records) -> {self.function}: "
-        if self.converged:
-            kept = "removed" if self.removed else "not removed"
-            return head + f"converged ({self.succeeded} succeeded), {kept}"
-        reason = f": {self.error}" if self.error else ""
-        return head + f"still failing ({self.failing} of {self.records}){reason}, kept"
-
-
-def failing_records(records: list[dict[str, Any]], response: Any) -> int:
-    """How many records Lambda's partial-batch contract says still fail: every record from
-    the lowest `batchItemFailures` sequence number on (an empty list, or a response that is
-    not an object, means the whole batch succeeded)."""
-    items = response.get("batchItemFailures") if isinstance(response, dict) else None
-    numbers = [i.get("itemIdentifier") for i in items or [] if isinstance(i, dict)]
-    numbers = [n for n in numbers if n]
-    if not numbers:
-        return 0
-    lowest = min(int(n) for n in numbers)
-    return sum(1 for r in records if int(r["dynamodb"]["SequenceNumber"]) >= lowest)
-
-
-def replay(
-    label: str, function: str, records: list[dict[str, Any]], invoke: Invoke
-) -> BatchOutcome:
-    """Invoke `function` once with the batch and say whether it converged."""
-    outcome = BatchOutcome(label=label, function=function, records=len(records))
-    if not records:
-        return outcome  # nothing the consumer would be given: nothing left to do
-    response, error = invoke(function, {"Records": records})
-    if error is not None:
-        outcome.failing, outcome.error = len(records), error
-    else:
-        outcome.failing = failing_records(records, response)
-    return outcome
-
-
-def summary(outcomes: list[BatchOutcome]) -> str:
-    if not outcomes:
-        return "nothing to redrive"
-    succeeded = sum(o.succeeded for o in outcomes)
-    failing = sum(o.failing for o in outcomes)
-    removed = sum(o.removed for o in outcomes)
-    return (
-        f"{len(outcomes)} batches: {succeeded} records succeeded, {failing} still failing;"
-        f" {removed} removed, {len(outcomes) - removed} kept"
-    )
-
 
 # ------------------------------------------------------------------------------- AWS
 
@@ -306,20 +233,15 @@ def report(outcomes: Iterable[BatchOutcome]) -> int:
     return 0 if all(o.converged for o in outcomes) else 1
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("queue", help="queue URL, ARN, name, or the template's logical id")
     parser.add_argument("--env", default="dev", help="samconfig.toml environment, or local")
     parser.add_argument("--function", help="invoke this function instead of the message's")
-    args = parser.parse_args(argv)
-    if not args.queue:
-        parser.error("QUEUE is required, e.g. make redrive QUEUE=RetentionFailureQueue")
+
+
+def run(args: argparse.Namespace) -> int:
     if args.env == "local":
         from devstack.redrive import redrive_local
 
         return report(redrive_local(args.queue))
     return report(redrive_aws(args.queue, args.env, args.function))
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,4 +1,5 @@
-"""Apply the staging lifecycle rule to the R2 user-assets bucket (`make r2-lifecycle`).
+"""Apply the staging lifecycle rule to the R2 user-assets bucket (`python -m ops r2-lifecycle`,
+`make r2-lifecycle`).
 
 Direct uploads wait under `staging/` until `complete`; one that is never completed must not
 linger. R2 honours S3 lifecycle rules (with a granularity of one day), so the bucket deletes
@@ -12,10 +13,10 @@ from __future__ import annotations
 import sys
 from typing import Any
 
+from ops.r2 import bucket_settings
 from profile_photos.settings import SettingsError
 from profile_photos.store.storage import STAGING_PREFIX
 from profile_photos.store.storage.r2 import r2_client
-from tools.r2 import bucket_settings
 
 RULE_ID = "expire-staged-direct-uploads"
 
@@ -44,7 +45,7 @@ def apply(client: Any, bucket: str) -> None:
     )
 
 
-def main() -> int:
+def run(args: object = None) -> int:
     try:
         settings = bucket_settings()
     except SettingsError as exc:
@@ -54,7 +55,3 @@ def main() -> int:
     apply(r2_client(settings), bucket)
     print(f"{bucket}: objects under {STAGING_PREFIX} expire after 1 day")
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
