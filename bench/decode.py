@@ -100,23 +100,7 @@ def format_row(service: stack.Service, sample: Sample, runs: int) -> Row:
 
 # --------------------------------------------------------------------------------- cold
 
-COLD_CHILD = r"""
-import json, sys, time
-spec = json.loads(sys.argv[1])
-with open(spec["file"], "rb") as handle:
-    data = handle.read()
-started = time.perf_counter()
-sys.path[:0] = spec["paths"]  # function path: the upload function's folder and layer
-from profile_photos.images import decoding
-imported = time.perf_counter()
-if spec["check"]:
-    decoding.check_decodes(data, "image/jpeg", 2**30)  # any limit: a small JPEG
-done = time.perf_counter()
-print("BENCH_COLD_DECODE " + json.dumps({
-    "import_ms": (imported - started) * 1000, "check_ms": (done - imported) * 1000,
-    "total_ms": (done - started) * 1000, "pil": "PIL" in sys.modules,
-}), flush=True)
-"""
+COLD_CHILD = Path(__file__).resolve().parent / "decode_cold_child.py"
 
 
 def cold(workdir: Path, runs: int = COLD_RUNS) -> dict[str, Any]:
@@ -133,7 +117,7 @@ def cold(workdir: Path, runs: int = COLD_RUNS) -> dict[str, Any]:
         for kind in order:
             spec = {"paths": [str(SHARED)], "file": str(small), "check": kind == "check"}
             result = subprocess.run(  # noqa: S603 - this interpreter, our script
-                [sys.executable, "-I", "-c", COLD_CHILD, json.dumps(spec)],
+                [sys.executable, "-I", str(COLD_CHILD), json.dumps(spec)],
                 env=env,
                 capture_output=True,
                 text=True,
@@ -180,43 +164,7 @@ def cold_row(figures: dict[str, list[dict[str, Any]]]) -> Row:
 
 # ------------------------------------------------------------------------------- memory
 
-MEMORY_CHILD = r"""
-import gc, json, resource, sys, time
-spec = json.loads(sys.argv[1])
-sys.path[:0] = spec["paths"]  # function path: the upload function's folder and layer
-import upload_handler  # the function's own baseline: Powertools, boto3, the handler
-from profile_photos.images.decoding import check_decodes
-from profile_photos.images.footprint import budget
-from profile_photos.settings import get_settings
-limit = budget(get_settings().memory_size_mb)
-with open(spec["warmup"], "rb") as handle:
-    check_decodes(handle.read(), "image/jpeg", limit)  # Pillow loaded, as in a warm container
-with open(spec["file"], "rb") as handle:
-    data = handle.read()
-
-def status(key):
-    with open("/proc/self/status") as handle:
-        for line in handle:
-            if line.startswith(key + ":"):
-                return int(line.split()[1]) * 1024
-    return 0
-
-gc.collect()
-reset = True
-try:
-    with open("/proc/self/clear_refs", "w") as handle:
-        handle.write("5")  # resets VmHWM to the current resident set
-except OSError:
-    reset = False
-before = status("VmRSS")
-started = time.perf_counter()
-check_decodes(data, spec["content_type"], limit)
-seconds = time.perf_counter() - started
-peak = status("VmHWM") if reset else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-print("BENCH_DECODE_MEMORY " + json.dumps({
-    "before": before, "peak": peak, "seconds": seconds, "file": len(data), "reset": reset,
-}), flush=True)
-"""
+MEMORY_CHILD = Path(__file__).resolve().parent / "decode_memory_child.py"
 
 
 def upload_memory_size() -> tuple[int, str]:
@@ -243,7 +191,7 @@ def check_memory(data: bytes, content_type: str, workdir: Path) -> dict[str, Any
         "warmup": str(small),
     }
     result = subprocess.run(  # noqa: S603 - this interpreter, our script
-        [sys.executable, "-c", MEMORY_CHILD, json.dumps(spec)],
+        [sys.executable, "-P", str(MEMORY_CHILD), json.dumps(spec)],
         env=renditions._child_env("UploadFunction", workdir),
         capture_output=True,
         text=True,

@@ -224,51 +224,7 @@ def time_row(result: Rendered, budgeted: bool) -> Row:
     )
 
 
-MEMORY_CHILD = r"""
-import gc, json, os, resource, sys, time
-spec = json.loads(sys.argv[1])
-sys.path[:0] = spec["paths"]  # function path: the renditions function's folder and layer
-preloaded = []
-try:
-    import renditions_handler  # the function's own baseline: Powertools, boto3, ...
-    preloaded.append("renditions_handler")
-except ImportError:
-    pass
-from profile_photos.images import render as r
-r._register_heif()
-with open(spec["file"], "rb") as handle:
-    data = handle.read()
-
-def status(key):
-    with open("/proc/self/status") as handle:
-        for line in handle:
-            if line.startswith(key + ":"):
-                return int(line.split()[1]) * 1024
-    return 0
-
-gc.collect()
-reset = True
-try:
-    with open("/proc/self/clear_refs", "w") as handle:
-        handle.write("5")  # resets VmHWM to the current resident set
-except OSError:
-    reset = False
-before = status("VmRSS")
-started = time.perf_counter()
-out = r.render(data, spec["content_type"])
-seconds = time.perf_counter() - started
-peak = status("VmHWM") if reset else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-sizes = {side: [rendition.width, rendition.height] for side, rendition in out.items()}
-del out
-gc.collect()
-sys.path.insert(0, spec["root"])  # function path: the bare-Pillow floor's own folder
-from bench.memory import peak as traced_peak
-traced = traced_peak(lambda: r.render(data, spec["content_type"]))
-print("BENCH_RENDER_MEMORY " + json.dumps({
-    "before": before, "peak": peak, "traced": traced, "seconds": seconds, "file": len(data),
-    "preloaded": preloaded, "sizes": sizes, "reset": reset,
-}), flush=True)
-"""
+MEMORY_CHILD = Path(__file__).resolve().parent / "renditions_memory_child.py"
 
 
 def memory_size() -> tuple[int, str]:
@@ -303,7 +259,7 @@ def render_memory(data: bytes, content_type: str, workdir: Path) -> dict[str, An
         "content_type": content_type,
     }
     result = subprocess.run(  # noqa: S603 - this interpreter, our script
-        [sys.executable, "-c", MEMORY_CHILD, json.dumps(spec)],
+        [sys.executable, "-P", str(MEMORY_CHILD), json.dumps(spec)],
         env=_child_env("RenditionsFunction", workdir),
         capture_output=True,
         text=True,
@@ -341,25 +297,7 @@ def memory_row(
     )
 
 
-COLD_CHILD = r"""
-import json, sys, time
-spec = json.loads(sys.argv[1])
-started = time.perf_counter()
-sys.path[:0] = spec["paths"]  # function path: the renditions function's folder and layer
-import importlib
-for name in spec["modules"]:
-    importlib.import_module(name)
-imported = time.perf_counter()
-if spec["imaging"]:
-    from profile_photos.images import render
-    render._register_heif()
-done = time.perf_counter()
-print("BENCH_COLD_RENDER " + json.dumps({
-    "import_ms": (imported - started) * 1000, "imaging_ms": (done - imported) * 1000,
-    "init_ms": (done - started) * 1000, "modules": len(sys.modules),
-    "pil": "PIL" in sys.modules,
-}), flush=True)
-"""
+COLD_CHILD = Path(__file__).resolve().parent / "renditions_cold_child.py"
 
 
 def _child_env(function: str | None, workdir: Path) -> dict[str, str]:
@@ -399,8 +337,7 @@ def cold(workdir: Path) -> dict[str, Any]:
                     "-B",
                     "-X",
                     f"pycache_prefix={empty}",
-                    "-c",
-                    COLD_CHILD,
+                    str(COLD_CHILD),
                     json.dumps(targets[name]),
                 ],
                 env=envs[name],
