@@ -105,7 +105,7 @@ format: venv ## apply ruff's fixes and formatting
 	$(VENV)/bin/ruff format .
 
 check-template: tools ## SAM transform offline + cfn-lint on its output + sam validate --lint
-	$(TOOLS)/bin/python tools/check_template.py template.yaml
+	$(TOOLS)/bin/python tests/template/check_template.py template.yaml
 
 build: tools ## sam build (no Docker: the runtime's interpreter first on PATH) + precompiled bytecode
 	tools/check_build.sh --build-only
@@ -151,9 +151,9 @@ deploy: build ## sam deploy to an environment: make deploy ENV=dev|prod (default
 	$(TOOLS)/bin/sam deploy --config-env $(ENV)
 
 # Generated bad input and load, both against a local stack of their own on loopback
-# (tools/fuzz.py, tools/load.py; short versions of both run in `make test`).
+# (tests/e2e/fuzz_runner.py, tools/load.py; short versions of both run in `make test`).
 fuzz: venv ## generated bad input vs a fresh local stack (random seed printed; SEED=n replays, EXAMPLES=n per generator)
-	$(PY) -m tools.fuzz $(if $(SEED),--seed $(SEED)) $(if $(EXAMPLES),--examples $(EXAMPLES))
+	$(PY) -m tests.e2e.fuzz_runner $(if $(SEED),--seed $(SEED)) $(if $(EXAMPLES),--examples $(EXAMPLES))
 
 load: venv ## USERS simulated users for DURATION seconds on a local stack (DATA_DIR: a running one), invariants checked, JSON in bench/results
 	$(PY) -m tools.load --users $(or $(USERS),8) --duration $(or $(DURATION),60) $(if $(DATA_DIR),--data-dir $(DATA_DIR)) $(if $(SOAK),--soak $(SOAK))

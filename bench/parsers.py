@@ -2,7 +2,7 @@
 
 For each format, `read_dimensions` + `strip_metadata` (what an upload runs) over the parser
 corpus's crafted files of that type, its valid base image, and a seeded mutation fuzz run of
-the base (tools/parser_corpus.py: byte flips, truncations, length-field overwrites, splices,
+the base (testkit/parser_corpus.py: byte flips, truncations, length-field overwrites, splices,
 insertions, deletions). Pure Python in this process: no stack, no moto.
 
 - time: the best of 3 calls per file, in µs per KB (files under 1 KB counted as 1 KB: a
@@ -27,7 +27,7 @@ from pathlib import Path
 
 from bench.budgets import Row, at_most, exactly, failed
 from bench.memory import peak as peak_bytes
-from tools import parser_corpus
+from testkit import parser_corpus
 
 SHARED = Path(__file__).resolve().parent.parent / "shared"
 

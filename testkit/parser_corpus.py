@@ -1,5 +1,8 @@
 """The parser corpus: hostile image files, valid base images, and a seeded mutator.
 
+One file: each format's hostile samples sit beside the box, segment and chunk builders they
+use, and the tests and the bench read the corpus as one catalogue.
+
 Shared by the tests (tests/unit/test_image_hardening.py, tests/integration/
 test_hostile_images.py) and the bench (bench/parsers.py); imports nothing from either.
 Everything is deterministic: the same bytes on every run.
@@ -15,7 +18,7 @@ Everything is deterministic: the same bytes on every run.
 - `mutants(data, seed, count)`: byte flips, truncations, length-field overwrites, splices,
   insertions and deletions, biased towards the first KiB, where the structure is.
 
-`python -m tools.parser_corpus` writes the hostile files to tests/corpus/parsers/ (a test
+`python -m testkit.parser_corpus` writes the hostile files to tests/corpus/parsers/ (a test
 checks that the files there are what this module builds).
 """
 

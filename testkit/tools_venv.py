@@ -14,6 +14,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 TOOLS_PYTHON = ROOT / ".venv-tools" / "bin" / "python"
+CHECKS = ROOT / "tests" / "template"  # check_template.py, iam_check.py: the tool venv's scripts
 TIMEOUT = 180  # seconds: the SAM transform, cold, on a slow machine
 
 
@@ -45,10 +46,10 @@ def tools_python_json(*args: str, cwd: Path = ROOT) -> Any:
     return json.loads(result.stdout)
 
 
-# The SAM transform offline (tools/check_template.py's), with parameter defaults overridden.
+# The SAM transform offline (tests/template/check_template.py's), parameter defaults overridden.
 TRANSFORM = """\
 import json, logging, sys
-from check_template import transform  # run with tools/ as the working folder
+from check_template import transform  # run with tests/template/ as the working folder
 from samtranslator.yaml_helper import yaml_parse
 logging.getLogger("samtranslator").setLevel(logging.ERROR)
 template = yaml_parse(open(sys.argv[1]).read())
@@ -62,5 +63,5 @@ print(json.dumps(translated))
 def transformed_template(template: Path, defaults: dict[str, str]) -> dict[str, Any]:
     """`template` through the SAM transform (the tools venv's), parameters at `defaults`."""
     return tools_python_json(
-        "-c", TRANSFORM, str(template.resolve()), json.dumps(defaults), cwd=ROOT / "tools"
+        "-c", TRANSFORM, str(template.resolve()), json.dumps(defaults), cwd=CHECKS
     )  # type: ignore[no-any-return]

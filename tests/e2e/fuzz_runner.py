@@ -1,6 +1,9 @@
 """Generated bad input against the real local stack: `make fuzz` (long, random seed printed)
 and `tests/e2e/test_fuzz.py` (bounded, derandomized).
 
+One file: the four generators share one fuzzer's session, credentials, state snapshots and
+report, and `make fuzz` runs them as one program.
+
 Generators (Hypothesis):
 - REST: schemathesis cases from the repo's `openapi.yaml`, in positive and negative mode,
   each sent with one of several credentials (none, valid, another user's, garbage, expired,
@@ -48,7 +51,7 @@ from devkit.token import make_token
 from testkit import images
 from tools.stack_state import StackProcess, StackReader, StackState, error_lines
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 OPENAPI = ROOT / "openapi.yaml"
 GRAPHQL_SCHEMA = ROOT / "functions" / "graphql" / "schema.graphql"
 USER, OTHER = "fuzz-user", "fuzz-other"
@@ -69,7 +72,7 @@ def rest_document() -> dict[str, Any]:
 def credentials() -> dict[str, dict[str, str]]:
     """Authorization headers by name: the generators pick one per request."""
     now = int(time.time())
-    secret = "not-the-stack-secret-but-long-enough-0123456789"  # noqa: S105 - a wrong key
+    secret = "not-the-stack-secret-but-long-enough-0123456789"  # a wrong key
     return {
         "none": {},
         "valid": {"Authorization": f"Bearer {make_token(USER, 'Fuzz')}"},

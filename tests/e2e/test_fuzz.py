@@ -1,5 +1,5 @@
-"""Generated bad input against the real local stack (tools/fuzz.py holds the generators and
-the checks; `make fuzz` runs the same with more examples and a random seed).
+"""Generated bad input against the real local stack (tests/e2e/fuzz_runner.py holds the
+generators and the checks; `make fuzz` runs the same with more examples and a random seed).
 
 Bounded and deterministic here: Hypothesis derandomized, a fixed number of examples per
 generator. Each generator's run must find no broken expectation: no 5xx, no traceback, every
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tools import fuzz
+from tests.e2e import fuzz_runner as fuzz
 from tools.stack_state import StackProcess, error_lines
 
 # examples per generator: ~200 requests in all, about a minute on this machine kind

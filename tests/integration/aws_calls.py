@@ -30,7 +30,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from testkit import aws_calls as hooks
-from tools.iam_check import reduce_params
+from tests.template.iam_check import reduce_params
 
 INTEGRATION = Path(__file__).resolve().parent
 
@@ -46,7 +46,7 @@ class Call:
     operation: str
     region: str
     host: str
-    params: dict[str, Any]  # tools.iam_check.reduce_params
+    params: dict[str, Any]  # tests.template.iam_check.reduce_params
     test: str  # node id of the test during which it was made
 
 

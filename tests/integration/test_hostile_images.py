@@ -1,7 +1,7 @@
 """Crafted image files (the parser corpus) through the real upload handler, LOCAL and R2.
 
 Each file passes the magic-number and extension checks of its type and has an invalid
-container structure (tools/parser_corpus.py says how): 415 VALIDATION_FAILED `Invalid image
+container structure (testkit/parser_corpus.py says how): 415 VALIDATION_FAILED `Invalid image
 file: ...`, nothing stored, nothing registered.
 """
 
@@ -10,10 +10,10 @@ from __future__ import annotations
 import pytest
 import upload_handler
 
+from testkit import parser_corpus
 from testkit.events import file_upload
 from testkit.invoke import invoke
 from tests.integration.conftest import Stack
-from tools import parser_corpus
 
 HOSTILE = {sample.name: sample for sample in parser_corpus.hostile()}
 

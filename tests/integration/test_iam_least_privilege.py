@@ -6,13 +6,14 @@ API call a handler made was recorded under the function's logical id (`aws_calls
 UpdateItem, DeleteItem or ConditionCheckItem per item on that item's table, a Query of an
 index needs Query on `table/<name>/index/<index>`. Each pair must be allowed by the function's
 statements in the *transformed* template (the SAM transform, offline, as `make
-check-template` runs it: `tools/iam_check.py`), and each granted (action, resource) must be
+check-template` runs it: `tests/template/iam_check.py`), and each granted (action, resource) must be
 used by some call, or be listed in UNUSED_GRANTS_ALLOWED with the reason.
 
 Not checked, and why: calls to Cloudflare R2 (the S3 API, but not AWS: IAM never sees them;
 they are counted and must all be S3 calls); AWS managed policies (logs, X-Ray), which serve
 the Lambda service, not our code: a call only they would allow fails the check. Wildcard
-resources are checked by `tools/iam_check.py` itself (tests/template/test_iam_wildcards.py).
+resources are checked by `tests/template/iam_check.py` itself
+(tests/template/test_iam_wildcards.py).
 Tables are named by their logical ids in the tests (the `stack` fixture), which is how a
 table name maps to `!GetAtt <Table>.Arn` here.
 """
@@ -27,7 +28,13 @@ import pytest
 
 from testkit.tools_venv import tools_python_json
 from tests.integration.aws_calls import SUITE, Call
-from tools.iam_check import DEFAULT_ACCOUNT, Statement, allows, is_aws, required_permissions
+from tests.template.iam_check import (
+    DEFAULT_ACCOUNT,
+    Statement,
+    allows,
+    is_aws,
+    required_permissions,
+)
 
 pytestmark = pytest.mark.tools
 
@@ -75,7 +82,7 @@ UNUSED_GRANTS_ALLOWED: dict[Grant, str] = {
 @pytest.fixture(scope="module")
 def policies() -> dict[str, list[Statement]]:
     """Function logical id -> its inline statements in the transformed template."""
-    script = str(ROOT / "tools" / "iam_check.py")
+    script = str(ROOT / "tests" / "template" / "iam_check.py")
     output = tools_python_json(script, "template.yaml", "--region", REGION, "--account", ACCOUNT)
     functions = output["functions"]
     return {

@@ -1,6 +1,6 @@
 """Check a SAM template the way CloudFormation will see it, offline.
 
-Usage: .venv-tools/bin/python tools/check_template.py [template.yaml] [--region REGION]
+Usage: .venv-tools/bin/python tests/template/check_template.py [template.yaml] [--region REGION]
 
 cfn-lint 1.58 validates SAM resources against the SAM schema only: it no longer runs the SAM
 transform, so it passes a `Runtime: python3.99` or a `BatchSize: 100000` hidden inside a SAM
@@ -10,7 +10,7 @@ function. This check closes that gap in four steps:
 2. the SAM transform (samtranslator) run offline, then cfn-lint on the CloudFormation it
    produces (every error and warning fails the check; informational findings are shown);
 3. IAM wildcards: every IAM grant of the transformed template whose resource is a wildcard
-   must be justified in tools/iam_check.py (an X-Ray write has no resource-level scope; a
+   must be justified in tests/template/iam_check.py (an X-Ray write has no resource-level scope; a
    prefix-matched function name or every stream of the account has no excuse);
 4. `sam validate --lint` on the template itself (SAM-level schema and cfn-lint).
 
@@ -295,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
         if loader.asked:
             print("  note: a managed policy name was not in samtranslator's bundled map")
         report.done(started, lint_translated(translated, args.region), "cfn-lint")
-        started = report.step("3/4 IAM wildcards (tools/iam_check.py) in the transformed template")
+        started = report.step("3/4 IAM wildcards (iam_check.py) in the transformed template")
         wildcards = unjustified_wildcards(translated, args.region, PLACEHOLDER_ACCOUNT)
         for line in wildcards:
             print(f"  ERROR unjustified wildcard: {line}")

@@ -1,9 +1,12 @@
 """Each function's IAM policy as the transformed template grants it, and what an AWS call needs.
 
-Usage: .venv-tools/bin/python tools/iam_check.py [template.yaml] [--region R] [--account A]
+One file: it runs as a script in the tool venv, importing only check_template.py beside it,
+so the action mapping, the policy evaluator and the justified wildcards travel together.
+
+Usage: .venv-tools/bin/python tests/template/iam_check.py [template.yaml] [--region R] [--account A]
 
 prints, as JSON, every Lambda function of the template after the SAM transform (run offline,
-exactly as tools/check_template.py runs it): its handler, the statements of its role's inline
+exactly as check_template.py runs it): its handler, the statements of its role's inline
 policies with every resource resolved to an ARN, and the managed policy ARNs attached. A
 table's ARN uses its logical id as the table name (what `sam local` and the tests name them).
 
@@ -188,7 +191,9 @@ def required_permissions(
         if params.get("Qualifier"):
             name = f"{name.split(':', 1)[0]}:{params['Qualifier']}"
         return [("lambda:InvokeFunction", f"arn:aws:lambda:{region}:{account}:function:{name}")]
-    raise Unsupported(f"no IAM mapping for {service}:{operation}; add one to tools/iam_check.py")
+    raise Unsupported(
+        f"no IAM mapping for {service}:{operation}; add one to tests/template/iam_check.py"
+    )
 
 
 # ------------------------------------------------------------------ the transformed template
@@ -405,7 +410,7 @@ def policies_of(translated: dict[str, Any], region: str, account: str) -> dict[s
 
 
 def translate(template_path: Path, region: str) -> dict[str, Any]:
-    """The SAM transform offline (tools/check_template.py's)."""
+    """The SAM transform offline (check_template.py's, beside this script)."""
     import logging
 
     from check_template import transform  # beside this script; needs the tool venv
@@ -437,7 +442,7 @@ def main(argv: list[str] | None = None) -> int:
     if unjustified:
         print(
             "scope these to exact ARNs, or add the reason they cannot be narrower to "
-            "JUSTIFIED_WILDCARDS / JUSTIFIED_MANAGED_POLICIES in tools/iam_check.py",
+            "JUSTIFIED_WILDCARDS / JUSTIFIED_MANAGED_POLICIES in tests/template/iam_check.py",
             file=sys.stderr,
         )
     return 1 if unjustified else 0

@@ -21,7 +21,7 @@ from testkit.tools_venv import run_tools_python, transformed_template
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
-CHECK = ROOT / "tools" / "check_template.py"
+CHECK = ROOT / "tests" / "template" / "check_template.py"
 CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"  # CloudFront's managed policy
 CDN_OUTPUTS = {"CdnDomainName", "CdnPublicBaseUrl"}
 

@@ -1,6 +1,6 @@
 """No IAM grant of the deployed template reaches further than its ARN, unless it must.
 
-`tools/iam_check.py` lists every wildcard grant of the transformed template (an AWS managed
+`tests/template/iam_check.py` lists every wildcard grant of the transformed template (an AWS managed
 policy counts as one: its resources are `*`) and fails on any its allow-lists do not justify.
 SAM's own defaults are what it catches: `LambdaInvokePolicy` grants `function:<name>*` (any
 function whose name starts with the renditions function's), and a DynamoDB event attaches
@@ -16,7 +16,7 @@ import pytest
 
 from devkit.template import load_template
 from testkit.tools_venv import run_tools_python, transformed_template
-from tools.iam_check import (
+from tests.template.iam_check import (
     DEFAULT_ACCOUNT,
     DEFAULT_REGION,
     JUSTIFIED_MANAGED_POLICIES,
@@ -139,8 +139,8 @@ def test_the_template_check_fails_on_an_unjustified_wildcard(tmp_path: Path) -> 
         (tmp_path / folder).symlink_to(ROOT / folder)
 
     # When `make check-template`'s script and the IAM check run on it
-    check = run_tools_python("tools/check_template.py", str(broad))
-    iam = run_tools_python("tools/iam_check.py", str(broad))
+    check = run_tools_python("tests/template/check_template.py", str(broad))
+    iam = run_tools_python("tests/template/iam_check.py", str(broad))
 
     # Then both fail and name the grant
     assert check.returncode == 1, check.stdout

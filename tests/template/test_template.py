@@ -1,4 +1,4 @@
-"""tools/check_template.py catches what plain cfn-lint and `sam validate --lint` let through.
+"""check_template.py (beside this test) catches what cfn-lint and `sam validate --lint` miss.
 
 cfn-lint 1.58 no longer expands SAM resources, so a bad value inside a SAM function passes
 both; the check runs the SAM transform offline and lints its output. Each test feeds the check
@@ -20,7 +20,7 @@ from testkit.tools_venv import require_tools_python, run_tools_python, tools_pyt
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
-CHECK = ROOT / "tools" / "check_template.py"
+CHECK = ROOT / "tests" / "template" / "check_template.py"
 
 pytestmark = pytest.mark.tools
 
@@ -186,10 +186,10 @@ def test_handler_module_missing_from_code_uri_fails(tmp_path: Path) -> None:
 
 # ------------------------------------------------------------ Tracer: nothing personal in X-Ray
 TRACER_CAPTURE = ("POWERTOOLS_TRACER_CAPTURE_RESPONSE", "POWERTOOLS_TRACER_CAPTURE_ERROR")
-# The SAM transform offline (tools/check_template.py's), then each Lambda function's env.
+# The SAM transform offline (check_template.py's), then each Lambda function's env.
 FUNCTION_ENVIRONMENTS = """\
 import json, logging, sys
-from check_template import transform  # run with tools/ as the working folder
+from check_template import transform  # run with tests/template/ as the working folder
 from samtranslator.yaml_helper import yaml_parse
 logging.getLogger("samtranslator").setLevel(logging.ERROR)
 translated, _ = transform(yaml_parse(open(sys.argv[1]).read()), "eu-west-1")
@@ -205,7 +205,7 @@ def tracer_capture(template: Path) -> dict[str, dict[str, object]]:
     """Each deployed function's Tracer capture settings, as the transformed template sets
     them (Globals merged into each function's own Environment)."""
     environments = tools_python_json(
-        "-c", FUNCTION_ENVIRONMENTS, str(template.resolve()), cwd=ROOT / "tools"
+        "-c", FUNCTION_ENVIRONMENTS, str(template.resolve()), cwd=ROOT / "tests" / "template"
     )
     return {
         name: {setting: env.get(setting) for setting in TRACER_CAPTURE}

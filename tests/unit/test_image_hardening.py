@@ -1,6 +1,9 @@
 """Hardening of the image parsers (issue 9): bounded walks and the allowlist of what is kept.
 
-Hostile files come from the parser corpus (tools/parser_corpus.py, also on disk under
+One file: every parser's bounds and the metadata allowlist are checked against the same hostile
+corpus and file builders, so each format's refusals read side by side.
+
+Hostile files come from the parser corpus (testkit/parser_corpus.py, also on disk under
 tests/corpus/parsers/); secondary images and trailers are real files written by Pillow with
 location data in the part that must go. No timing here: speed is `make bench`'s (bench/
 parsers.py); linearity is checked by counting work, which is deterministic.
@@ -18,7 +21,7 @@ from PIL import Image, ImageCms
 
 from profile_photos.errors import UnsupportedMediaType
 from profile_photos.images import binary, exif, heif, read_dimensions, strip_metadata
-from tools import parser_corpus
+from testkit import parser_corpus
 
 pillow_heif.register_heif_opener()
 
@@ -155,7 +158,7 @@ def test_the_corpus_on_disk_is_what_the_generator_builds() -> None:
     built = {sample.file_name: sample.data for sample in parser_corpus.hostile()}
 
     assert {name: data for name, data in on_disk.items() if name in built} == built
-    assert set(built) <= set(on_disk), "run: python -m tools.parser_corpus"
+    assert set(built) <= set(on_disk), "run: python -m testkit.parser_corpus"
 
 
 def test_overlapping_heic_metadata_items_are_refused_before_anything_is_blanked() -> None:
