@@ -1,6 +1,10 @@
 """Cold init as deployed: fresh python3.13 processes importing the shipped handler and serving
 one event, beside two anchors measured in the same run.
 
+One file: the section follows one measurement from the built targets through the interleaved
+fresh processes to the judged rows and the import-time profile of the slow targets, all over
+the same `Target` and `State`.
+
 Each process is `python3.13 -I -S -B bench/cold_child.py`: no site-packages, no PYTHON*
 variables, no bytecode written, sys.path = the function's built folder + its built layers
 (the template's, in order) + the standard library (as tools/check_build.sh and Lambda).

@@ -1,5 +1,8 @@
 """Renditions (issue 11): what a view costs in bytes, time, memory and money.
 
+One file: the section's five measurements share its corpus (rendered once per run) and its
+child processes' environment, and its rows are judged together.
+
 Pure Pillow in this process plus a few child processes: no stack, no moto.
 
 - **corpus**: camera-sized photos generated here (`testkit.images.photographic`: a colour

@@ -1,5 +1,8 @@
 """`make sam-api`: the local stack's backing services for SAM CLI's own emulator.
 
+One file: `make sam-api`'s one command, the backing services it starts and how SAM's containers
+are pointed at them, read together by whoever runs it.
+
 `sam local start-api` / `sam local invoke` run each function in a Lambda container, but
 bring no DynamoDB, no stream triggers and no object store. This mode provides them on
 127.0.0.1 and points the containers at them:

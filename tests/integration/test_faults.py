@@ -1,5 +1,8 @@
 """Fault injection: every operation, every call it makes, every way that call fails.
 
+One file: one matrix (operations x recorded calls x ways to fail) and the assertions each cell
+must meet; faults_matrix.py holds the recording and injection.
+
 For each operation (a row of `OPERATIONS`) and provider, a clean run is recorded first
 (`faults_matrix.recording`: the AWS calls through botocore hooks, LOCAL file operations
 through an audit hook). Then each recorded call fails in each of its ways, once, on a fresh

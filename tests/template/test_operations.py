@@ -1,5 +1,8 @@
 """Operations in the template: alarms, their topic, the dashboard, safe deploys, the runbook.
 
+One file: alarms, their topic, the dashboard, safe deploys and the runbook are one operational
+contract derived from the same template resources.
+
 Every set is derived from the template itself (each SQS queue used as an OnFailure
 destination, each function with a stream event, each function, each table, each API), so a
 resource added without its alarms, its canary wiring, its dashboard entry or its runbook

@@ -1,5 +1,8 @@
 """Image contents: header dimensions, the decompression-bomb limit, and metadata stripping.
 
+One file: dimensions, the decompression-bomb limit and stripping are checked on the same real
+images of every format, built here once.
+
 Every file is a real image written by Pillow / pillow-heif; "clean" is judged by Pillow
 re-reading the stripped bytes, and "lossless" by decoding both files to the same pixels.
 """

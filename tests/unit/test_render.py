@@ -1,5 +1,8 @@
 """images.render: what a viewer of each rendition sees, for every kind of original.
 
+One file: each property of a rendition (size, orientation, colour, alpha, frames, HEIC,
+refusals) is checked through the one `render` call on originals built here once.
+
 Images are made here with Pillow (and pillow-heif), most of them small; one 4000x3000 JPEG
 as a phone writes it (orientation 6, GPS, XMP, an Adobe RGB profile) is built once.
 """

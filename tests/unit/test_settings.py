@@ -1,5 +1,8 @@
 """Settings from the environment: documented defaults, and one error naming every bad value.
 
+One file: every variable's default, parsing and refusal against the one settings builder, so a
+new variable's tests sit beside the others'.
+
 An operator sees a `SettingsError` when a function refuses to start; its message must name
 each variable to fix, all at once.
 """

@@ -1,5 +1,8 @@
 """Signed URL tokens: HS256 only, bound to one `bucket/path`, one operation and an expiry.
 
+One file: the one token format's round trip and every refusal, each against the contract's
+messages, read as one table of cases.
+
 Every refusal is a 403 FORBIDDEN; the contract fixes two messages exactly (`Token has
 expired`, `Token verification failed: Invalid token signature`) and the prefix of the rest.
 """

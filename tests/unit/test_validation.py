@@ -1,5 +1,8 @@
 """Upload validation: size, MIME type, file extension and magic number agree on one type.
 
+One file: the validation matrix (size, MIME type, extension, magic number) is one set of
+parametrized tables over the one `validate` call.
+
 What a client sees for each case: the stored content type and extension when accepted, and
 the HTTP status plus the exact message when refused.
 """

@@ -1,6 +1,9 @@
 """`ProfilePhotosClient`: uploads that stream and survive flaky networks, cached signed URLs,
 and the GraphQL management operations, over one `requests.Session`.
 
+One file: the SDK's single client class and its retry policy, kept together for readers of the
+public API.
+
 Uploads. A file up to `multipart_limit` bytes goes as one streamed multipart request
 (requests-toolbelt's `MultipartEncoder`: the file is read in chunks as it is sent, never
 held in memory). A bigger file, or one the platform refuses with 413, goes through the
