@@ -48,6 +48,8 @@ from bench import (  # noqa: E402
     bombs,
     budgets,
     cold,
+    cold_importtime,
+    cold_rows,
     decode,
     history,
     layer,
@@ -179,11 +181,11 @@ def main(argv: list[str] | None = None) -> int:
             if "cold" in wanted:
                 with section("cold"):
                     result = cold.measure(interpreter, endpoint, args.cold_runs, workdir, progress)
-                    sections["cold"] = cold.rows(result)
-                    slow = cold.slow_targets(result, sections["cold"])
+                    sections["cold"] = cold_rows.rows(result)
+                    slow = cold_rows.slow_targets(result, sections["cold"])
                     if slow:
                         progress(f"cold: -X importtime for {', '.join(slow)}")
-                        importtimes = cold.importtime_report(
+                        importtimes = cold_importtime.importtime_report(
                             interpreter, endpoint, result, slow, workdir
                         )
                 cold.State(endpoint, workdir).reset()  # the later sections start clean
@@ -235,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\n{costs}")
     if importtimes:
         print(f"\n{IMPORTTIME_TITLE}:")
-        print(cold.render_importtime(importtimes))
+        print(cold_importtime.render_importtime(importtimes))
     for row in budgets.misses(rows):
         if row.status == budgets.FAILED:
             print(f"\nFAILED: {row.metric}: {row.notes}")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench import budgets, cold, renditions
+from bench import budgets, cold_importtime, renditions
 
 IMPORTTIME_TITLE = "Where the cold-start time goes (python -X importtime, median of 3 processes)"
 
@@ -73,5 +73,5 @@ def render_markdown(payload: dict[str, Any]) -> str:
         parts += ["", costs]
     if payload.get("importtime"):
         parts += ["", f"{IMPORTTIME_TITLE}:", "", "```"]
-        parts += [cold.render_importtime(payload["importtime"]), "```"]
+        parts += [cold_importtime.render_importtime(payload["importtime"]), "```"]
     return "\n".join(parts)

@@ -213,7 +213,7 @@ def test_a_graphql_answer_with_errors_is_not_a_sample():
 
 
 def test_cold_rows_judge_each_function_against_a_and_its_floor():
-    from bench import cold
+    from bench import cold, cold_rows
 
     result = cold.ColdResult([])
     result.runs[cold.ANCHOR] = [_cold_run(100), _cold_run(100), _cold_run(300)]
@@ -225,7 +225,7 @@ def test_cold_rows_judge_each_function_against_a_and_its_floor():
             result.datagrams[key] = 3
     result.runs[cold.floor_key("UploadFunction", "LOCAL")] = [_cold_run(120, status="floor")]
     result.runs[cold.handler_key("UploadFunction", "R2")] = [_cold_run(150, aws_ms=30.0)]
-    by_metric = {row.metric: row for row in cold.rows(result)}
+    by_metric = {row.metric: row for row in cold_rows.rows(result)}
     fetch = by_metric["signed fetch (LOCAL): cold init / A"]
     assert fetch.value == pytest.approx(1.5)  # 150 ms over A's median of 100 ms
     assert fetch.status == NOT_MET  # <= 0.8x A in LOCAL
@@ -241,11 +241,11 @@ def test_cold_rows_judge_each_function_against_a_and_its_floor():
 
 
 def test_a_process_without_tracing_or_segments_fails_the_checks():
-    from bench import cold
+    from bench import cold, cold_rows
 
     result = cold.ColdResult([cold.Target(cold.ANCHOR, cold.ANCHOR, "R2", [], {})])
     result.runs[cold.ANCHOR] = [_cold_run(100, tracing=False)]
-    by_metric = {row.metric: row for row in cold.rows(result)}
+    by_metric = {row.metric: row for row in cold_rows.rows(result)}
     assert by_metric["processes whose Tracer was disabled (A and functions)"].status == NOT_MET
     assert by_metric["functions whose first event sent no X-Ray segment"].status == NOT_MET
     # no function ran: their rows failed to measure, they do not pass
