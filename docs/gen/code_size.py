@@ -14,8 +14,8 @@ SUPPORT = {
     "devstack": "the local stack: API Gateway, Lambda workers, streams, moto, Swagger UI",
     "ops": "operator tools: redrive, R2 lifecycle and CORS",
     "bench": "make bench: cold starts, requests, warm time, memory, renditions, hostile files",
-    "testkit": "test images, sample events, the in-process invoker, the AWS-call recorder",
-    "tools": "template, build and IAM checks, fuzz and load runners, the event generator",
+    "testkit": "test images, sample events, the parser corpus, the invoker, the AWS-call recorder",
+    "tools": "the build and its import check, the load runner, the event generator, SAM local",
 }
 
 
