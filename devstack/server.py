@@ -69,6 +69,7 @@ LOCAL_ROUTES = {
     "/": ("GET", "HEAD"),
     "/openapi.json": ("GET", "HEAD"),
     "/docs": ("GET", "HEAD"),
+    "/favicon.ico": ("GET", "HEAD"),  # what a browser asks for by itself: the page's icon
     "/dev/token": ("POST",),
 }
 
@@ -258,6 +259,8 @@ class RequestHandler(BaseHTTPRequestHandler):
             self.openapi()
         elif path == "/docs" or path.startswith("/docs/"):
             self.docs(path.removeprefix("/docs").removeprefix("/"))
+        elif path == "/favicon.ico":
+            self.web_file("favicon.svg")
         else:
             self.web_file("index.html" if path == "/" else path.removeprefix("/web/"))
         log.info("%s %s -> local stack", method, path)

@@ -87,7 +87,7 @@ def processes_using(data_dir: Path) -> list[int]:
 
 STACK_URLS: set[str] = set()  # every RunningStack's base URL
 # the local stack's own routes (devstack.server): not part of the deployed API's document
-LOCAL_ONLY = ("/", "/docs", "/openapi.json", "/dev/token")
+LOCAL_ONLY = ("/", "/docs", "/openapi.json", "/dev/token", "/favicon.ico")
 
 
 def check_against_openapi(request: requests.PreparedRequest, response: requests.Response) -> None:

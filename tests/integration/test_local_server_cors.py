@@ -132,6 +132,11 @@ def test_the_page_and_its_files_are_served_and_nothing_else(serve: Callable[...,
         served = requests.get(f"{server.url}/web/{file.name}", timeout=10)
         assert served.status_code == 200, file.name
         assert served.content == file.read_bytes()
+    # the icon a browser asks for by itself is there, so no page load logs a 404
+    icon = requests.get(f"{server.url}/favicon.ico", timeout=10)
+    assert icon.status_code == 200
+    assert icon.headers["Content-Type"] == "image/svg+xml"
+    assert icon.content == (WEB_DIR / "favicon.svg").read_bytes()
     for bad in ("../README.md", "%2e%2e/README.md", ".hidden", "nope.js", "a/b.js"):
         refused = requests.get(f"{server.url}/web/{bad}", timeout=10)
         assert refused.status_code == 404, bad
