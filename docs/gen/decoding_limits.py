@@ -13,11 +13,7 @@ from typing import Any
 
 import yaml
 
-try:  # mkdocs loads this file by path, with its folder on sys.path
-    import bench_tables
-    import template_parameters
-except ModuleNotFoundError:  # imported by name from the repository root (the tests)
-    from docs.gen import bench_tables, template_parameters
+from docs.gen import bench_tables, template_parameters  # installed with the project (make venv)
 
 HOSTILE = "hostile files"
 MIB = 1024 * 1024

@@ -15,24 +15,15 @@ from typing import Any
 
 from mkdocs.exceptions import PluginError
 
-try:  # mkdocs loads this file by path, with its folder on sys.path for the duration
-    import bench_tables
-    import code_size
-    import config_reference
-    import decoding_limits
-    import graphql_reference
-    import rest_reference
-    import template_parameters
-except ModuleNotFoundError:  # imported by name from the repository root (the tests)
-    from docs.gen import (
-        bench_tables,
-        code_size,
-        config_reference,
-        decoding_limits,
-        graphql_reference,
-        rest_reference,
-        template_parameters,
-    )
+from docs.gen import (
+    bench_tables,
+    code_size,
+    config_reference,
+    decoding_limits,
+    graphql_reference,
+    rest_reference,
+    template_parameters,
+)
 
 MARKER = re.compile(r"<!--\s*generated:\s*([a-z-]+)\s*-->")
 GENERATORS: dict[str, Callable[[], str]] = {

@@ -1,5 +1,4 @@
-"""Lambda: `POST /api/storage/profile-photo/{upload,upload-url,complete}` (JWT): a multipart
-upload, or a direct upload's announce and register; each honours `Idempotency-Key`."""
+"""Lambda: POST /api/storage/profile-photo/{upload,upload-url,complete}, JWT, Idempotency-Key."""
 
 from typing import Any
 

@@ -36,7 +36,7 @@ from typing import Any
 import boto3
 import yaml
 from cfnlint.api import ManualArgs, lint_file
-from iam_check import unjustified_wildcards  # beside this script (sys.path[0] when run)
+from iam_check import unjustified_wildcards  # the sibling script (both run in the tool venv)
 from samtranslator.parser.parser import Parser
 from samtranslator.public.exceptions import InvalidDocumentException
 from samtranslator.translator.translator import Translator
