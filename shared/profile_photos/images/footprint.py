@@ -32,7 +32,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from profile_photos.errors import UnsupportedMediaType
-from profile_photos.images import check_dimensions, heif, jpeg, read_dimensions
+from profile_photos.images import check_dimensions, jpeg, read_dimensions
 from profile_photos.images.binary import Malformed, uint
 
 __all__ = [
@@ -89,7 +89,11 @@ class Price:
 
 def price(data: bytes, content_type: str) -> Price:
     """The price of decoding `data`'s primary image, from its header."""
-    width, height = read_dimensions(data, content_type)
+    return _price(data, content_type, *read_dimensions(data, content_type))
+
+
+def _price(data: bytes, content_type: str, width: int, height: int) -> Price:
+    """`price`, for a header already read (`width` x `height`)."""
     pixels = width * height
     if content_type == "image/jpeg":
         return _jpeg(data)
@@ -103,7 +107,6 @@ def price(data: bytes, content_type: str) -> Price:
     if content_type == "image/gif":
         return Price(int(pixels * GIF))
     if content_type in ("image/heic", "image/heif"):
-        heif.dimensions(data)  # the same structure walk as every other read of the file
         return Price(int(pixels * HEIF))
     raise UnsupportedMediaType(f"Cannot read the contents of {content_type} files")
 
@@ -113,7 +116,7 @@ def check(data: bytes, content_type: str, limit: int) -> None:
     it would take more than `limit` bytes or `MAX_SCAN_BLOCKS` coefficient blocks."""
     width, height = read_dimensions(data, content_type)
     check_dimensions(width, height)
-    cost = price(data, content_type)
+    cost = _price(data, content_type, width, height)
     if cost.scan_blocks > MAX_SCAN_BLOCKS:
         raise UnsupportedMediaType(
             f"Invalid image file: its scans decode {cost.scan_blocks / 1e6:.1f} million "
