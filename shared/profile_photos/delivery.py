@@ -182,8 +182,8 @@ def accept_signed_put(services: Services, request: SignedPut, now: int) -> Store
 def _check_grant_open(user_id: str, upload_id: str, path: str) -> None:
     """Refuse a PUT for a grant that has taken its file (claimed by a `complete`, which may
     have completed it) or no longer exists."""
-    grant = grants.find_grant(user_id, upload_id)
-    if grant is None or grant.file_key != path:
-        raise NotFound(grants.UPLOAD_NOT_FOUND)
-    if grant.completed_at is not None or grant.claimed_at is not None:
+    refused = grants.taken(grants.find_grant(user_id, upload_id), path)
+    if isinstance(refused, NotFound):
+        raise refused
+    if refused is not None:
         raise Conflict(UPLOAD_RECEIVED)

@@ -46,7 +46,6 @@ from urllib.parse import quote, unquote
 
 from profile_photos.auth import Identity
 from profile_photos.errors import (
-    Conflict,
     DependencyUnavailable,
     NotFound,
     ServiceError,
@@ -59,7 +58,7 @@ from profile_photos.ratelimit import Allowance, cost_of
 from profile_photos.services import Services
 from profile_photos.signing import SignedUrl
 from profile_photos.store import grants, photos
-from profile_photos.store.grants import UPLOAD_CLAIMED, UPLOAD_COMPLETED, UPLOAD_NOT_FOUND
+from profile_photos.store.grants import UPLOAD_NOT_FOUND
 from profile_photos.store.records import Photo, UploadGrant
 from profile_photos.store.storage import STAGING_PREFIX, USER_ASSETS
 from profile_photos.times import iso_ms
@@ -283,14 +282,8 @@ def complete_direct_upload(
 def _missing_staged_object(user_id: str, upload_id: str, file_key: str) -> ServiceError:
     """Why there is nothing to complete: no such grant, a completed or claimed one, or no PUT
     yet."""
-    grant = grants.find_grant(user_id, upload_id)
-    if grant is None or grant.file_key != file_key:
-        return NotFound(UPLOAD_NOT_FOUND)
-    if grant.completed_at is not None:
-        return Conflict(UPLOAD_COMPLETED)
-    if grant.claimed_at is not None:  # its file was taken by a complete that did not finish
-        return Conflict(UPLOAD_CLAIMED)
-    return NotFound(UPLOAD_NOT_RECEIVED)
+    refused = grants.taken(grants.find_grant(user_id, upload_id), file_key)
+    return refused or NotFound(UPLOAD_NOT_RECEIVED)
 
 
 def remembered(result: StoredPhoto | DirectUpload) -> dict[str, Any]:

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from pynamodb.exceptions import PynamoDBException, UpdateError
 
-from profile_photos.errors import Conflict, DependencyUnavailable, NotFound
+from profile_photos.errors import Conflict, DependencyUnavailable, NotFound, ServiceError
 from profile_photos.store.models import UploadGrantModel
 from profile_photos.store.records import UploadGrant
 from profile_photos.store.users import refused_by_condition
@@ -79,6 +79,18 @@ def delete_grant(grant: UploadGrant) -> None:
         raise DependencyUnavailable("Upload could not be deleted, retry") from exc
 
 
+def taken(grant: UploadGrant | None, file_key: str) -> ServiceError | None:
+    """Why `grant` can no longer take the file at `file_key`: not found (no grant for that
+    key), completed, or claimed by a `complete`; None while it is open."""
+    if grant is None or grant.file_key != file_key:
+        return NotFound(UPLOAD_NOT_FOUND)
+    if grant.completed_at is not None:
+        return Conflict(UPLOAD_COMPLETED)
+    if grant.claimed_at is not None:
+        return Conflict(UPLOAD_CLAIMED)
+    return None
+
+
 def claim_grant(user_id: str, upload_id: str, file_key: str, now: int) -> None:
     """Take the grant's staged file for one check: one conditional UpdateItem, on condition
     that the grant exists for `file_key`, is not completed and was not claimed before.
@@ -100,12 +112,7 @@ def claim_grant(user_id: str, upload_id: str, file_key: str, now: int) -> None:
     except UpdateError as exc:
         if not refused_by_condition(exc):
             raise DependencyUnavailable("Upload could not be read") from exc
-        grant = find_grant(user_id, upload_id)
-        if grant is None or grant.file_key != file_key:
-            raise NotFound(UPLOAD_NOT_FOUND) from exc
-        if grant.completed_at is not None:
-            raise Conflict(UPLOAD_COMPLETED) from exc
-        raise Conflict(UPLOAD_CLAIMED) from exc
+        raise taken(find_grant(user_id, upload_id), file_key) or Conflict(UPLOAD_CLAIMED) from exc
     except PynamoDBException as exc:
         raise DependencyUnavailable("Upload could not be read") from exc
 
