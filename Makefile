@@ -151,12 +151,12 @@ deploy: build ## sam deploy to an environment: make deploy ENV=dev|prod (default
 	$(TOOLS)/bin/sam deploy --config-env $(ENV)
 
 # Generated bad input and load, both against a local stack of their own on loopback
-# (tests/e2e/fuzz_runner.py, tools/load.py; short versions of both run in `make test`).
+# (tests/e2e/fuzz_runner.py, tests/e2e/load_runner.py; short versions of both run in `make test`).
 fuzz: venv ## generated bad input vs a fresh local stack (random seed printed; SEED=n replays, EXAMPLES=n per generator)
 	$(PY) -m tests.e2e.fuzz_runner $(if $(SEED),--seed $(SEED)) $(if $(EXAMPLES),--examples $(EXAMPLES))
 
 load: venv ## USERS simulated users for DURATION seconds on a local stack (DATA_DIR: a running one), invariants checked, JSON in bench/results
-	$(PY) -m tools.load --users $(or $(USERS),8) --duration $(or $(DURATION),60) $(if $(DATA_DIR),--data-dir $(DATA_DIR)) $(if $(SOAK),--soak $(SOAK))
+	$(PY) -m tests.e2e.load_runner --users $(or $(USERS),8) --duration $(or $(DURATION),60) $(if $(DATA_DIR),--data-dir $(DATA_DIR)) $(if $(SOAK),--soak $(SOAK))
 
 bench: venv tools ## cold start (R2 and LOCAL, tracing on), requests, warm, memory, layer size vs budgets (~6 min)
 	$(PY) -m bench

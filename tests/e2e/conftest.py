@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from testkit.openapi import OpenApi
-from tools.stack_state import StackProcess
+from testkit.stack_state import StackProcess
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent

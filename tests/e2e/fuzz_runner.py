@@ -49,7 +49,7 @@ from hypothesis import strategies as st
 
 from devkit.token import make_token
 from testkit import images
-from tools.stack_state import StackProcess, StackReader, StackState, error_lines
+from testkit.stack_state import StackProcess, StackReader, StackState, error_lines
 
 ROOT = Path(__file__).resolve().parents[2]
 OPENAPI = ROOT / "openapi.yaml"

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from testkit.stack_state import StackProcess, error_lines
 from tests.e2e import fuzz_runner as fuzz
-from tools.stack_state import StackProcess, error_lines
 
 # examples per generator: ~200 requests in all, about a minute on this machine kind
 EXAMPLES = {"rest": 60, "uploads": 40, "paths": 40, "graphql": 60}

@@ -25,7 +25,7 @@ def test_a_short_load_run_keeps_every_invariant(tmp_path: Path) -> None:
         [
             sys.executable,
             "-m",
-            "tools.load",
+            "tests.e2e.load_runner",
             "--users",
             "3",
             "--duration",

@@ -1,7 +1,7 @@
 """What a running local stack holds, read from outside it: every table through the embedded
 DynamoDB's endpoint (boto3, `$DEV_DATA_DIR/devstack.json` names it) and every stored file
 under `$DEV_DATA_DIR/object-storage`. Shared by `tests.e2e.fuzz_runner` (the data a rejected
-request must leave unchanged) and `tools.load` (the invariants at the end of a run)."""
+request must leave unchanged) and `tests.e2e.load_runner` (the invariants at the end of a run)."""
 
 from __future__ import annotations
 
