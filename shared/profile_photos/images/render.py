@@ -5,7 +5,7 @@
 - **never upscaled**: an original smaller than a side is rendered at its own size;
 - **upright**: the EXIF orientation (or XMP `tiff:Orientation`, as Pillow's `getexif` reads
   it) is applied with the same eight transpositions as `ImageOps.exif_transpose`. HEIC/HEIF
-  arrive upright already: pillow-heif applies `irot`/`imir` and resets the orientation to 1;
+  arrive upright already: pi-heif applies `irot`/`imir` and resets the orientation to 1;
 - **sRGB**: an embedded ICC profile (RGB, grey or CMYK) is converted to sRGB by LittleCMS
   (`ImageCms`, perceptual intent). A profile LittleCMS cannot read, or one whose colour
   space does not fit the pixels, is ignored, as browsers do. Without a profile the pixels
@@ -55,9 +55,9 @@ while decoding (not an image, truncated, corrupt, over the cap) raises
 `UnsupportedMediaType("Image could not be decoded: <why>")`; a `MemoryError` is not a
 property of the file and propagates as it is.
 
-Pillow (and pillow-heif, registered once, on the first HEIC/HEIF) is imported by this module
-only: `profile_photos.images` itself stays standard-library, so the functions that upload
-and serve photos never load it.
+Pillow (and the decode-only pi-heif, registered once, on the first HEIC/HEIF) is imported by
+this module only: `profile_photos.images` itself stays standard-library, so the functions
+that serve photos never load it.
 """
 
 from __future__ import annotations
@@ -140,7 +140,7 @@ def check(data: bytes, content_type: str, *, memory_limit: int = footprint.DEFAU
     GIF and WebP: the whole first frame loaded. JPEG (MPO and Ultra HDR included: the
     primary image): every scan entropy-decoded, but at libjpeg's 1/8 DCT scale (`draft`), so
     a 12 MP photo is reconstructed at 0.2 MP. HEIC/HEIF: the primary image decoded by
-    pillow-heif. All within the pixel cap, and only once `footprint.check` has priced the
+    pi-heif. All within the pixel cap, and only once `footprint.check` has priced the
     decode within `memory_limit` bytes and the scan work limit. Raises
     `UnsupportedMediaType("Image could not be decoded: <why>")`, or the price's refusal.
     """
@@ -209,7 +209,7 @@ def _decoding() -> Iterator[None]:
     try:
         with warnings.catch_warnings():
             # a flaw Pillow decodes past (corrupt Exif, bad APNG header) is no log line on stderr
-            warnings.filterwarnings("ignore", module=r"(PIL|pillow_heif)(\.|$)")
+            warnings.filterwarnings("ignore", module=r"(PIL|pi_heif|pillow_heif)(\.|$)")
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             yield
     except (UnsupportedMediaType, MemoryError):
@@ -251,10 +251,10 @@ def _open(data: bytes, content_type: str) -> Image.Image:
 
 @cache
 def _register_heif() -> None:
-    import pillow_heif  # only for HEIC/HEIF originals
+    import pi_heif  # only for HEIC/HEIF originals; decode-only (no HEVC encoder shipped)
 
     # The primary image only: thumbnails, depth maps and auxiliary images are never used.
-    pillow_heif.register_heif_opener(thumbnails=False, depth_images=False, aux_images=False)
+    pi_heif.register_heif_opener(thumbnails=False, depth_images=False, aux_images=False)
 
 
 def _draft(image: Image.Image, size: tuple[int, int]) -> None:
