@@ -74,7 +74,7 @@ from PIL import ExifTags, Image, ImageCms, JpegImagePlugin, UnidentifiedImageErr
 from profile_photos.errors import UnsupportedMediaType
 from profile_photos.images import MAX_PIXELS, check_dimensions, footprint
 
-__all__ = ["METHOD", "QUALITY", "SIDES", "Rendition", "check", "decode", "render"]
+__all__ = ["METHOD", "QUALITY", "SIDES", "Rendition", "check", "decode", "render", "upright_size"]
 
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS
 
@@ -149,6 +149,16 @@ def check(data: bytes, content_type: str, *, memory_limit: int = footprint.DEFAU
         with _decoding():
             _open(data, content_type).verify()  # a verified file must be opened anew
     decode(data, content_type, longest_side=1).close()
+
+
+def upright_size(data: bytes, content_type: str) -> tuple[int, int]:
+    """(width, height) of the image as it is shown: its orientation applied. From the header
+    (no pixel decoded); for a file `check` accepted. A user's crop box is in these pixels."""
+    with _decoding():
+        image = _open(data, content_type)
+        width, height = image.size
+        swapped = _orientation(image) in _SWAPS_SIDES
+    return (height, width) if swapped else (width, height)
 
 
 def render(
