@@ -24,6 +24,8 @@ import struct
 
 from PIL import Image
 
+from testkit import images
+
 SIDE = 10_000  # 10000 x 10000 = the 100 MP cap
 
 
@@ -140,10 +142,7 @@ def webp_still(side: int = SIDE, alpha: bool = True) -> bytes:
 def heic(side: int = SIDE, grid: bool = False) -> bytes:
     """A HEIC of `side` x `side` (pillow-heif's encoder: a single coded image, or, with
     `grid`, the 512 px tiles phones write, through libheif's tiled encoding)."""
-    import pillow_heif
-
-    pillow_heif.register_heif_opener()
     options: dict[str, object] = {"quality": 10}
     if grid:
         options["tile_size"] = 512  # pillow-heif >= 1.x: encode as a grid of tiles
-    return _save(_flat("RGB", (side, side)), "HEIF", **options)
+    return images.heic(_flat("RGB", (side, side)), **options)

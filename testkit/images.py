@@ -1,6 +1,10 @@
 """Real, small images built in memory with Pillow and pillow-heif, for every test layer
 (unit, integration, e2e) and for the sample events (`testkit.events`).
 
+HEIC files are written through pillow-heif's own API (`heic`), never by registering it as
+Pillow's HEIF plugin: the imaging layer ships the decode-only pi-heif, and a test process
+that had pillow-heif registered could decode a HEIC with it instead of with what ships.
+
 Every builder is deterministic (same bytes on every run and machine with the same library
 versions) and cached, so a test may call it as often as it likes. The picture is a 16x12
 RGB gradient: small enough to keep fixtures cheap, real enough that each file decodes.
@@ -23,9 +27,7 @@ def _picture() -> Image.Image:
 
 
 def _encode(fmt: str, **options: object) -> bytes:
-    buffer = io.BytesIO()
-    _picture().save(buffer, fmt, **options)
-    return buffer.getvalue()
+    return encode(_picture(), fmt, **options)
 
 
 @functools.cache
@@ -57,9 +59,6 @@ def bmp_bytes() -> bytes:
 @functools.cache
 def heic_bytes() -> bytes:
     """An HEVC-coded HEIF image as iPhones write it (`ftyp` major brand `heic`)."""
-    import pillow_heif
-
-    pillow_heif.register_heif_opener()
     return _encode("HEIF", quality=90)
 
 
@@ -71,7 +70,7 @@ def heif_bytes() -> bytes:
     nothing else (AVIF, which is AV1 in the same container, is not HEIF anyway). So this is
     `heic_bytes()` with its `ftyp` box re-branded: major brand `mif1`, and every HEVC brand
     in the compatible list replaced by `miaf`. Every other byte is untouched, so the file
-    still decodes (pillow-heif opens it) and has the generic-HEIF signature some cameras
+    still decodes (pi-heif opens it) and has the generic-HEIF signature some cameras
     and converters produce.
     """
     data = bytearray(heic_bytes())
@@ -236,12 +235,23 @@ def photographic(width: int, height: int, seed: int = 0) -> Image.Image:
 
 
 def encode(image: Image.Image, fmt: str, **options: object) -> bytes:
+    """`image` written as `fmt` (a Pillow format name; "HEIF" goes through `heic`)."""
     if fmt == "HEIF":
-        import pillow_heif
-
-        pillow_heif.register_heif_opener()
+        return heic(image, **options)
     buffer = io.BytesIO()
     image.save(buffer, fmt, **options)
+    return buffer.getvalue()
+
+
+def heic(image: Image.Image, **options: object) -> bytes:
+    """`image` as an HEVC-coded HEIC, written by pillow-heif's own writer (`from_pillow`):
+    the options are those of Pillow's `save` with pillow-heif (`quality`, `exif`, `xmp`,
+    `icc_profile`, `enc_params`, `tile_size`...), and pillow-heif is not registered as
+    Pillow's HEIF opener, so what decodes the file in a test is pi-heif, as in the service."""
+    import pillow_heif  # dev-only: its wheels bundle the x265 encoder (GPL), never shipped
+
+    buffer = io.BytesIO()
+    pillow_heif.from_pillow(image).save(buffer, **options)
     return buffer.getvalue()
 
 

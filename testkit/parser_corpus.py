@@ -25,7 +25,6 @@ checks that the files there are what this module builds).
 from __future__ import annotations
 
 import functools
-import io
 import random
 import sys
 import zlib
@@ -404,10 +403,10 @@ def hostile() -> tuple[Sample, ...]:
 @functools.cache
 def bases() -> dict[str, bytes]:
     """content type -> a valid image with metadata (GPS Exif, XMP, comment, ICC), 160x120."""
-    import pillow_heif
     from PIL import Image, ImageCms
 
-    pillow_heif.register_heif_opener()
+    from testkit import images
+
     rng = random.Random(9)  # noqa: S311 - pixels, not keys
     width, height = 160, 120
     image = Image.new("RGB", (width, height))
@@ -426,9 +425,7 @@ def bases() -> dict[str, bytes]:
     icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
 
     def encode(fmt: str, **options: object) -> bytes:
-        buffer = io.BytesIO()
-        image.save(buffer, fmt, **options)
-        return buffer.getvalue()
+        return images.encode(image, fmt, **options)
 
     return {
         "image/jpeg": encode(

@@ -1,12 +1,14 @@
 """Real-world image corpora: the test images Pillow and pillow-heif ship in their sdists.
 
 `images(name)` gives every file of one corpus's test-image folder, downloaded once from the
-package index by name and version (`pip download --no-binary`, the version ImagingLayer pins
-in layers/imaging/requirements.txt), checked against the sha256 pinned here, and extracted
-under `.cache/corpora/` (ignored by git; `make clean` removes it). A version bump without a
-new pin fails with the hash to pin. The cache is shared by every pytest-xdist worker (and
-every checkout's concurrent run): one process at a time downloads and extracts, under a file
-lock, and the others then find the folder complete.
+package index by name and version (`pip download --no-binary`; Pillow at the version
+ImagingLayer pins in layers/imaging/requirements.txt, pillow-heif at the version
+requirements-dev.txt pins: the layer decodes HEIC with pi-heif, a decode-only build of the
+same source, and pillow-heif's sdist holds the test images), checked against the sha256
+pinned here, and extracted under `.cache/corpora/` (ignored by git; `make clean` removes
+it). A version bump without a new pin fails with the hash to pin. The cache is shared by
+every pytest-xdist worker (and every checkout's concurrent run): one process at a time
+downloads and extracts, under a file lock, and the others then find the folder complete.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from filelock import FileLock
 ROOT = Path(__file__).resolve().parents[2]
 CACHE = ROOT / ".cache" / "corpora"
 REQUIREMENTS = ROOT / "layers" / "imaging" / "requirements.txt"
+DEV_REQUIREMENTS = ROOT / "requirements-dev.txt"
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,7 @@ class Corpus:
     package: str  # as on the index and in the requirements file
     folder: str  # the test-image folder inside the sdist's top directory
     sha256: dict[str, str]  # version -> the sdist's sha256
+    requirements: Path = REQUIREMENTS  # the file that pins its version
 
 
 CORPORA = {
@@ -44,28 +48,35 @@ CORPORA = {
         "pillow-heif",
         "tests/images",
         {"1.8.1": "521ebffb8a181d56c3904e5a61f20903edee0d9d3275967b8fb345f866215c06"},
+        DEV_REQUIREMENTS,
     ),
 }
 
 
-def pinned_version(package: str) -> str:
-    for line in REQUIREMENTS.read_text().splitlines():
+def pinned_version(package: str, requirements: Path = REQUIREMENTS) -> str:
+    for line in requirements.read_text().splitlines():
         name, _, version = line.split("#", 1)[0].strip().partition("==")
         if name.strip().lower() == package:
             return version.strip()
-    raise LookupError(f"{package} is not pinned in {REQUIREMENTS}")
+    raise LookupError(f"{package} is not pinned in {requirements}")
+
+
+def version(name: str) -> str:
+    """The pinned version of corpus `name`'s package."""
+    corpus = CORPORA[name]
+    return pinned_version(corpus.package, corpus.requirements)
 
 
 def images(name: str) -> tuple[Path, list[Path]]:
     """The extracted test-image folder of corpus `name` and every file in it, sorted."""
     corpus = CORPORA[name]
-    version = pinned_version(corpus.package)
-    folder = CACHE / f"{corpus.package}-{version}"
+    pinned = version(name)
+    folder = CACHE / f"{corpus.package}-{pinned}"
     if not (folder / ".complete").exists():
         CACHE.mkdir(parents=True, exist_ok=True)
         with FileLock(CACHE / ".lock", timeout=900):
             if not (folder / ".complete").exists():  # another worker may have made it
-                _extract(corpus, version, _download(corpus, version), folder)
+                _extract(corpus, pinned, _download(corpus, pinned), folder)
     files = sorted(
         path for path in folder.rglob("*") if path.is_file() and path.name != ".complete"
     )
