@@ -3,17 +3,21 @@ caches (ETag, 304, a redirect for a large R2 file), and the PUT's answer.
 
 Caching. A key never changes content (a new photo or rendition is a new key) and a signed
 URL is the same string for every viewer within a window (`profile_photos.signing`), so the
-file's 200, its HEAD and its 304 say `Cache-Control: public, max-age=<seconds left on the
-token>, immutable`: any cache (the browser, a CDN keyed on the `token` query string) may
-keep it until the token ends, without revalidating; after that the URL is refused anyway.
+file's 200, its HEAD and its 304 say `Cache-Control: public, max-age=<min(seconds left on
+the token, SIGNED_URL_WINDOW_SECONDS)>, s-maxage=<seconds left on the token>, immutable`.
+A shared cache (a CDN keyed on the `token` query string) may keep it until the token ends,
+without revalidating: an erasure or crop change purges the CDN (`profile_photos.store.cdn`).
+A browser's cache cannot be purged, so it keeps the file at most one window: a deleted photo
+stops showing there within one window of the erasure, not the token's whole life.
 
-The 302 to a presigned R2 GET (a file too large to return inline) is `public` too, but
-without `immutable` and with a max-age no longer than the presigned URL's own life (it is
-capped at R2's 7 days, the token may outlive it by a window). The presigned URL is a bearer
-URL for that one object, valid no longer than the token: a shared cache hands it only to
-requests carrying the same token, who could fetch it themselves, so caching the redirect
-grants nobody anything new and saves a function call per view. Its `Location` is minted
-per request, hence not `immutable`.
+The 302 to a presigned R2 GET (a file too large to return inline) is `public` too, with the
+same split, but capped at the presigned URL's own life (R2's 7 days at most; the token may
+outlive it by a window): `max-age=<min(presigned life, window)>, s-maxage=<presigned life>`,
+and without `immutable`, since its `Location` is minted per request. The presigned URL is
+a bearer URL for that one object, valid no longer than the token: a shared cache hands it
+only to requests carrying the same token, who could fetch it themselves, so caching the
+redirect grants nobody anything new and saves a function call per view. After an erasure
+the object is gone from R2, so a redirect still cached anywhere leads to R2's 404.
 """
 
 from __future__ import annotations
@@ -53,19 +57,21 @@ def file_response(delivery: Delivery, *, head: bool) -> Response[str | bytes]:
     metrics.add_metric(name="PhotoServed", unit=MetricUnit.Count, value=1)
     file = delivery.file
     headers = {
-        "Cache-Control": f"public, max-age={delivery.max_age}, immutable",
+        "Cache-Control": cache_control(delivery.max_age, delivery.shared_max_age) + ", immutable",
         "ETag": file.etag,
         "X-Content-Type-Options": "nosniff",
     }
     if file.not_modified:
         return Response(status_code=304, headers=headers, body="")
     if delivery.redirect_url:
-        redirect_age = min(delivery.max_age, MAX_PRESIGN_SECONDS)
+        presigned_life = min(delivery.shared_max_age, MAX_PRESIGN_SECONDS)
         return Response(
             status_code=302,
             headers={
                 **headers,
-                "Cache-Control": f"public, max-age={redirect_age}",
+                "Cache-Control": cache_control(
+                    min(delivery.max_age, presigned_life), presigned_life
+                ),
                 "Location": delivery.redirect_url,
             },
         )
@@ -76,6 +82,11 @@ def file_response(delivery: Delivery, *, head: bool) -> Response[str | bytes]:
         headers=headers,
         body=b"" if head else file.body,
     )
+
+
+def cache_control(max_age: int, shared_max_age: int) -> str:
+    """`public` with a browser lifetime (`max-age`) and a shared caches' one (`s-maxage`)."""
+    return f"public, max-age={max_age}, s-maxage={shared_max_age}"
 
 
 def received(stored: StoredFile) -> Response[str | bytes]:

@@ -66,10 +66,17 @@ class SignedPut:
 
 @dataclass(frozen=True, slots=True)
 class Delivery:
-    """What a signed-URL request gets: the file (or a 304), or a redirect for large R2 files."""
+    """What a signed-URL request gets: the file (or a 304), or a redirect for large R2 files.
+
+    Two cache lifetimes, in seconds: `shared_max_age` is what is left of the token (a CDN
+    may keep the answer that long: an erasure purges it there), `max_age` the same capped
+    at one `SIGNED_URL_WINDOW_SECONDS` (a browser's cache, which nobody can purge, keeps an
+    erased photo at most one window).
+    """
 
     file: StoredFile
     max_age: int
+    shared_max_age: int
     redirect_url: str | None = None
 
 
@@ -81,7 +88,8 @@ def deliver_signed(services: Services, request: SignedGet, now: int) -> Delivery
     claims = services.signer.verify(
         request.token, bucket=bucket, path=path, operation="GET", now=now
     )
-    max_age = claims["exp"] - now
+    left = claims["exp"] - now
+    max_age = min(left, services.settings.signed_url_window_seconds)
     storage = services.storage
     inline_limit = MAX_INLINE_BYTES if services.settings.object_storage_provider == "R2" else None
 
@@ -112,9 +120,10 @@ def deliver_signed(services: Services, request: SignedGet, now: int) -> Delivery
         return Delivery(
             file,
             max_age,
-            redirect_url=storage.presigned_get(bucket, path, min(max_age, MAX_PRESIGN_SECONDS)),
+            left,
+            redirect_url=storage.presigned_get(bucket, path, min(left, MAX_PRESIGN_SECONDS)),
         )
-    return Delivery(file, max_age)
+    return Delivery(file, max_age, left)
 
 
 def _rendered_meanwhile(read: Callable[[], StoredFile], pending: RenderPending) -> StoredFile:

@@ -19,12 +19,20 @@ from testkit.invoke import invoke
 from tests.integration.conftest import Stack, load_event
 
 PHOTO = jpeg_bytes()
-CACHE_CONTROL = re.compile(r"public, max-age=(\d+), immutable")
+CACHE_CONTROL = re.compile(r"public, max-age=(\d+), s-maxage=(\d+), immutable")
+WINDOW = 300  # SIGNED_URL_WINDOW_SECONDS's default: a browser keeps a file at most this long
 
 
 def shared_max_age(headers: dict[str, str]) -> int:
-    """The max-age of a `public, max-age=N, immutable` Cache-Control (a key never changes
-    content, so any cache may keep it while the token lasts)."""
+    """The s-maxage of a `public, max-age=B, s-maxage=S, immutable` Cache-Control (a key
+    never changes content, so a shared cache may keep it while the token lasts)."""
+    found = CACHE_CONTROL.fullmatch(headers["cache-control"])
+    assert found, headers["cache-control"]
+    return int(found.group(2))
+
+
+def browser_max_age(headers: dict[str, str]) -> int:
+    """Its max-age: how long a browser keeps the file (at most one window)."""
     found = CACHE_CONTROL.fullmatch(headers["cache-control"])
     assert found, headers["cache-control"]
     return int(found.group(1))
@@ -46,9 +54,10 @@ def test_get_serves_the_bytes_with_type_length_etag_and_cache_headers(sample: St
     assert result.headers["content-length"] == str(len(PHOTO))
     assert result.headers["etag"].startswith('"')
     assert result.headers["x-content-type-options"] == "nosniff"
-    max_age = shared_max_age(result.headers)
-    # the sample token is valid until 2100: max-age is the token's remaining life
-    assert abs(max_age - (4_102_444_800 - int(time.time()))) <= 5
+    # the sample token is valid until 2100: s-maxage is the token's remaining life, and a
+    # browser keeps the file one window
+    assert abs(shared_max_age(result.headers) - (4_102_444_800 - int(time.time()))) <= 5
+    assert browser_max_age(result.headers) == WINDOW
 
 
 def test_head_answers_the_same_headers_without_a_body(sample: Stack) -> None:
@@ -227,8 +236,11 @@ def test_r2_file_too_large_to_return_inline_is_redirected_to_a_presigned_get(
     # no later than the token (valid until 2100 here), and within R2's 7-day presign limit
     assert int(query["X-Amz-Expires"][0]) == 7 * 24 * 3600
     assert result.body == b""
-    # a cache may share the redirect, but no longer than the presigned URL it points at
-    assert result.headers["cache-control"] == f"public, max-age={7 * 24 * 3600}"
+    # a cache may share the redirect, but no longer than the presigned URL it points at, and
+    # a browser keeps it one window at most
+    assert result.headers["cache-control"] == (
+        f"public, max-age={WINDOW}, s-maxage={7 * 24 * 3600}"
+    )
 
 
 def test_file_just_under_the_inline_limit_is_served_inline(stack: Stack) -> None:
