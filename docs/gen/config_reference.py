@@ -102,6 +102,12 @@ MEANINGS: dict[str, dict[str, str]] = {
         "meaning": "set by Lambda from the function's `MemorySize` (MB); what a decode may "
         "take is derived from it",
     },
+    "CDN_DISTRIBUTION_PARAMETER": {
+        "default": "set by the template (GraphQL, with `EnableCdn`)",
+        "meaning": "name of the SSM parameter holding the CloudFront distribution's id; "
+        "erasure and crop changes invalidate the photo's CDN paths there before answering; "
+        "unset: no CDN to purge ([Caching signed URLs](api.md#caching-signed-urls))",
+    },
     "DEV_DATA_DIR": {
         "meaning": "everything the local stack persists; the default root of LOCAL storage",
     },

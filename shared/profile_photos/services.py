@@ -7,6 +7,9 @@ opened on first use of `storage`: the graphql function needs it only for its del
 mutations, and its other requests never pay for it. Handlers take what they need from it;
 tests build their own with `Services.build(settings)` or, after changing the environment,
 `reset()`.
+
+The CDN purger (`cdn`) is built the same way: it reads the distribution's id and makes its
+CloudFront client only on a purge with a CDN configured (`profile_photos.store.cdn`).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from profile_photos.ratelimit import Limiter
 from profile_photos.settings import Settings, get_settings
 from profile_photos.signing import Signer
 from profile_photos.store.aws import dynamodb_client, reset_session
+from profile_photos.store.cdn import Cdn, open_cdn
 from profile_photos.store.models import bind_tables
 from profile_photos.store.storage import Storage, open_storage
 
@@ -33,6 +37,7 @@ class Services:
     signer: Signer
     limiter: Limiter
     refresh_claims: ClaimsRefresh
+    cdn: Cdn  # purges a photo's paths from the CDN (a receipt saying so without one)
 
     @property
     def storage(self) -> Storage:
@@ -53,6 +58,7 @@ class Services:
             ),
             limiter=Limiter(settings.rate_limit_per_minute, settings.rate_limit_per_hour),
             refresh_claims=ClaimsRefresh(),
+            cdn=open_cdn(settings),
         )
 
     def at(self, base_url: str) -> Services:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,9 @@ DEFAULT_SIGNED_URL_TTL = 3600
 # GET URLs minted within one window are identical (cacheable); see profile_photos.signing
 DEFAULT_SIGNED_URL_WINDOW = 300
 DEFAULT_MEMORY_SIZE_MB = 1024  # the imaging functions' MemorySize in template.yaml
+# what SSM accepts as a parameter name: a path of letters, digits and `_.-` (1,011 at most)
+SSM_PARAMETER_NAME = re.compile(r"/?[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*")
+MAX_SSM_PARAMETER_NAME = 1011
 
 Provider = Literal["LOCAL", "R2"]
 
@@ -79,6 +83,10 @@ class Settings:
     # AWS_LAMBDA_FUNCTION_MEMORY_SIZE (MB), which Lambda sets from the function's MemorySize:
     # what a decode may take is derived from it (images.footprint.budget)
     memory_size_mb: int = DEFAULT_MEMORY_SIZE_MB
+    # CDN_DISTRIBUTION_PARAMETER: the SSM parameter holding the CloudFront distribution's id
+    # (the template's, with EnableCdn; the function's environment cannot name the
+    # distribution itself: a cycle). Unset: no CDN to purge (profile_photos.store.cdn)
+    cdn_distribution_parameter: str | None = None
 
     @property
     def allowed_content_types(self) -> frozenset[str]:
@@ -216,6 +224,15 @@ def load_settings(env: Mapping[str, str]) -> Settings:
             f"(scheme, host, optional port; no path), or *: got {', '.join(bad_origins)}"
         )
 
+    cdn_parameter = text("CDN_DISTRIBUTION_PARAMETER")
+    if cdn_parameter is not None and not (
+        len(cdn_parameter) <= MAX_SSM_PARAMETER_NAME and SSM_PARAMETER_NAME.fullmatch(cdn_parameter)
+    ):
+        problems.append(
+            "CDN_DISTRIBUTION_PARAMETER must be an SSM parameter name such as "
+            f"/profile-photos-prod/cdn-distribution-id, got {cdn_parameter!r}"
+        )
+
     dev_data_dir = Path(text("DEV_DATA_DIR", "./data") or "./data")
     settings = Settings(
         object_storage_provider=provider,  # type: ignore[arg-type]
@@ -250,6 +267,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         renditions_function=text("RENDITIONS_FUNCTION"),
         cors_allowed_origins=cors_origins,
         memory_size_mb=integer("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", DEFAULT_MEMORY_SIZE_MB),
+        cdn_distribution_parameter=cdn_parameter,
     )
     if problems:
         raise SettingsError("invalid configuration: " + "; ".join(problems))

@@ -115,7 +115,7 @@ def test_the_cache_key_is_the_token_and_nothing_else() -> None:
 
 
 def test_the_origins_cache_control_decides_how_long_a_copy_is_kept() -> None:
-    # 0/0: `public, max-age=<seconds left on the token>, immutable` rules; no header, no copy
+    # 0/0: the answer's `s-maxage=<seconds left on the token>` rules; no header, no copy
     assert (CACHE_KEY["MinTTL"], CACHE_KEY["DefaultTTL"]) == (0, 0)
     # bounded, so CloudFront asks again (and learns of an erasure) within a day
     assert 0 < CACHE_KEY["MaxTTL"] <= 86400 + 3600
@@ -269,7 +269,8 @@ def test_the_docs_say_how_caching_erasure_and_the_cdn_work() -> None:
 
     for phrase in (
         "SIGNED_URL_WINDOW_SECONDS",
-        "public, max-age=<seconds left on the token>",
+        "public, max-age=<min(seconds left on the",
+        "s-maxage=<seconds left on the token>",
         "immutable",
         "EnableCdn=true",
         "`token`",

@@ -27,6 +27,12 @@ calls (tests/template/test_timeouts.py checks this against template.yaml):
   included); a second invoke would only repeat a slow render, and the client's retry of the
   URL does that just as well after the 503.
 
+- CloudFront (`CreateInvalidation`, an erasure's CDN purge): connect 1 s, read 3 s, 2
+  attempts -> 9 s. CloudFront answers once the invalidation is recorded, not once it is done;
+  a second attempt reuses the request's `CallerReference`, so it cannot start a second one.
+- SSM Parameter Store (the distribution's id, read once per container when a CDN is
+  configured): connect 1 s, read 2 s, 2 attempts -> 7 s.
+
 The read timeout bounds each wait for bytes, not a whole response that keeps trickling in.
 The bound leaves out the `x-amz-retry-after` header (up to 5 s more per retry), which
 DynamoDB, S3 and Lambda do not send.
@@ -72,9 +78,17 @@ class Timeouts:
 DYNAMODB = Timeouts(connect=1.0, read=2.0, attempts=2)
 OBJECT_STORAGE = Timeouts(connect=1.0, read=3.0, attempts=2)
 RENDER_FUNCTION = Timeouts(connect=1.0, read=7.0, attempts=1)
+CDN = Timeouts(connect=1.0, read=3.0, attempts=2)
+PARAMETERS = Timeouts(connect=1.0, read=2.0, attempts=2)
 
 # Every client the store makes, by the AWS service it calls (tests/template/test_timeouts.py).
-CLIENTS = {"dynamodb": DYNAMODB, "s3": OBJECT_STORAGE, "lambda": RENDER_FUNCTION}
+CLIENTS = {
+    "dynamodb": DYNAMODB,
+    "s3": OBJECT_STORAGE,
+    "lambda": RENDER_FUNCTION,
+    "cloudfront": CDN,
+    "ssm": PARAMETERS,
+}
 
 
 class DynamoDBMeta:
