@@ -22,6 +22,7 @@ ENV ?= dev
 .PHONY: web-deps
 .PHONY: fuzz load
 .PHONY: docs docs-serve
+.PHONY: licenses
 
 help: ## list the verbs
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -112,6 +113,12 @@ build: tools ## sam build (no Docker: the runtime's interpreter first on PATH) +
 
 check-build: tools ## sam build, then import the built layers with nothing else on the path
 	tools/check_build.sh
+
+# Each layer's requirements installed as sam build does (pip install --target, the layer's CPU
+# and runtime, cached in .cache/licenses), then every package's licence read from its metadata
+# (tools/licenses.py: its own, and the libraries its wheel bundles where the dist-info lists them).
+licenses: venv ## list every package each layer ships with its licence; fail on GPL/AGPL (LGPL is allowed)
+	$(PY) -m tools.licenses
 
 # sam local: the functions in Lambda containers (Docker), backed by the local stack's
 # DynamoDB, streams and moto's S3 as R2 (devstack/sam.py). SAM_INVOKE_IMAGE picks the base
