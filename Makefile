@@ -17,7 +17,7 @@ PIP_FLAGS := --quiet --disable-pip-version-check
 ENV ?= dev
 
 .PHONY: help venv tools dev test unit integration lint typecheck format check-template build check-build \
-        events token r2-lifecycle r2-cors redrive deploy bench clean
+        events token r2-lifecycle r2-cors redrive deploy bench bench-report clean
 .PHONY: sam-api sam-seed sam-image sam-local-test
 .PHONY: web-deps
 .PHONY: fuzz load
@@ -165,8 +165,14 @@ fuzz: venv ## generated bad input vs a fresh local stack (random seed printed; S
 load: venv ## USERS simulated users for DURATION seconds on a local stack (DATA_DIR: a running one), invariants checked, JSON in bench/results
 	$(PY) -m tests.e2e.load_runner --users $(or $(USERS),8) --duration $(or $(DURATION),60) $(if $(DATA_DIR),--data-dir $(DATA_DIR)) $(if $(SOAK),--soak $(SOAK))
 
-bench: venv tools ## cold start (R2 and LOCAL, tracing on), requests, warm, memory, layer size vs budgets (~6 min)
+# A full run writes bench/results/latest.json only from a clean tree (`git status --porcelain`
+# empty); BENCH_DIRTY=1 records a dirty one, loudly. Then `make bench-report` rewrites the
+# generated blocks of the README and docs/performance.md from it (make test checks they match).
+bench: venv tools ## every bench section vs its budgets (~12 min; a clean tree, or BENCH_DIRTY=1)
 	$(PY) -m bench
+
+bench-report: venv ## rewrite the README's and docs/performance.md's bench blocks from bench/results/latest.json
+	$(PY) -m docs.gen.bench_tables
 
 # The documentation site (mkdocs-material, mkdocs.yml): strict, so a broken link or anchor, or a
 # generator that fails (docs/gen: REST, GraphQL, configuration, parameters, bench tables), fails.

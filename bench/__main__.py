@@ -2,26 +2,35 @@
 
 Sections, in order:
   1. cold init       fresh python3.13 processes on the shipped build (bytecode, tracing on,
-                     R2 and LOCAL), beside anchors A and F (bench/cold.py)
+                     R2 and LOCAL, the renditions function too), against A' (a bare handler
+                     built the same way) and F, with A (default-built) for reference, and
+                     each function's -X importtime split against A' (bench/cold.py)
   2. requests        AWS calls per operation, counted by botocore hooks (bench/requests_count.py)
-  3. warm time       in process, beside each operation's floor (bench/warm.py)
-  4. peak memory     5 MiB upload under tracemalloc (bench/memory.py)
+  3. warm time       in process, tracing on, beside each operation's floor; signed fetch's
+                     duration per body size (bench/warm.py)
+  4. peak memory     5 MiB upload under tracemalloc, the event's base64 copy counted
+                     (bench/memory.py)
   5. layer size      the built layers, with and without what Lambda ships (bench/layer.py)
   6. history         10,000 archived photos vs none (bench/history.py)
   7. image parsers   crafted files + mutation fuzz: time per KB, peak memory (bench/parsers.py)
-  8. renditions      bytes per view, render time vs a bare-Pillow floor, 100 MP peak memory,
-                     cold init, cost per million views at list prices (bench/renditions.py)
+  8. renditions      bytes per view, render time vs a bare-Pillow floor, 100 MP peak memory
+                     (bench/renditions.py)
   9. decode check    the upload's decode check per format (12 MP JPEG, 12 MP HEIC, 20 MP PNG)
                      beside the upload's warm time, its cold cost, 100 MP PNG peak memory
                      (bench/decode.py)
  10. hostile files   the worst accepted file of each format at the limits: check and render
                      time vs Timeout, peak memory vs MemorySize (bench/bombs.py)
+ 11. cost            per million views from the bytes (8) and durations (3) measured above
+                     and bench/prices.py; the CDN's hit ratio by views per window
+                     (bench/cost.py)
 
 No network: every AWS endpoint is moto on 127.0.0.1, and `sam build` is incremental on SAM's
 cache (filled by `make build` / `make test`; only a first build of the dependency layer
 downloads wheels). The table goes to stdout, progress to stderr, and everything (raw runs
-included, and the commit it ran on) to bench/results/bench-<UTC time>.json and
-bench/results/latest.json. `--markdown --from bench/results/latest.json` prints a saved run as
+included, the commit it ran on and whether the tree was clean) to
+bench/results/bench-<UTC time>.json and bench/results/latest.json; a full run refuses a dirty
+tree unless BENCH_DIRTY=1 (recorded). `make bench-report` then rewrites the docs' generated
+blocks from latest.json. `--markdown --from bench/results/latest.json` prints a saved run as
 the README's Markdown without measuring anything; `--sections cold,requests` runs a subset
 (saved to bench/results/partial-<UTC time>.json only, never to latest.json).
 """
@@ -41,6 +50,7 @@ import warnings
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -50,6 +60,7 @@ from bench import (  # noqa: E402
     cold,
     cold_importtime,
     cold_rows,
+    cost,
     decode,
     history,
     layer,
@@ -139,11 +150,25 @@ def main(argv: list[str] | None = None) -> int:
             print(report.render_markdown(saved))
         else:
             print(budgets.render_table(rows))
-            if costs := renditions.cost_table(rows, markdown=False):
+            if costs := cost.table_text(rows, markdown=False):
                 print(f"\n{costs}")
         return 0
     if args.only:
         return run_only(args.only, args.markdown)
+    tree = work_tree()
+    if not args.sections and not tree["clean"]:
+        if os.environ.get("BENCH_DIRTY") != "1":
+            print(
+                "bench: the work tree has changes (git status --porcelain is not empty): a "
+                "full run would write bench/results/latest.json for code no commit holds.\n"
+                "Commit or stash them, or run `BENCH_DIRTY=1 make bench` to record a dirty "
+                "run (it says so in latest.json and on every page that shows it).",
+                file=sys.stderr,
+            )
+            return 2
+        progress("!" * 72)
+        progress("BENCH_DIRTY=1: measuring a DIRTY work tree; latest.json will say so")
+        progress("!" * 72)
     # the anchor publishes no metric on purpose: Powertools warns once, to stderr
     warnings.filterwarnings("ignore", message="No application metrics to publish")
     started = time.perf_counter()
@@ -152,6 +177,8 @@ def main(argv: list[str] | None = None) -> int:
     interpreter = layer.find_interpreter(runtime)
     progress(f"{runtime}: {interpreter}")
     wanted = set(args.sections or ALL_SECTIONS)
+    if "cost" in wanted:  # priced from what these two measure
+        wanted |= {"warm", "renditions"}
     needs_build = bool(wanted & {"cold", "layer"})
     if not needs_build:
         pass
@@ -182,11 +209,11 @@ def main(argv: list[str] | None = None) -> int:
                 with section("cold"):
                     result = cold.measure(interpreter, endpoint, args.cold_runs, workdir, progress)
                     sections["cold"] = cold_rows.rows(result)
-                    slow = cold_rows.slow_targets(result, sections["cold"])
-                    if slow:
-                        progress(f"cold: -X importtime for {', '.join(slow)}")
+                    profiled = cold_rows.profiled_targets(result)
+                    if profiled:
+                        progress(f"cold: -X importtime for {', '.join(profiled)}")
                         importtimes = cold_importtime.importtime_report(
-                            interpreter, endpoint, result, slow, workdir
+                            interpreter, endpoint, result, profiled, workdir
                         )
                 cold.State(endpoint, workdir).reset()  # the later sections start clean
 
@@ -222,7 +249,9 @@ def main(argv: list[str] | None = None) -> int:
         with _timed("bombs", timings), tempfile.TemporaryDirectory() as scratch:
             sections["bombs"] = bombs.run(Path(scratch), progress)  # child processes
         progress("hostile files measured")
-
+    if "cost" in wanted:  # from the rows above: nothing measured
+        measured = [row for rows_ in sections.values() for row in rows_]
+        sections["cost"] = cost.rows(measured)
     rows = [row for name in ALL_SECTIONS for row in sections.get(name, [])]
     elapsed = time.perf_counter() - started
     print(budgets.render_markdown(rows) if args.markdown else budgets.render_table(rows))
@@ -233,7 +262,7 @@ def main(argv: list[str] | None = None) -> int:
         f"({', '.join(f'{k} {v:.0f} s' for k, v in timings.items())})"
         + (" [--quick: a smoke run, not a result]" if args.quick else "")
     )
-    if costs := renditions.cost_table(rows, markdown=args.markdown):
+    if costs := cost.table_text(rows, markdown=args.markdown):
         print(f"\n{costs}")
     if importtimes:
         print(f"\n{IMPORTTIME_TITLE}:")
@@ -244,7 +273,9 @@ def main(argv: list[str] | None = None) -> int:
 
     payload = {
         "started": stamp.isoformat(),
-        "commit": commit(),
+        "commit": tree["commit"],
+        "clean": tree["clean"],
+        "dirty_allowed": not tree["clean"] and os.environ.get("BENCH_DIRTY") == "1",
         "sections": sorted(wanted),
         "seconds": elapsed,
         "section_seconds": timings,
@@ -274,8 +305,9 @@ ALL_SECTIONS = report.ALL
 IMPORTTIME_TITLE = report.IMPORTTIME_TITLE
 
 
-def commit() -> str:
-    """The commit the run measured, `+dirty` when the work tree had changes."""
+def work_tree() -> dict[str, Any]:
+    """The commit the run measured (`+dirty` when the work tree had changes) and whether the
+    tree was clean: `git status --porcelain` printed nothing (untracked files count)."""
 
     def git(*args: str) -> str:
         result = subprocess.run(  # noqa: S603 - git, fixed arguments
@@ -288,7 +320,8 @@ def commit() -> str:
         return result.stdout.strip() if result.returncode == 0 else ""
 
     head = git("rev-parse", "--short=12", "HEAD") or "unknown"
-    return head + ("+dirty" if git("status", "--porcelain", "--untracked-files=no") else "")
+    clean = head != "unknown" and not git("status", "--porcelain")
+    return {"commit": head + ("" if clean else "+dirty"), "clean": clean}
 
 
 # Sections that need neither `sam build` nor moto: `--only NAME` runs one of them alone.
@@ -306,7 +339,7 @@ def run_only(name: str, markdown: bool) -> int:
         f"{counts[budgets.FAILED]} failed to measure; {len(rows)} figures in "
         f"{time.perf_counter() - started:.0f} s (--only {name}: not saved)"
     )
-    if costs := renditions.cost_table(rows, markdown=markdown):
+    if costs := cost.table_text(rows, markdown=markdown):
         print(f"\n{costs}")
     for row in budgets.misses(rows):
         if row.status == budgets.FAILED:

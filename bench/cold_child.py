@@ -21,6 +21,7 @@ floor from what it really loaded.
 
 import gc
 import importlib
+import importlib.util
 import json
 import sys
 import time
@@ -65,13 +66,14 @@ def _time_aws_calls() -> list[float]:
     """Seconds inside each AWS call of the clients created from now on (botocore's
     `before-call` to `after-call`: signing, the round trip to moto, parsing), as
     bench/recorder.py times them in process (testkit.aws_calls; here inline, since this
-    script imports nothing of the repo). The handler's module has loaded botocore already:
-    the Tracer patches it."""
-    import botocore.session
+    script imports nothing of the repo).
 
+    Nothing is imported here: if the handler's import loaded `botocore.session` (the Tracer's
+    patch does), it is patched now; if not, an import hook patches it the moment the first
+    event imports it, so that import stays inside the timed first event, where the handler
+    pays it."""
     seconds: list[float] = []
     begun: list[float] = []
-    original = botocore.session.Session.create_client
 
     def before(**_: object) -> None:
         begun.append(time.perf_counter())
@@ -80,15 +82,53 @@ def _time_aws_calls() -> list[float]:
         if begun:
             seconds.append(time.perf_counter() - begun.pop())
 
-    def create_client(self, *args, **kwargs):
-        client = original(self, *args, **kwargs)
-        client.meta.events.register("before-call", before)
-        client.meta.events.register("after-call", after)
-        client.meta.events.register("after-call-error", after)
-        return client
+    def patch(session_module) -> None:
+        original = session_module.Session.create_client
 
-    botocore.session.Session.create_client = create_client
+        def create_client(self, *args, **kwargs):
+            client = original(self, *args, **kwargs)
+            client.meta.events.register("before-call", before)
+            client.meta.events.register("after-call", after)
+            client.meta.events.register("after-call-error", after)
+            return client
+
+        session_module.Session.create_client = create_client
+
+    loaded = sys.modules.get("botocore.session")
+    if loaded is not None:
+        patch(loaded)
+    else:
+        sys.meta_path.insert(0, _AfterImport("botocore.session", patch))
     return seconds
+
+
+class _AfterImport:
+    """A meta-path finder that runs `then(module)` once `name` has been imported (the import
+    itself is done by the finders after it, unchanged)."""
+
+    def __init__(self, name, then) -> None:
+        self.name = name
+        self.then = then
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname != self.name:
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.util.find_spec(fullname)
+        if spec is None or spec.loader is None:
+            return spec
+        loader, then = spec.loader, self.then
+
+        class Loader:
+            def create_module(self, spec):
+                return loader.create_module(spec)
+
+            def exec_module(self, module):
+                loader.exec_module(module)
+                then(module)
+
+        spec.loader = Loader()
+        return spec
 
 
 def floor(spec):

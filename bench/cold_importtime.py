@@ -1,8 +1,10 @@
-"""Where the cold-start time goes, for the targets that missed a budget: `-X importtime`.
+"""Where each function's cold-start time goes beside A': `-X importtime`.
 
-Run by `make bench` after bench/cold.py's rows, only for the slow targets (and A beside them):
-the same fresh processes, first event included, with `-X importtime`; self time summed by
-top-level package, the median over a few processes, and the largest imports of one.
+Run by `make bench` after bench/cold.py's rows, for every function in each provider (and A'
+beside them): the same fresh processes, first event included, with `-X importtime`; self
+time summed by top-level package, the median over a few processes, and the largest imports
+of one. The difference per package against A' is where a function's time over the anchor
+goes.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ def importtime_report(
     workdir: Path,
     repeats: int = 3,
 ) -> dict[str, Any]:
-    """For each of `keys` (and A): the packages that take the import time, as the median over
+    """For each of `keys` (and A'): the packages that take the import time, as the median over
     `repeats` processes of `-X importtime`. The processes serve their first event too, so
     imports made on first use count."""
     by_key = {t.key: t for t in result.targets}
@@ -85,12 +87,12 @@ def render_importtime(report: dict[str, Any], top: int = 10) -> str:
         total = sum(data["packages_ms"].values())
         lines.append(
             f"{LABELS.get(function, function)} ({provider}): {total:.0f} ms of imports, first "
-            f"event included (A {sum(anchor.values()):.0f} ms); top packages, self time summed:"
+            f"event included (A' {sum(anchor.values()):.0f} ms); top packages, self time summed:"
         )
         for package, ms in list(data["packages_ms"].items())[:top]:
             extra = ms - anchor.get(package, 0.0)
             lines.append(
-                f"    {package:<28} {ms:7.1f} ms   A {anchor.get(package, 0.0):7.1f}"
+                f"    {package:<28} {ms:7.1f} ms   A' {anchor.get(package, 0.0):7.1f}"
                 f"   {extra:+7.1f}"
             )
         lines.append("  largest imports (cumulative, one process):")

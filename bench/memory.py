@@ -1,8 +1,10 @@
 """Peak memory of a 5 MiB upload through the handler, as a multiple of the file size.
 
-tracemalloc counts what Python allocates while the handler runs, from a baseline taken just
-before the call: the event itself (API Gateway's ~7 MB base64 string) already exists, as it
-does in Lambda before the handler is called. A first upload runs untraced, so imports and
+tracemalloc counts what Python allocates from a baseline taken before the event exists: the
+traced action parses the invocation's JSON payload into the event (as the runtime does
+before it calls the handler, so API Gateway's ~7 MB base64 copy of the file is counted) and
+then runs the handler, with tracing on as deployed. The payload's raw bytes, which the
+runtime has read before, are the baseline's. A first upload runs untraced, so imports and
 clients created on first use are not counted. moto runs in another process: its copy of the
 file is not ours.
 
@@ -16,6 +18,7 @@ from __future__ import annotations
 import binascii
 import gc
 import hashlib
+import json
 import tracemalloc
 from collections.abc import Callable
 from functools import partial
@@ -94,6 +97,12 @@ def peak_sites(action: Callable[[], Any], share: float = 0.99) -> list[str]:
     return sorted({path[-1] for path in innermost})
 
 
+def _invoked(service: stack.Service, payload: str) -> None:
+    """The runtime's part and the handler's: the payload parsed into the event, then the
+    call (the event is alive until the handler returns, as in Lambda)."""
+    service.call("UploadFunction", json.loads(payload))
+
+
 def run(service: stack.Service, workdir: Path) -> list[Row]:
     rows = []
     data = images.photo(SIZE)
@@ -104,11 +113,11 @@ def run(service: stack.Service, workdir: Path) -> list[Row]:
             user = f"memory-{provider.lower()}"
             service.call("UploadFunction", stack.upload_event(user, data))  # untraced first
             event = stack.upload_event(user, data)
-            used = peak(partial(service.call, "UploadFunction", event))
+            used = peak(partial(_invoked, service, json.dumps(event)))
             sites: list[str] = []
             if used / SIZE > BUDGET:
-                again = stack.upload_event(user, data)
-                sites = peak_sites(partial(service.call, "UploadFunction", again))
+                again = json.dumps(stack.upload_event(user, data))
+                sites = peak_sites(partial(_invoked, service, again))
         except Exception as exc:
             rows.append(failed(SECTION, metric, f"{type(exc).__name__}: {exc}", at_most(BUDGET)))
             continue
@@ -120,16 +129,17 @@ def run(service: stack.Service, workdir: Path) -> list[Row]:
                 "x",
                 at_most(BUDGET),
                 f"{used / images.MIB:.1f} MiB allocated at the peak for a "
-                f"{SIZE / images.MIB:.0f} MiB file (the event's "
-                f"{len(event['body']) / 1e6:.2f} MB base64 body not counted)"
+                f"{SIZE / images.MIB:.0f} MiB file, the event's "
+                f"{len(event['body']) / 1e6:.2f} MB base64 body counted; tracing on"
                 + (f"; peak reached inside {' and inside '.join(sites)}" if sites else ""),
                 {"peak_bytes": used, "peak_sites": sites},
             )
         )
-    event = stack.upload_event("memory-floor", data)
+    payload = json.dumps(stack.upload_event("memory-floor", data))
     target = workdir / "floor-memory.jpg"
 
     def floor() -> None:
+        event = json.loads(payload)
         raw = binascii.a2b_base64(event["body"])
         hashlib.sha256(data).hexdigest()
         target.write_bytes(data)
@@ -140,11 +150,11 @@ def run(service: stack.Service, workdir: Path) -> list[Row]:
     rows.append(
         Row(
             SECTION,
-            "floor (base64-decode + sha256 + write): peak / file size",
+            "floor (the event + base64-decode + sha256 + write): peak / file size",
             used / SIZE,
             "x",
             None,
-            f"{used / images.MIB:.1f} MiB: the decoded multipart body alone",
+            f"{used / images.MIB:.1f} MiB: the event's base64 body and the decoded multipart body",
             {"peak_bytes": used},
         )
     )

@@ -1,13 +1,15 @@
-"""List prices for the bench's cost per view (bench/renditions.py): the only place they live.
+"""List prices for the bench's cost per view (bench/cost.py): the only place they live.
 
 As published on 2026-12-03, the date these were stated: each is the figure of the pricing
 page in its `source`, read from stored copies of those pages (AWS's Lambda, API Gateway and
 CloudFront pages and whitepaper, Cloudflare's R2 docs); the CloudFront request price and the
 EC2 data transfer rate were not in the copies read and come from notes quoting those pages.
 Check the pages before relying on a figure. Pay-as-you-go list prices in USD, us-east-1 and
-CloudFront's United States/Europe edges, the first volume tier of each; free tiers left out
-(at millions of views a month they are used up), taxes left out. Each is written as its page
-writes it (e.g. "$3.50 per million"): nothing here is more precise than the page.
+CloudFront's United States/Europe edges, the first volume tier of each; taxes left out. The
+free tiers are in FREE_TIER: the per-view figures leave them out (at millions of views a
+month they are used up) and the cost table's free-tier line applies them to one month. Each
+is written as its page writes it (e.g. "$3.50 per million"): nothing here is more precise
+than the page.
 """
 
 from __future__ import annotations
@@ -97,4 +99,65 @@ ALL = {
     "CLOUDFRONT_ORIGIN_FETCH": CLOUDFRONT_ORIGIN_FETCH,
     "R2_CLASS_B": R2_CLASS_B,
     "R2_EGRESS": R2_EGRESS,
+}
+
+# Not prices, but what the cost model needs beside them, from the same pages.
+LAMBDA_FUNCTION_URL = Price(
+    0.0,
+    "request",
+    "Lambda function URLs: no charge of their own (the function's requests and duration only)",
+    "https://aws.amazon.com/lambda/pricing/",
+)
+# Lambda allocates CPU in proportion to memory: one full vCPU at 1,769 MB.
+LAMBDA_FULL_VCPU_MB = 1769
+LAMBDA_FULL_VCPU_SOURCE = "https://docs.aws.amazon.com/lambda/latest/dg/configuration-memory.html"
+
+
+@dataclass(frozen=True, slots=True)
+class Allowance:
+    amount: float  # a month
+    unit: str
+    what: str
+    source: str
+
+
+# Free tiers, a month: the always-free ones, and API Gateway's, which lasts 12 months.
+FREE_TIER = {
+    "CLOUDFRONT_REQUESTS": Allowance(
+        10_000_000,
+        "request",
+        "CloudFront: 10,000,000 HTTP(S) requests a month, always free",
+        "https://aws.amazon.com/cloudfront/pricing/",
+    ),
+    "CLOUDFRONT_TRANSFER": Allowance(
+        1_000 * GB,
+        "byte",
+        "CloudFront: 1 TB of data transfer out a month, always free",
+        "https://aws.amazon.com/cloudfront/pricing/",
+    ),
+    "LAMBDA_REQUESTS": Allowance(
+        1_000_000,
+        "request",
+        "Lambda: 1,000,000 requests a month, always free",
+        "https://aws.amazon.com/lambda/pricing/",
+    ),
+    "LAMBDA_GB_SECONDS": Allowance(
+        400_000,
+        "GB-second",
+        "Lambda: 400,000 GB-seconds a month, always free",
+        "https://aws.amazon.com/lambda/pricing/",
+    ),
+    "R2_CLASS_B": Allowance(
+        10_000_000,
+        "request",
+        "Cloudflare R2: 10 million Class B operations a month free",
+        "https://developers.cloudflare.com/r2/pricing/",
+    ),
+    "API_GATEWAY_REQUESTS": Allowance(
+        1_000_000,
+        "request",
+        "API Gateway: 1 million REST API calls a month for the first 12 months only "
+        "(not counted below: a service outlives it)",
+        "https://aws.amazon.com/api-gateway/pricing/",
+    ),
 }

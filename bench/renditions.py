@@ -1,7 +1,9 @@
-"""Renditions (issue 11): what a view costs in bytes, time, memory and money.
+"""Renditions (issue 11): what a view costs in bytes, time and memory.
 
-One file: the section's five measurements share its corpus (rendered once per run) and its
-child processes' environment, and its rows are judged together.
+One file: the section's measurements share its corpus (rendered once per run) and its child
+processes' environment, and its rows are judged together. The renditions function's cold init
+is measured with the other functions' (bench/cold.py, shipped build, against its floor F), and
+the money a view costs from these bytes in bench/cost.py.
 
 Pure Pillow in this process plus a few child processes: no stack, no moto.
 
@@ -24,14 +26,6 @@ Pure Pillow in this process plus a few child processes: no stack, no moto.
   measured) is reported beside it: it does not see Pillow's pixel buffers, which are
   allocated in C. Budget: < 70%. A 100 MP RGBA PNG (no DCT scaling: decoded at full size,
   400 MB) is information: the worst case the upload cap lets through.
-- **cold init** of the rendering function: fresh interpreters importing
-  `renditions_handler` (functions/renditions + shared on sys.path) and then what its first
-  render imports (`images.render`: Pillow, pillow-heif), against the bare Powertools
-  handler measured the same way; no bytecode is read (`-X pycache_prefix` at an empty
-  folder, `-B`), as on Lambda, where the build ships none.
-- **cost per million views** from the measured bytes and the request counts of each way to
-  deliver (signed fetch reads one object per view: bench/requests_count.py) times the list
-  prices in bench/prices.py. The matrix is printed after the main table.
 """
 
 from __future__ import annotations
@@ -49,33 +43,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench import prices
 from bench.budgets import Row, at_most, failed
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT / "shared"
 FUNCTION_DIR = ROOT / "functions" / "renditions"
-BARE_DIR = Path(__file__).resolve().parent / "bare_handler"
 
-SECTION = "renditions (images.render: bytes, time, memory, cold init, cost per view)"
+SECTION = "renditions (images.render: bytes, time, memory)"
 SIZES = {"LARGE": 1024, "MEDIUM": 512, "SMALL": 128}  # profile_photos.renditions.SIZES
 SMALL_BUDGET = 1.0  # % of a 12 MP original's bytes
 MEDIUM_BUDGET = 5.0
 TIME_BUDGET = 1.5  # all three sizes over the bare-Pillow floor, 12 MP JPEG
 MEMORY_BUDGET = 70.0  # % of the renditions function's MemorySize
 TIME_RUNS = 9  # alternating floor/render runs for the budgeted file (3 for the others)
-COLD_RUNS = 5  # fresh processes each, interleaved
 MIB = 1024 * 1024
 MB = 1_000_000
-
-# Cost model: what a view asks of each service (counts), and what cannot be measured here.
-# Lambda's billed duration of a signed fetch is not measured by this bench (moto on loopback
-# is no model of R2's latency): ASSUMED below, and it is a few percent of any cost.
-ASSUMED_FETCH_MS = 20.0  # token check + one R2 GetObject round trip, warm
-ASSUMED_FETCH_MS_PER_MB = 10.0  # reading the body from R2 and base64-encoding it
-ASSUMED_HEADER_BYTES = 500  # status line and headers of a 200 (ETag, Cache-Control, ...)
-ASSUMED_REDIRECT_BYTES = 1_000  # a 302 with its presigned Location
-HIT_RATIOS = (0.0, 0.5, 0.9)
 
 
 # ------------------------------------------------------------------------------ corpus
@@ -243,13 +225,13 @@ def memory_size() -> tuple[int, str]:
     return int(fallback), "Globals' MemorySize (template.yaml has no RenditionsFunction yet)"
 
 
-def fetch_memory_size() -> int:
-    from devkit.template import load_template
+def _child_env(function: str | None, workdir: Path) -> dict[str, str]:
+    from bench import stack
 
-    template = load_template()
-    function = template.get("Resources", {}).get("SignedFetchFunction", {})
-    size = function.get("Properties", {}).get("MemorySize")
-    return int(size if isinstance(size, int) else template["Globals"]["Function"]["MemorySize"])
+    known = stack.functions()
+    template_function = known.get(function) if function else None
+    env = stack.function_env(template_function, "http://127.0.0.1:9", "R2", workdir)
+    return env | {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8", "TZ": "UTC"}  # noqa: S108
 
 
 def render_memory(data: bytes, content_type: str, workdir: Path) -> dict[str, Any]:
@@ -300,238 +282,6 @@ def memory_row(
     )
 
 
-COLD_CHILD = Path(__file__).resolve().parent / "renditions_cold_child.py"
-
-
-def _child_env(function: str | None, workdir: Path) -> dict[str, str]:
-    from bench import stack
-
-    known = stack.functions()
-    template_function = known.get(function) if function else None
-    env = stack.function_env(template_function, "http://127.0.0.1:9", "R2", workdir)
-    return env | {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8", "TZ": "UTC"}  # noqa: S108
-
-
-def cold(workdir: Path) -> dict[str, Any]:
-    """Fresh processes, interleaved: the anchor, and the renditions function's init."""
-    handler = FUNCTION_DIR / "renditions_handler.py"
-    targets = {
-        "anchor": {"paths": [str(BARE_DIR)], "modules": ["bare_handler"], "imaging": False},
-        "renditions": {
-            "paths": [str(FUNCTION_DIR), str(SHARED)],
-            "modules": ["renditions_handler"] if handler.exists() else [],
-            "imaging": True,
-        },
-    }
-    envs = {
-        "anchor": _child_env(None, workdir),
-        "renditions": _child_env("RenditionsFunction", workdir),
-    }
-    empty = workdir / "no-bytecode"
-    empty.mkdir(exist_ok=True)
-    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in targets}
-    for run in range(COLD_RUNS):
-        order = list(targets) if run % 2 == 0 else list(reversed(targets))
-        for name in order:
-            result = subprocess.run(  # noqa: S603 - this interpreter, our script
-                [
-                    sys.executable,
-                    "-I",
-                    "-B",
-                    "-X",
-                    f"pycache_prefix={empty}",
-                    str(COLD_CHILD),
-                    json.dumps(targets[name]),
-                ],
-                env=envs[name],
-                capture_output=True,
-                text=True,
-                timeout=120,
-                check=False,
-                cwd=workdir,
-            )
-            line = next(
-                (x for x in result.stdout.splitlines() if x.startswith("BENCH_COLD_RENDER ")), None
-            )
-            if line is None:
-                raise RuntimeError(f"{name}: cold process failed: {result.stderr[-2000:]}")
-            runs[name].append(json.loads(line.removeprefix("BENCH_COLD_RENDER ")))
-    return {"runs": runs, "handler": handler.exists()}
-
-
-def cold_row(figures: dict[str, Any]) -> Row:
-    runs = figures["runs"]
-
-    def median(name: str, key: str) -> float:
-        return statistics.median(run[key] for run in runs[name])
-
-    anchor, init = median("anchor", "init_ms"), median("renditions", "init_ms")
-    what = (
-        "renditions_handler + images.render + pillow-heif"
-        if figures["handler"]
-        else "images.render + Pillow + pillow-heif only (functions/renditions/"
-        "renditions_handler.py does not exist yet)"
-    )
-    return Row(
-        SECTION,
-        "renditions function cold init / anchor",
-        init / anchor,
-        "x",
-        None,
-        f"{what}: median {init:.0f} ms (handler {median('renditions', 'import_ms'):.0f} + "
-        f"imaging {median('renditions', 'imaging_ms'):.0f} ms, "
-        f"{median('renditions', 'modules'):.0f} modules) vs the bare Powertools handler's "
-        f"{anchor:.0f} ms; {COLD_RUNS} fresh processes each, no bytecode, the dev venv's "
-        "packages (not the built layers)",
-        figures,
-    )
-
-
-# -------------------------------------------------------------------------------- cost
-
-
-def lambda_cost(memory_mb: int, milliseconds: float) -> float:
-    return prices.LAMBDA_REQUEST.usd + (
-        memory_mb / 1024 * milliseconds / 1000 * prices.LAMBDA_GB_SECOND.usd
-    )
-
-
-def inline_view(body: int, memory_mb: int) -> float:
-    """API Gateway -> signed fetch -> one R2 GetObject -> the bytes back through API Gateway."""
-    duration = ASSUMED_FETCH_MS + ASSUMED_FETCH_MS_PER_MB * body / MB
-    return (
-        prices.API_GATEWAY_REST_REQUEST.usd
-        + lambda_cost(memory_mb, duration)
-        + prices.R2_CLASS_B.usd
-        + (body + ASSUMED_HEADER_BYTES) * prices.DATA_TRANSFER_OUT.usd
-    )
-
-
-def redirect_view(body: int, memory_mb: int) -> float:
-    """API Gateway -> signed fetch (its GetObject finds the file too large: one Class B) ->
-    302 to a presigned R2 GET (a second Class B), the bytes from R2 (egress free)."""
-    return (
-        prices.API_GATEWAY_REST_REQUEST.usd
-        + lambda_cost(memory_mb, ASSUMED_FETCH_MS)
-        + 2 * prices.R2_CLASS_B.usd
-        + ASSUMED_REDIRECT_BYTES * prices.DATA_TRANSFER_OUT.usd
-        + body * prices.R2_EGRESS.usd
-    )
-
-
-def cdn_view(body: int, memory_mb: int, hit_ratio: float) -> float:
-    """CloudFront in front of the signed route: every view a CloudFront request and its bytes;
-    a miss also the inline origin request (origin fetch free: no API Gateway transfer)."""
-    sent = body + ASSUMED_HEADER_BYTES
-    origin = inline_view(body, memory_mb) - sent * prices.DATA_TRANSFER_OUT.usd
-    origin += sent * prices.CLOUDFRONT_ORIGIN_FETCH.usd
-    return (
-        prices.CLOUDFRONT_HTTPS_REQUEST.usd
-        + sent * prices.CLOUDFRONT_TRANSFER_OUT.usd
-        + (1 - hit_ratio) * origin
-    )
-
-
-def cost_matrix(sizes: dict[str, int], memory_mb: int) -> dict[str, dict[str, float]]:
-    """USD per million views: {way of delivering: {size: cost}}."""
-    ways: dict[str, Callable[[int], float]] = {
-        "inline (API Gateway + Lambda)": lambda body: inline_view(body, memory_mb),
-        "R2 redirect": lambda body: redirect_view(body, memory_mb),
-    }
-    for ratio in HIT_RATIOS:
-        ways[f"CloudFront, {ratio:.0%} hits"] = lambda body, r=ratio: cdn_view(body, memory_mb, r)
-    return {
-        way: {size: prices.MILLION * per_view(body) for size, body in sizes.items()}
-        for way, per_view in ways.items()
-    }
-
-
-def cost_rows(result: Rendered) -> list[Row]:
-    from profile_photos.delivery import MAX_INLINE_BYTES
-
-    memory_mb = fetch_memory_size()
-    sizes = {"ORIGINAL": len(result.original.data)}
-    sizes |= {name: figures[0] for name, figures in result.sizes.items()}
-    matrix = cost_matrix(sizes, memory_mb)
-    inline = "inline (API Gateway + Lambda)"
-    data = {
-        "matrix": matrix,
-        "bytes": sizes,
-        "photo": result.original.name,
-        "fetch_memory_mb": memory_mb,
-        "as_published_on": prices.AS_PUBLISHED_ON,
-        "prices": {name: [p.usd, p.unit, p.what, p.source] for name, p in prices.ALL.items()},
-        "assumed": {
-            "fetch_ms": ASSUMED_FETCH_MS,
-            "fetch_ms_per_mb": ASSUMED_FETCH_MS_PER_MB,
-            "header_bytes": ASSUMED_HEADER_BYTES,
-            "redirect_bytes": ASSUMED_REDIRECT_BYTES,
-        },
-    }
-    transfer = sizes["ORIGINAL"] * prices.DATA_TRANSFER_OUT.usd * prices.MILLION
-    picks = [
-        ("original inline", inline, "ORIGINAL"),
-        ("MEDIUM inline", inline, "MEDIUM"),
-        ("SMALL inline", inline, "SMALL"),
-        ("original by R2 redirect", "R2 redirect", "ORIGINAL"),
-        ("MEDIUM behind CloudFront, 90% hits", "CloudFront, 90% hits", "MEDIUM"),
-    ]
-    rows = []
-    for index, (label, way, size) in enumerate(picks):
-        note = f"{sizes[size]:,} B a view ({result.original.name})"
-        if index == 0:
-            fits = sizes["ORIGINAL"] <= MAX_INLINE_BYTES
-            note += (
-                f"; ${transfer:,.0f} of it is data transfer out"
-                + ("" if fits else "; over the inline limit: really a redirect")
-                + f"; list prices as published on {prices.AS_PUBLISHED_ON} (bench/prices.py), "
-                "the full matrix below the table"
-            )
-        rows.append(
-            Row(
-                SECTION,
-                f"cost per 1M views: {label}",
-                matrix[way][size],
-                "USD",
-                None,
-                note,
-                data if index == 0 else {},
-            )
-        )
-    return rows
-
-
-def cost_table(rows: list[Row], markdown: bool = False) -> str:
-    """The cost matrix a run saved (first cost row's data), as text or Markdown; "" if none."""
-    data = next((row.data for row in rows if row.section == SECTION and "matrix" in row.data), None)
-    if not data:
-        return ""
-    matrix: dict[str, dict[str, float]] = data["matrix"]
-    sizes: dict[str, int] = data["bytes"]
-    header = ["per 1M views", *(f"{s} ({sizes[s] / 1000:,.0f} KB)" for s in sizes)]
-    lines = [[way, *(f"${cost[s]:,.2f}" for s in sizes)] for way, cost in matrix.items()]
-    title = (
-        f"Cost per million views of one {data['photo']} (USD, list prices as published on "
-        f"{data['as_published_on']}, bench/prices.py; signed fetch at "
-        f"{data['fetch_memory_mb']} MB, Lambda duration assumed {data['assumed']['fetch_ms']:.0f}"
-        f" ms + {data['assumed']['fetch_ms_per_mb']:.0f} ms/MB):"
-    )
-    if markdown:
-        out = [title, "", "| " + " | ".join(header) + " |", "|---" + "|---:" * len(sizes) + "|"]
-        out += ["| " + " | ".join(line) + " |" for line in lines]
-        return "\n".join(out)
-    widths = [max(len(r[i]) for r in [header, *lines]) for i in range(len(header))]
-    out = [title, "  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))]
-    out += [
-        "  ".join(
-            c.rjust(w) if i else c.ljust(w)
-            for i, (c, w) in enumerate(zip(line, widths, strict=True))
-        )
-        for line in lines
-    ]
-    return "\n".join(out)
-
-
 # --------------------------------------------------------------------------------- run
 
 
@@ -571,19 +321,11 @@ def run(progress: Callable[[str], None] = lambda _: None) -> list[Row]:
                 continue
             rows.append(memory_row(label, figures, limit_mb, where, budgeted))
             progress(f"renditions: {label} peak memory measured")
-        try:
-            rows.append(cold_row(cold(workdir)))
-        except Exception as exc:
-            rows.append(failed(SECTION, "renditions function cold init / anchor", exc))
-        progress("renditions: cold init measured")
     try:
         rows.append(stream_row())
     except Exception as exc:
         rows.append(failed(SECTION, "stream -> renditions stored", exc))
     progress("renditions: stream latency measured")
-    jpeg = next((r for r in results if r.original.content_type == "image/jpeg"), None)
-    if jpeg is not None:
-        rows += cost_rows(jpeg)
     return rows
 
 

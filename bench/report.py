@@ -1,16 +1,17 @@
-"""A saved run (bench/results/*.json) as the README's Markdown: what ran, on which commit, the
-table with every budget's status, the summary, the cost matrix, and, where a cold budget was
-missed, the `-X importtime` figures. Pure: the payload in, text out.
+"""A saved run (bench/results/*.json) as Markdown for the console: what ran, on which commit,
+the table with every budget's status, the summary, the cost tables, and the `-X importtime`
+figures. Pure: the payload in, text out.
 
-`python -m bench --markdown --from bench/results/latest.json` prints it; the README's
-Performance table is pasted from that output, never written by hand.
+`python -m bench --markdown --from bench/results/latest.json` prints it. The checked-in
+pages are not pasted from it: `make bench-report` writes their generated blocks from the
+same JSON (docs/gen/bench_tables.py), and a unit test keeps them equal.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from bench import budgets, cold_importtime, renditions
+from bench import budgets, cold_importtime, cost
 
 IMPORTTIME_TITLE = "Where the cold-start time goes (python -X importtime, median of 3 processes)"
 
@@ -47,6 +48,7 @@ ALL = (
     "renditions",
     "decode",
     "bombs",
+    "cost",
 )
 
 
@@ -69,7 +71,7 @@ def render_markdown(payload: dict[str, Any]) -> str:
             f"({row.budget.text(row.unit) if row.budget else '-'}; {row.status}): {row.notes}"
             for row in missed
         ]
-    if costs := renditions.cost_table(rows, markdown=True):
+    if costs := cost.table_text(rows, markdown=True):
         parts += ["", costs]
     if payload.get("importtime"):
         parts += ["", f"{IMPORTTIME_TITLE}:", "", "```"]

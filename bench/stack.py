@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import importlib
 import os
+import secrets
+import socket
 import subprocess
 import sys
 import uuid
@@ -67,6 +69,35 @@ class MotoProcess:
             self.process.kill()
             self.process.wait()
         self.process = None
+
+
+def unused_udp_port() -> int:
+    """A loopback UDP port nobody listens on (bound, read, released)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def trace_id() -> str:
+    """A sampled `_X_AMZN_TRACE_ID`, as Lambda sets one per invocation."""
+    root = f"1-{secrets.token_hex(4)}-{secrets.token_hex(12)}"
+    return f"Root={root};Parent={secrets.token_hex(8)};Sampled=1"
+
+
+def tracing_env(code_dir: Path, daemon_port: int) -> dict[str, str]:
+    """What Lambda sets that Powertools and the X-Ray SDK read to decide they run on Lambda
+    with tracing active (`Tracing: Active`; see Tracer._is_tracer_disabled, aws_xray_sdk's
+    check_in_lambda): segments go over UDP to `daemon_port` on loopback."""
+    daemon = f"127.0.0.1:{daemon_port}"
+    return {
+        "LAMBDA_TASK_ROOT": str(code_dir),
+        "AWS_EXECUTION_ENV": "AWS_Lambda_python3.13",
+        "_X_AMZN_TRACE_ID": trace_id(),
+        "AWS_XRAY_DAEMON_ADDRESS": daemon,
+        "_AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1",
+        "_AWS_XRAY_DAEMON_PORT": str(daemon_port),
+        "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
+    }
 
 
 def functions() -> dict[str, LocalFunction]:
@@ -299,9 +330,18 @@ def seed_user(
 class Service:
     """The template's handlers (and the bare anchor) imported from the source tree, in process,
     against moto. `use(provider)` switches LOCAL/R2 like a redeploy: settings and clients
-    are rebuilt, and the containers' memory of refreshed users is dropped."""
+    are rebuilt, and the containers' memory of refreshed users is dropped.
+
+    Tracing is on as the template deploys it (`Tracing: Active`): before any handler is
+    imported, the process gets what Lambda sets (`tracing_env`), so every Tracer patches as on
+    Lambda and each invocation sends its segments (over UDP to a loopback port nobody reads),
+    under a fresh `_X_AMZN_TRACE_ID` per call as Lambda gives one per invocation. The Tracer's
+    choice is made once per process, so nothing may create one before this."""
 
     def __init__(self, endpoint: str, workdir: Path) -> None:
+        if "aws_xray_sdk.core" in sys.modules:  # its recorder chose non-Lambda at import
+            raise RuntimeError("the X-Ray SDK was imported before the traced service")
+        os.environ.update(tracing_env(ROOT, unused_udp_port()))
         self.endpoint = endpoint
         self.base_path = workdir / "object-storage"
         self.provider = ""
@@ -321,7 +361,9 @@ class Service:
         self._dynamodb: Any = None
 
     def use(self, provider: str) -> None:
-        env = function_env(functions()["GraphQLFunction"], self.endpoint, provider, self.base_path)
+        env = function_env(
+            functions()["GraphQLFunction"], self.endpoint, provider, self.base_path, tracing=True
+        )
         env["BARE_FILE"] = str(self.bare_file)
         os.environ.update(env)
         if self.provider:
@@ -351,7 +393,14 @@ class Service:
 
     def invoke(self, function: str, event: dict[str, Any]) -> HttpResult:
         handler = self.bare if function == BARE else self.handlers[function]
+        os.environ["_X_AMZN_TRACE_ID"] = trace_id()  # one per invocation, as on Lambda
         return invoke(handler, event, LambdaContext(function_name=function))
+
+    @property
+    def traced(self) -> bool:
+        """Whether the handlers' Tracer is on (Powertools decided when it was first made)."""
+        tracer = sys.modules.get("aws_lambda_powertools.tracing.tracer")
+        return tracer is not None and not tracer.Tracer._config["disabled"]
 
     def call(
         self, function: str, event: dict[str, Any], expect: tuple[int, ...] = (200, 201)
@@ -364,6 +413,7 @@ class Service:
         return result
 
     def retention(self, event: dict[str, Any]) -> dict[str, Any]:
+        os.environ["_X_AMZN_TRACE_ID"] = trace_id()
         response = self.handlers["RetentionFunction"](
             event, LambdaContext(function_name="RetentionFunction")
         )

@@ -18,6 +18,13 @@ touches, so it slows as the tables grow): the figure is the handler's own time, 
 wall time minus the time spent inside AWS calls (botocore's before-call to after-call,
 bench/recorder.py). The wall time and the AWS share are in the notes. The other operations
 are shown beside the bare handler's empty 200, without a budget.
+
+Tracing is on as the template deploys it (`Tracing: Active`, bench/stack.py `Service`): the
+Tracer's patches, subsegments and segments are in every figure, the floors' bare handler's
+included; a row checks the handlers' Tracer was on.
+
+Signed fetch's Lambda duration, per body size (R2, warm, wall time with its GetObject on
+moto): what the cost per view (bench/cost.py) bills, instead of an assumed figure.
 """
 
 from __future__ import annotations
@@ -36,7 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import images, stack
-from bench.budgets import Row, at_most, failed
+from bench.budgets import Row, at_most, exactly, failed
 from bench.recorder import Recorder
 from testkit.events import stream_record
 
@@ -44,6 +51,10 @@ SECTION = "warm time (in process; own time, AWS calls excluded; ratio of medians
 FETCH_BYTES = 256 * 1024  # a profile photo as served
 UPLOAD_BYTES = 5 * images.MIB
 SMALL_UPLOAD = 32 * 1024
+# Bodies the signed fetch's duration is measured at (about SMALL, MEDIUM, LARGE renditions
+# and the 256 KiB above): bench/cost.py fits a line through them.
+DURATION_BYTES = (4 * 1024, 32 * 1024, 96 * 1024, FETCH_BYTES)
+DURATION_METRIC = "signed fetch (R2), {kib} KiB body: Lambda duration, warm"
 
 
 @dataclass(frozen=True)
@@ -97,9 +108,20 @@ def alternate(
 
 
 def run(service: stack.Service, runs: int, upload_runs: int, workdir: Path) -> list[Row]:
-    rows: list[Row] = []
+    rows: list[Row] = [
+        Row(
+            SECTION,
+            "warm calls whose Tracer was on (Tracing: Active, as deployed)",
+            1.0 if service.traced else 0.0,
+            "",
+            exactly(1, "= 1, on"),
+            "the handlers' Powertools Tracer saw Lambda with tracing active: X-Ray's patches "
+            "and segments are in every figure below",
+        )
+    ]
     for name, section in (
         ("signed fetch", lambda: _signed_fetch(service, runs)),
+        ("signed fetch durations", lambda: _fetch_durations(service, runs)),
         ("5 MiB upload", lambda: _upload(service, upload_runs, workdir)),
         ("other operations", lambda: _others(service, runs)),
     ):
@@ -134,6 +156,37 @@ def _signed_fetch(service: stack.Service, runs: int) -> list[Row]:
                 at_most(limit) if limit else None,
                 f"{timing.notes()}; {FETCH_BYTES // 1024} KiB photo, n={runs}",
                 timing.data(),
+            )
+        )
+    return rows
+
+
+def _fetch_durations(service: stack.Service, runs: int) -> list[Row]:
+    """Signed fetch (R2) at each of DURATION_BYTES: the wall time Lambda bills (own time and
+    the GetObject on moto), beside the bare handler serving the same bytes."""
+    service.use("R2")
+    rows = []
+    for size in DURATION_BYTES:
+        data = images.photo(size)
+        service.bare_file.write_bytes(data)
+        key = f"users/warm-fetch/profile-picture/{uuid.uuid4()}.jpg"
+        service.put_object(key, data)
+        event, bare_event = stack.signed_get(key), stack.signed_get(key)
+        timing = alternate(
+            partial(service.call, "SignedFetchFunction", event),
+            lambda bare_event=bare_event: service.call(stack.BARE, bare_event),
+            runs,
+        )
+        rows.append(
+            Row(
+                SECTION,
+                DURATION_METRIC.format(kib=size // 1024),
+                timing.wall * 1000,
+                "ms",
+                None,
+                f"{timing.notes()}; n={runs}; on a whole core of this machine, GetObject on "
+                "moto over loopback (R2 from Lambda is farther)",
+                timing.data() | {"bytes": size},
             )
         )
     return rows

@@ -1,18 +1,28 @@
-"""The performance page's figures, rendered from `bench/results/latest.json` at build time.
+"""The performance figures, rendered from `bench/results/latest.json`: the one source.
 
-`make bench` writes that file (every row, its budget, status and notes, and the run it came
-from); this module only formats it, one table per section, so the page shows the committed
-run and nothing typed by hand.
+`make bench` writes that file (every row, its budget, status and notes, the run it came from,
+its commit and whether the tree was clean); this module only formats it, one table per
+section, so a page shows the committed run and nothing typed by hand.
+
+The figures are checked in where they are read on GitHub: `make bench-report` (`rewrite`)
+fills each `<!-- generated: NAME -->` ... `<!-- end generated: NAME -->` block of the
+README and docs/performance.md whose NAME is in `GENERATORS`; the site's build fills the same
+blocks again (docs/gen/hooks.py), and tests/unit/test_bench_report.py fails when a checked-in
+block differs from what latest.json gives.
 """
 
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 LATEST = ROOT / "bench" / "results" / "latest.json"
+# The files whose bench blocks `make bench-report` rewrites.
+REPORTED = (ROOT / "README.md", ROOT / "docs" / "performance.md")
 
 
 def load(path: Path = LATEST) -> dict[str, Any]:
@@ -49,13 +59,23 @@ def sections(payload: dict[str, Any]) -> list[tuple[str, list[dict[str, Any]]]]:
     return list(grouped.items())
 
 
+def tree_state(payload: dict[str, Any]) -> str:
+    """Whether the run measured a committed tree, as latest.json records it."""
+    if "clean" not in payload:
+        return "tree state not recorded"
+    if payload["clean"]:
+        return "clean tree"
+    return "**dirty tree** (BENCH_DIRTY=1): the figures are of uncommitted code"
+
+
 def render(payload: dict[str, Any] | None = None) -> str:
     payload = payload or load()
     summary = payload.get("summary", {})
     started = payload["started"].replace("T", " ")[:16]
     out = [
         f"Run of {started} UTC ({payload.get('machine', '')}; {payload.get('runtime', '')} "
-        f"{payload.get('python', '')}), commit `{payload.get('commit', '')}`, "
+        f"{payload.get('python', '')}), commit `{payload.get('commit', '')}` "
+        f"({tree_state(payload)}), "
         f"{payload.get('seconds', 0):.0f} s: {summary.get('met', 0)} budgets met, "
         f"{summary.get('NOT MET', 0)} not met, {summary.get('FAILED', 0)} failed to measure.",
         "",
@@ -102,8 +122,21 @@ def importtime(payload: dict[str, Any], top: int = 8) -> list[str]:
 
 
 def cost_matrix(payload: dict[str, Any] | None = None) -> str:
-    """The cost per million views the run priced (a renditions row's `matrix`), as a table."""
+    """The cost tables the run priced (bench/cost.py saves them formatted in its first row),
+    as Markdown; a run saved before that module, its renditions row's `matrix`."""
     payload = payload or load()
+    rows = payload["rows"]
+    tables = next((r["data"]["tables"] for r in rows if "tables" in r.get("data", {})), None)
+    if tables:
+        out: list[str] = []
+        for table in tables:
+            header = table["header"]
+            out += [f"{cell(table['title'])}:", ""]
+            out.append("| " + " | ".join(cell(h) for h in header) + " |")
+            out.append("| --- |" + " ---: |" * (len(header) - 1))
+            out += ["| " + " | ".join(cell(c) for c in line) + " |" for line in table["rows"]]
+            out.append("")
+        return "\n".join(out).rstrip("\n")
     data = next((row["data"] for row in payload["rows"] if "matrix" in row.get("data", {})), None)
     if not data:
         return "*The committed run priced no views.*"
@@ -156,3 +189,60 @@ def load_run(path: Path = LOAD_LATEST) -> str:
         + ("every invariant holds." if run.get("ok") and not broken else f"broken: {broken}."),
     ]
     return "\n".join(out)
+
+
+# Blocks `make bench-report` writes: the figures of the committed bench run.
+GENERATORS: dict[str, Callable[[], str]] = {"performance": render, "cost-per-view": cost_matrix}
+BLOCK = re.compile(
+    r"<!--\s*generated:\s*(?P<name>[a-z-]+)\s*-->"
+    r"(?:\n.*?\n<!--\s*end generated:\s*(?P=name)\s*-->)?",
+    re.DOTALL,
+)
+
+
+def block(name: str, body: str) -> str:
+    """A filled block: its markers around the generated text."""
+    return f"<!-- generated: {name} -->\n{body.strip()}\n<!-- end generated: {name} -->"
+
+
+def rewrite(text: str, generators: dict[str, Callable[[], str]] | None = None) -> str:
+    """`text` with each bench block (bare marker or filled block) filled afresh; every other
+    marker left for the site's build."""
+    chosen = GENERATORS if generators is None else generators
+
+    def fill(match: re.Match[str]) -> str:
+        name = match.group("name")
+        return block(name, chosen[name]()) if name in chosen else match.group(0)
+
+    return BLOCK.sub(fill, text)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m docs.gen.bench_tables [--check]`: rewrite (or check) the REPORTED files."""
+    import sys
+
+    args = sys.argv[1:] if argv is None else argv
+    check = "--check" in args
+    stale = []
+    for path in REPORTED:
+        text = path.read_text(encoding="utf-8")
+        fresh = rewrite(text)
+        if fresh == text:
+            continue
+        stale.append(path.relative_to(ROOT).as_posix())
+        if not check:
+            path.write_text(fresh, encoding="utf-8")
+    payload = load()
+    what = f"commit {payload.get('commit')} ({tree_state(payload)})"
+    if check:
+        if stale:
+            print(f"bench-report: out of date with latest.json ({what}): {', '.join(stale)}")
+            return 1
+        print(f"bench-report: every block matches latest.json ({what})")
+        return 0
+    print(f"bench-report: {', '.join(stale) or 'nothing'} rewritten from latest.json ({what})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

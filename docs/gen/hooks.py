@@ -25,7 +25,12 @@ from docs.gen import (
     template_parameters,
 )
 
-MARKER = re.compile(r"<!--\s*generated:\s*([a-z-]+)\s*-->")
+# A bare marker, or a block `make bench-report` filled (docs/gen/bench_tables.py): both are
+# replaced by the generator's output.
+MARKER = re.compile(
+    r"<!--\s*generated:\s*([a-z-]+)\s*-->(?:\n.*?\n<!--\s*end generated:\s*\1\s*-->)?",
+    re.DOTALL,
+)
 GENERATORS: dict[str, Callable[[], str]] = {
     "rest": rest_reference.render,
     "graphql": graphql_reference.render,

@@ -212,11 +212,12 @@ def test_a_graphql_answer_with_errors_is_not_a_sample():
     assert "500" in cold.acceptable(target, {"status": 500, "errors": False})
 
 
-def test_cold_rows_judge_each_function_against_a_and_its_floor():
+def test_cold_rows_judge_each_function_against_a_prime_and_its_floor():
     from bench import cold, cold_rows
 
     result = cold.ColdResult([])
     result.runs[cold.ANCHOR] = [_cold_run(100), _cold_run(100), _cold_run(300)]
+    result.runs[cold.REFERENCE] = [_cold_run(400)]
     for function in cold.BUDGETS_A:
         for provider in cold.PROVIDERS:
             key = cold.handler_key(function, provider)
@@ -226,30 +227,37 @@ def test_cold_rows_judge_each_function_against_a_and_its_floor():
     result.runs[cold.floor_key("UploadFunction", "LOCAL")] = [_cold_run(120, status="floor")]
     result.runs[cold.handler_key("UploadFunction", "R2")] = [_cold_run(150, aws_ms=30.0)]
     by_metric = {row.metric: row for row in cold_rows.rows(result)}
-    fetch = by_metric["signed fetch (LOCAL): cold init / A"]
-    assert fetch.value == pytest.approx(1.5)  # 150 ms over A's median of 100 ms
-    assert fetch.status == NOT_MET  # <= 0.8x A in LOCAL
-    assert by_metric["graphql (R2): cold init / A"].status == MET  # <= 2.0x
+    fetch = by_metric["signed fetch (LOCAL): cold init / A'"]
+    assert fetch.value == pytest.approx(1.5)  # 150 ms over the median of A', 100 ms
+    assert fetch.status == NOT_MET  # <= 1.1x A' in LOCAL
+    assert by_metric["retention (R2): cold init / A'"].status == NOT_MET  # <= 1.2x
     assert by_metric["upload (R2): cold init / F"].status == NOT_MET  # 1.5x its floor
     assert by_metric["upload (LOCAL): cold init / F"].value == pytest.approx(1.25)
+    # the renditions function is judged against its floor; against A' it is shown only
+    assert by_metric["renditions (R2): cold init / A'"].budget is None
+    assert by_metric["renditions (R2): cold init / F"].status == NOT_MET
+    # A, default-built, is a reference row without budget
+    reference = by_metric[f"{cold.LABELS[cold.REFERENCE]}: cold init"]
+    assert (reference.value, reference.budget) == (400, None)
     # beside it, for information, the same without the first event's time inside AWS calls
     without_aws = by_metric["upload (R2): cold init without its AWS calls / F"]
     assert without_aws.value == pytest.approx(1.2)  # (150 - 30) ms over 100 ms
     assert without_aws.budget is None
-    assert by_metric["processes whose Tracer was disabled (A and functions)"].value == 0
+    assert by_metric["processes whose Tracer was disabled (A', A and functions)"].value == 0
     assert by_metric["functions whose first event sent no X-Ray segment"].status == MET
 
 
 def test_a_process_without_tracing_or_segments_fails_the_checks():
     from bench import cold, cold_rows
 
-    result = cold.ColdResult([cold.Target(cold.ANCHOR, cold.ANCHOR, "R2", [], {})])
+    result = cold.ColdResult([cold.Target(cold.ANCHOR, "BareHandler", "R2", [], {})])
     result.runs[cold.ANCHOR] = [_cold_run(100, tracing=False)]
     by_metric = {row.metric: row for row in cold_rows.rows(result)}
-    assert by_metric["processes whose Tracer was disabled (A and functions)"].status == NOT_MET
+    disabled = "processes whose Tracer was disabled (A', A and functions)"
+    assert by_metric[disabled].status == NOT_MET
     assert by_metric["functions whose first event sent no X-Ray segment"].status == NOT_MET
     # no function ran: their rows failed to measure, they do not pass
-    assert by_metric["upload (R2): cold init / A"].status == FAILED
+    assert by_metric["upload (R2): cold init / A'"].status == FAILED
 
 
 # ------------------------------------------------------ README markdown from a results file
