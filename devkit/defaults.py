@@ -14,3 +14,8 @@ DEV_ENV = {
     "RATE_LIMITS_TABLE": "RateLimitsTable",
     "UPLOADS_TABLE": "UploadsTable",
 }
+
+# What the local stack (`make dev`) sets unless the environment says otherwise, beside the
+# secrets: GraphiQL-style tools load the schema by introspection, which deployed stacks keep
+# off (the template's GRAPHQL_INTROSPECTION is "false").
+LOCAL_STACK_ENV = {"GRAPHQL_INTROSPECTION": "true"}

@@ -50,6 +50,7 @@ from devstack.hosts import MISDIRECTED, allowed_host
 from devstack.pool import FunctionError
 from devstack.swagger import CONTENT_SECURITY_POLICY, MISSING, PAGE, asset, installed
 from profile_photos.api.cors import cors_headers, preflight_headers, request_origin
+from profile_photos.api.web import ErrorCode
 from profile_photos.settings import parse_origins
 
 log = logging.getLogger("devstack.http")
@@ -148,7 +149,7 @@ class RequestHandler(BaseHTTPRequestHandler):
         method = self.command.upper()
         if not allowed_host(self.headers.get("Host"), self.server.configured_host):
             self.close_connection = True  # its body stays unread
-            self.envelope(403, "FORBIDDEN", MISDIRECTED)
+            self.envelope(403, ErrorCode.FORBIDDEN, MISDIRECTED)
             log.info("%s %s -> 403 (Host %r not allowed)", method, url.path, self.headers["Host"])
             return
         length = int(self.headers.get("Content-Length") or 0)
@@ -230,7 +231,7 @@ class RequestHandler(BaseHTTPRequestHandler):
             headers["Retry-After"] = "1"
         self.send(status, headers, body)
 
-    def envelope(self, status: int, code: str, message: str) -> None:
+    def envelope(self, status: int, code: ErrorCode, message: str) -> None:
         body = {"success": False, "error": {"code": code, "message": message}}
         self.send_json(status, body)
 
@@ -269,7 +270,7 @@ class RequestHandler(BaseHTTPRequestHandler):
     def web_file(self, name: str) -> None:
         file = WEB_DIR / name
         if not WEB_FILE.fullmatch(name) or not file.is_file() or file.parent != WEB_DIR:
-            self.envelope(404, "NOT_FOUND", "File not found")
+            self.envelope(404, ErrorCode.NOT_FOUND, "File not found")
             return
         kind = mimetypes.guess_type(name)[0] or "application/octet-stream"
         if kind.startswith("text/") or kind == "application/javascript":
@@ -290,18 +291,18 @@ class RequestHandler(BaseHTTPRequestHandler):
 
     def openapi(self) -> None:
         if not OPENAPI.is_file():
-            self.envelope(404, "NOT_FOUND", "openapi.yaml not found")
+            self.envelope(404, ErrorCode.NOT_FOUND, "openapi.yaml not found")
             return
         self.send_json(200, self.document())
 
     def docs(self, name: str) -> None:
         """Swagger UI's page (`name` empty) or one of its files; the page reads /openapi.json."""
         if not installed():
-            self.envelope(404, "NOT_FOUND", MISSING)
+            self.envelope(404, ErrorCode.NOT_FOUND, MISSING)
             return
         found = ("text/html; charset=utf-8", PAGE.encode()) if not name else asset(name)
         if found is None:
-            self.envelope(404, "NOT_FOUND", "File not found")
+            self.envelope(404, ErrorCode.NOT_FOUND, "File not found")
             return
         headers = {
             "Content-Type": found[0],
@@ -314,17 +315,19 @@ class RequestHandler(BaseHTTPRequestHandler):
 
     def dev_token(self, body: bytes | None) -> None:
         if not self.server.dev_tokens:
-            self.envelope(404, "NOT_FOUND", "Dev tokens are off: this stack verifies real tokens")
+            self.envelope(
+                404, ErrorCode.NOT_FOUND, "Dev tokens are off: this stack verifies real tokens"
+            )
             return
         if body and len(body) > DEV_TOKEN_BODY_LIMIT:
-            self.envelope(400, "VALIDATION_FAILED", "Request body is too large")
+            self.envelope(400, ErrorCode.VALIDATION_FAILED, "Request body is too large")
             return
         try:
             request = json.loads(body) if body and body.strip() else {}
         except (ValueError, UnicodeDecodeError):
             request = None
         if not isinstance(request, dict):
-            self.envelope(400, "VALIDATION_FAILED", "Request body must be a JSON object")
+            self.envelope(400, ErrorCode.VALIDATION_FAILED, "Request body must be a JSON object")
             return
         # nothing asked: the banner's demo user
         user_id = request.get("userId", "demo-user")
@@ -332,12 +335,14 @@ class RequestHandler(BaseHTTPRequestHandler):
         if not isinstance(user_id, str) or not USER_ID.fullmatch(user_id):
             self.envelope(
                 400,
-                "VALIDATION_FAILED",
+                ErrorCode.VALIDATION_FAILED,
                 "userId must be 1 to 128 characters of A-Z, a-z, 0-9, _ and -",
             )
             return
         if username is not None and (not isinstance(username, str) or len(username) > 128):
-            self.envelope(400, "VALIDATION_FAILED", "username must be a string of at most 128")
+            self.envelope(
+                400, ErrorCode.VALIDATION_FAILED, "username must be a string of at most 128"
+            )
             return
         token = make_token(user_id, username or None)
         self.send_json(200, {"success": True, "data": {"token": token}})

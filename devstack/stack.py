@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from devkit.defaults import DEV_JWT_SECRET, DEV_STORAGE_SECRET
+from devkit.defaults import DEV_JWT_SECRET, DEV_STORAGE_SECRET, LOCAL_STACK_ENV
 from devkit.template import ROOT, load_template
 from devkit.token import make_token
 from devstack.dynamo import EmbeddedDynamo
@@ -114,7 +114,7 @@ class LocalStack:
         env["OBJECT_STORAGE_PROVIDER"] = "LOCAL"  # the template's R2 default is for AWS
         env["LOCAL_STORAGE_BASE_PATH"] = str(self.data_dir / "object-storage")
         env["DEV_DATA_DIR"] = str(self.data_dir)
-        env.update(DEV_SECRETS)
+        env.update(DEV_SECRETS | LOCAL_STACK_ENV)
         if (self.environ.get("OBJECT_STORAGE_PROVIDER") or "").upper() == "R2" and not (
             self.environ.get("R2_ENDPOINT_URL") or self.environ.get("R2_ACCOUNT_ID")
         ):

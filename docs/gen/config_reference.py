@@ -86,7 +86,11 @@ MEANINGS: dict[str, dict[str, str]] = {
     },
     "RATE_LIMITS_TABLE": {"meaning": "rate-limit counters (set by the template)"},
     "UPLOADS_TABLE": {"meaning": "direct-upload grants (set by the template)"},
-    "GRAPHQL_INTROSPECTION": {"meaning": "`true` allows GraphQL introspection queries"},
+    "GRAPHQL_INTROSPECTION": {
+        "meaning": "`true` allows GraphQL introspection queries (what GraphiQL-style tools "
+        "load the schema with). The template sets `false`; the local stack sets `true` "
+        "unless the environment says `false`",
+    },
     "RENDITIONS_FUNCTION": {
         "default": "set by the template (signed fetch)",
         "meaning": "the function signed fetch invokes for a size not made yet; unset, signed "

@@ -1,10 +1,10 @@
 """mkdocs hook: fills each `<!-- generated: NAME -->` marker of a page at build time.
 
 The reference pages (REST from `openapi.yaml`, GraphQL from `schema.graphql`), the
-configuration table (from `settings.py`), the deploy parameters (from `template.yaml`) and
-the benchmark tables (from `bench/results/latest.json`) are produced on every `make docs`
-and never checked in, so they cannot drift from their sources. A marker with no generator
-fails the build.
+configuration table (from `settings.py`), the error codes (from the code's enums), the
+deploy parameters (from `template.yaml`) and the benchmark tables (from
+`bench/results/latest.json`) are produced on every `make docs` and never checked in, so they
+cannot drift from their sources. A marker with no generator fails the build.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from docs.gen import (
     code_size,
     config_reference,
     decoding_limits,
+    error_codes,
     graphql_reference,
     rest_reference,
     template_parameters,
@@ -42,6 +43,8 @@ GENERATORS: dict[str, Callable[[], str]] = {
     "decoding-limits": decoding_limits.render,
     "code-size": code_size.render,
     "decoding-margins": decoding_limits.margins,
+    "error-codes": error_codes.render_rest,
+    "graphql-error-codes": error_codes.render_graphql,
 }
 
 

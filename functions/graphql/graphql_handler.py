@@ -1,8 +1,9 @@
 """Lambda: `POST /graphql` (JWT). Reads profiles; manages the caller's own photos.
 
 A request without a valid token is refused before execution with the REST endpoints' 401
-envelope. Errors follow the spec (`errors[].extensions.code`, graphql_protocol); query size,
-depth and cost are limited (graphql_limits); introspection is off unless configured.
+envelope. Media types, statuses and errors follow the GraphQL-over-HTTP draft
+(`errors[].extensions.code`, graphql_protocol); query size, depth and cost are limited
+(graphql_limits); introspection is off unless configured (the local stack turns it on).
 """
 
 import time
@@ -25,12 +26,12 @@ app = rest_app()
 def graphql_endpoint() -> Response[str]:
     event, root = app.current_event, services()
     identity = authenticate(event.headers.get("authorization"), root.settings)
-    payload = parse_request(raw_body(event))
-    if isinstance(payload, Response):
-        return payload
+    request = parse_request(event.headers, raw_body(event))
+    if isinstance(request, Response):
+        return request
     root.refresh_claims(identity)
     here = root.at(public_base_url(event, root.settings))
-    return execute(payload, Context(here, identity, int(time.time())))
+    return execute(request, Context(here, identity, int(time.time())))
 
 
 @entry_point(REST)

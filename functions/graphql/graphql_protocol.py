@@ -1,17 +1,24 @@
 """GraphQL over HTTP for this function: reading the request, and the errors' shape.
 
-A request error (unparsable query, failed validation, variables of the wrong shape: nothing
-executed, no `path`) is 400 with GRAPHQL_PARSE_FAILED, GRAPHQL_VALIDATION_FAILED or, for
-variables, BAD_USER_INPUT; a field error is 200 with the domain error's code. Only an
-unexpected exception in a resolver is INTERNAL_SERVER_ERROR, and only that is logged at ERROR
-(`format_error` is the one place errors are logged: ariadne's own logger, which logs every
-error at ERROR, is silenced).
+The GraphQL-over-HTTP draft's rules, as graphql-http's audit checks them: a POST whose body
+is not `application/json` is 415; the answer is `application/graphql-response+json` when the
+`Accept` header prefers it, else `application/json` (no `Accept`, `*/*`), and 406 when it
+accepts neither. Both media types follow the same status rules: a request error
+(unparsable query, failed validation, variables of the wrong shape: nothing executed, no
+`path`) is 400 with GRAPHQL_PARSE_FAILED, GRAPHQL_VALIDATION_FAILED or, for variables,
+BAD_USER_INPUT; a field error is 200 with the domain error's code. (For `application/json`
+the draft prefers 200 for request errors too; the contract keeps 400, which tells a client
+at once that nothing ran.) Only an unexpected exception in a resolver is
+INTERNAL_SERVER_ERROR, and only that is logged at ERROR (`format_error` is the one place
+errors are logged: ariadne's own logger, which logs every error at ERROR, is silenced).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +29,6 @@ from graphql import GraphQLError, GraphQLSyntaxError, VariableDefinitionNode
 from graphql_limits import MAX_QUERY_BYTES, PageSize, depth_limit, once_per_operation, query_cost
 from graphql_resolvers import EXPORT_PAGE_MAX, PRICES, TYPES, Context
 
-from profile_photos.api.web import json_response
 from profile_photos.errors import (
     Conflict,
     DependencyUnavailable,
@@ -38,19 +44,44 @@ from profile_photos.errors import (
 from profile_photos.observability import logger, metrics
 from profile_photos.renditions import SIZES
 
+
+class GraphQLCode(StrEnum):
+    """Every `errors[].extensions.code` this function answers, the only place one is spelled.
+    The docs' table of codes is generated from it (docs/gen/error_codes.py)."""
+
+    BAD_REQUEST = "BAD_REQUEST"
+    UNSUPPORTED_MEDIA_TYPE = "UNSUPPORTED_MEDIA_TYPE"
+    NOT_ACCEPTABLE = "NOT_ACCEPTABLE"
+    GRAPHQL_PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
+    GRAPHQL_VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
+    BAD_USER_INPUT = "BAD_USER_INPUT"
+    UNAUTHENTICATED = "UNAUTHENTICATED"
+    FORBIDDEN = "FORBIDDEN"
+    NOT_FOUND = "NOT_FOUND"
+    CONFLICT = "CONFLICT"
+    RATE_LIMITED = "RATE_LIMITED"
+    SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
+    INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
+
+
 # error class -> `extensions.code`. Looked up along the MRO, so subclasses inherit.
-GRAPHQL_CODE: dict[type[ServiceError], str] = {
-    ValidationFailed: "BAD_USER_INPUT",
-    UnsupportedMediaType: "BAD_USER_INPUT",
-    Unauthorized: "UNAUTHENTICATED",
-    Forbidden: "FORBIDDEN",
-    NotFound: "NOT_FOUND",
-    Conflict: "CONFLICT",
-    IdempotencyKeyReused: "BAD_USER_INPUT",
-    RateLimited: "RATE_LIMITED",
-    DependencyUnavailable: "SERVICE_UNAVAILABLE",
+GRAPHQL_CODE: dict[type[ServiceError], GraphQLCode] = {
+    ValidationFailed: GraphQLCode.BAD_USER_INPUT,
+    UnsupportedMediaType: GraphQLCode.BAD_USER_INPUT,
+    Unauthorized: GraphQLCode.UNAUTHENTICATED,
+    Forbidden: GraphQLCode.FORBIDDEN,
+    NotFound: GraphQLCode.NOT_FOUND,
+    Conflict: GraphQLCode.CONFLICT,
+    IdempotencyKeyReused: GraphQLCode.BAD_USER_INPUT,
+    RateLimited: GraphQLCode.RATE_LIMITED,
+    DependencyUnavailable: GraphQLCode.SERVICE_UNAVAILABLE,
 }
-INTERNAL = "INTERNAL_SERVER_ERROR"
+INTERNAL = GraphQLCode.INTERNAL_SERVER_ERROR
+JSON = "application/json"
+GRAPHQL_RESPONSE = "application/graphql-response+json"
+# The answer's Content-Type per negotiated media type (application/json is UTF-8 by
+# definition and takes no charset parameter).
+CONTENT_TYPE = {JSON: JSON, GRAPHQL_RESPONSE: f"{GRAPHQL_RESPONSE}; charset=utf-8"}
 SCHEMA = make_executable_schema(
     load_schema_from_path(str(Path(__file__).with_name("schema.graphql"))), *TYPES
 )
@@ -88,38 +119,130 @@ class _Silent(logging.LoggerAdapter):  # type: ignore[type-arg]
 ARIADNE_LOGGER = _Silent(logging.getLogger("ariadne"), {})
 
 
-def graphql_code(error: BaseException) -> str:
+def graphql_code(error: BaseException) -> GraphQLCode:
     for cls in type(error).__mro__:
         if cls in GRAPHQL_CODE:
             return GRAPHQL_CODE[cls]
     return INTERNAL
 
 
-def parse_request(body: bytes) -> dict[str, Any] | Response[str]:
-    """The GraphQL request object, or a 400 in GraphQL's error shape."""
+@dataclass(frozen=True)
+class GraphQLRequest:
+    """A well-formed GraphQL-over-HTTP request, and the media type its answer takes."""
+
+    payload: dict[str, Any]
+    media_type: str
+
+
+def parse_request(headers: Any, body: bytes) -> GraphQLRequest | Response[str]:
+    """The request, or its refusal in GraphQL's error shape: 406 when `Accept` names neither
+    media type, 415 when the body is not declared JSON (a POST without `Content-Type`
+    included), 400 when it is not a GraphQL request."""
+    media_type = response_media_type(headers.get("accept"))
+    if media_type is None:
+        return refusal(406, GraphQLCode.NOT_ACCEPTABLE, f"Accept must allow {JSON}", JSON)
+    if not is_json(headers.get("content-type")):
+        message = f"Content-Type must be {JSON} (UTF-8)"
+        return refusal(415, GraphQLCode.UNSUPPORTED_MEDIA_TYPE, message, media_type)
+    problem = request_problem(body)
+    if isinstance(problem, str):
+        return refusal(400, GraphQLCode.BAD_REQUEST, problem, media_type)
+    return GraphQLRequest(problem, media_type)
+
+
+def request_problem(body: bytes) -> dict[str, Any] | str:
+    """The GraphQL request object, or why the body is not one."""
     if len(body) > MAX_QUERY_BYTES:
-        return bad_request(f"Request is larger than {MAX_QUERY_BYTES} bytes")
+        return f"Request is larger than {MAX_QUERY_BYTES} bytes"
     try:
         payload = json.loads(body)
     except (ValueError, UnicodeDecodeError):
-        return bad_request("Body must be a JSON object with a 'query' string")
+        return "Body must be a JSON object with a 'query' string"
     if not isinstance(payload, dict) or not isinstance(payload.get("query"), str):
-        return bad_request("Body must be a JSON object with a 'query' string")
+        return "Body must be a JSON object with a 'query' string"
+    if not isinstance(payload.get("operationName"), str | None):
+        return "'operationName' must be a string or null"
+    for name in ("variables", "extensions"):
+        if not isinstance(payload.get(name), dict | None):
+            return f"'{name}' must be an object or null"
     return payload
 
 
-def bad_request(message: str) -> Response[str]:
+def response_media_type(accept: str | None) -> str | None:
+    """The media type to answer in (None: `Accept` allows neither, 406).
+
+    Each supported type takes the q of the most specific range that matches it (RFC 9110,
+    12.5.1); the higher q wins, then the type named explicitly, then the one listed first.
+    Without `Accept`, or with wildcards only, `application/json`: what clients that predate
+    `application/graphql-response+json` expect."""
+    if not accept or not accept.strip():
+        return JSON
+    ranges = [media_range(index, item) for index, item in enumerate(accept.split(","))]
+    ranked = []
+    for preference, candidate in enumerate((GRAPHQL_RESPONSE, JSON)):  # JSON wins a tie
+        kind = candidate.split("/")[0]
+        names = {candidate: 2, f"{kind}/*": 1, "*/*": 0}
+        matches = [(names[name], -index, q) for name, q, index in ranges if name in names]
+        if matches:
+            specificity, position, q = max(matches)
+            ranked.append((q, specificity, position, preference, candidate))
+    best = max(ranked, default=None)
+    return best[4] if best is not None and best[0] > 0 else None
+
+
+def media_range(index: int, item: str) -> tuple[str, float, int]:
+    """One `Accept` element: (type/subtype lowercased, q, position); a bad q counts as 0."""
+    name, *parameters = (part.strip() for part in item.split(";"))
+    q = 1.0
+    for parameter in parameters:
+        key, _, value = parameter.partition("=")
+        if key.strip().lower() == "q":
+            try:
+                q = min(max(float(value.strip()), 0.0), 1.0)
+            except ValueError:
+                q = 0.0
+    return name.lower(), q, index
+
+
+def is_json(content_type: str | None) -> bool:
+    """`application/json`, with no charset or UTF-8 (the draft's only required request
+    type; anything else, a missing Content-Type included, is 415)."""
+    name, *parameters = (part.strip() for part in (content_type or "").split(";"))
+    if name.lower() != JSON:
+        return False
+    for parameter in parameters:
+        key, _, value = parameter.partition("=")
+        if key.strip().lower() == "charset" and value.strip().strip('"').lower() not in (
+            "utf-8",
+            "utf8",
+        ):
+            return False
+    return True
+
+
+def refusal(status: int, code: GraphQLCode, message: str, media_type: str) -> Response[str]:
+    """A request refused before GraphQL saw it, in GraphQL's error shape."""
     metrics.add_metric(name="RequestRefused", unit=MetricUnit.Count, value=1)
-    return json_response(
-        400, {"errors": [{"message": message, "extensions": {"code": "BAD_REQUEST"}}]}
+    logger.info("GraphQL request refused", extra={"status": status, "code": code})
+    body = {"errors": [{"message": message, "extensions": {"code": code}}]}
+    return answer(status, body, media_type)
+
+
+def answer(status: int, payload: dict[str, Any], media_type: str) -> Response[str]:
+    return Response(
+        status_code=status,
+        content_type=CONTENT_TYPE[media_type],
+        body=json.dumps(payload, separators=(",", ":")),
     )
 
 
-def execute(payload: dict[str, Any], context: Context) -> Response[str]:
-    """Run the operation: 200 once execution started, 400 for a request error."""
+def execute(request: GraphQLRequest, context: Context) -> Response[str]:
+    """Run the operation: 200 once execution started; a request error is 400 without `data`
+    (graphql-core answers a variable coercion failure with `data: null`, which the GraphQL
+    spec keeps for an execution that ran and failed)."""
     success, result = graphql_sync(
         SCHEMA,
-        payload,
+        request.payload,
         context_value=context,
         validation_rules=validation_rules,
         introspection=context.services.settings.graphql_introspection,
@@ -128,7 +251,9 @@ def execute(payload: dict[str, Any], context: Context) -> Response[str]:
         debug=False,
     )
     metrics.add_metric(name="GraphQLRequest", unit=MetricUnit.Count, value=1)
-    return json_response(200 if success or executed(result) else 400, result)
+    if success or executed(result):
+        return answer(200, result, request.media_type)
+    return answer(400, {"errors": result.get("errors", [])}, request.media_type)
 
 
 def executed(result: dict[str, Any]) -> bool:
@@ -156,11 +281,11 @@ def format_error(error: GraphQLError, debug: bool = False) -> dict[str, Any]:
         if isinstance(original, RateLimited):
             extensions["retryAfter"] = original.retry_after
     elif isinstance(error, GraphQLSyntaxError):
-        code = "GRAPHQL_PARSE_FAILED"
+        code = GraphQLCode.GRAPHQL_PARSE_FAILED
     elif error.path is None and is_variable_error(error):
-        code = "BAD_USER_INPUT"  # variables of the wrong type or shape
+        code = GraphQLCode.BAD_USER_INPUT  # variables of the wrong type or shape
     elif error.path is None or original is None:
-        code = "GRAPHQL_VALIDATION_FAILED"  # unknown fields, limits, non-null violations
+        code = GraphQLCode.GRAPHQL_VALIDATION_FAILED  # unknown fields, limits, non-null violations
     else:
         logger.exception("resolver failed", exc_info=original)
         formatted["message"] = "Internal server error"

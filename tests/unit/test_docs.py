@@ -20,7 +20,13 @@ from pathlib import Path
 import pytest
 from markdown.extensions.toc import slugify
 
-from docs.gen import bench_tables, config_reference, graphql_reference, rest_reference
+from docs.gen import (
+    bench_tables,
+    config_reference,
+    error_codes,
+    graphql_reference,
+    rest_reference,
+)
 from docs.gen.hooks import GENERATORS, MARKER, expand
 from profile_photos.settings import SettingsError, load_settings
 
@@ -312,3 +318,40 @@ def test_the_local_stack_variables_are_read_somewhere() -> None:
     )
     for name in config_reference.LOCAL_STACK:
         assert f'"{name}"' in sources, name
+
+
+# --------------------------------------------------------------------------- error codes
+
+
+def test_the_api_page_lists_every_error_code_of_both_enums() -> None:
+    from graphql_protocol import GraphQLCode
+
+    from profile_photos.api.web import ErrorCode
+
+    # the GraphQL enum, read from the source for the docs, is the one the function runs with
+    assert error_codes.graphql_codes() == [member.value for member in GraphQLCode]
+    page = rendered(DOCS / "api.md")
+    rest, graphql = page.split("### GraphQL over HTTP", 1)[0].split("## GraphQL\n", 1)
+    for member in ErrorCode:
+        row = re.search(rf"^\| `{member.value}` \| ([^|]+) \| (.+) \|$", rest, re.MULTILINE)
+        assert row, f"REST code {member} not in the Errors table"
+        assert re.fullmatch(r"(\d{3}|[45]xx)(, (\d{3}|[45]xx))*", row.group(1).strip()), row
+    assert "| `UNSUPPORTED_MEDIA_TYPE` |" not in rest
+    for member in GraphQLCode:
+        assert f"| `{member.value}` | HTTP " in graphql, f"GraphQL code {member} not in its table"
+    assert "| `VALIDATION_FAILED` | 400, 415, 4xx |" in rest  # statuses from the code's tables
+
+
+def test_a_code_without_a_meaning_fails_the_page(tmp_path: Path) -> None:
+    # Given the GraphQL function with one more code than the docs describe
+    source = error_codes.GRAPHQL_PROTOCOL.read_text(encoding="utf-8")
+    added = source.replace(
+        '    BAD_REQUEST = "BAD_REQUEST"\n',
+        '    BAD_REQUEST = "BAD_REQUEST"\n    BRAND_NEW_CODE = "BRAND_NEW_CODE"\n',
+    )
+    assert added != source
+    planted = tmp_path / "graphql_protocol.py"
+    planted.write_text(added, encoding="utf-8")
+    # When its table is generated, Then it refuses, naming the code
+    with pytest.raises(ValueError, match="BRAND_NEW_CODE"):
+        error_codes.render_graphql(planted)

@@ -11,6 +11,7 @@ import binascii
 import json
 import re
 from collections.abc import Mapping
+from enum import StrEnum
 from typing import Any, Protocol
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
@@ -37,19 +38,38 @@ from profile_photos.settings import Settings, SettingsError, get_settings
 
 API_PREFIX = "/api/storage"
 
+
+class ErrorCode(StrEnum):
+    """Every `error.code` of the REST envelope, the only place one is spelled: the functions'
+    answers (below), API Gateway's own (the template's `GatewayResponses`) and the local
+    stack's. The docs' table of codes is generated from it (docs/gen/error_codes.py)."""
+
+    VALIDATION_FAILED = "VALIDATION_FAILED"
+    UNAUTHORIZED = "UNAUTHORIZED"
+    FORBIDDEN = "FORBIDDEN"
+    NOT_FOUND = "NOT_FOUND"
+    CONFLICT = "CONFLICT"
+    PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
+    IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
+    RATE_LIMITED = "RATE_LIMITED"
+    INTERNAL_ERROR = "INTERNAL_ERROR"
+    SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
+
+
 # error class -> (HTTP status, envelope code). Looked up along the MRO, so subclasses inherit.
-HTTP_STATUS: dict[type[ServiceError], tuple[int, str]] = {
-    ValidationFailed: (400, "VALIDATION_FAILED"),
-    UnsupportedMediaType: (415, "VALIDATION_FAILED"),
-    Unauthorized: (401, "UNAUTHORIZED"),
-    Forbidden: (403, "FORBIDDEN"),
-    NotFound: (404, "NOT_FOUND"),
-    Conflict: (409, "CONFLICT"),
-    IdempotencyKeyReused: (422, "IDEMPOTENCY_KEY_REUSED"),
-    RateLimited: (429, "RATE_LIMITED"),
-    DependencyUnavailable: (503, "SERVICE_UNAVAILABLE"),
+HTTP_STATUS: dict[type[ServiceError], tuple[int, ErrorCode]] = {
+    ValidationFailed: (400, ErrorCode.VALIDATION_FAILED),
+    UnsupportedMediaType: (415, ErrorCode.VALIDATION_FAILED),
+    Unauthorized: (401, ErrorCode.UNAUTHORIZED),
+    Forbidden: (403, ErrorCode.FORBIDDEN),
+    NotFound: (404, ErrorCode.NOT_FOUND),
+    Conflict: (409, ErrorCode.CONFLICT),
+    IdempotencyKeyReused: (422, ErrorCode.IDEMPOTENCY_KEY_REUSED),
+    RateLimited: (429, ErrorCode.RATE_LIMITED),
+    DependencyUnavailable: (503, ErrorCode.SERVICE_UNAVAILABLE),
 }
-INTERNAL_ERROR = (500, "INTERNAL_ERROR")
+INTERNAL_ERROR = (500, ErrorCode.INTERNAL_ERROR)
+NO_ROUTE = (404, ErrorCode.NOT_FOUND)
 INTERNAL_ERROR_MESSAGE = "Internal server error"
 
 
@@ -64,14 +84,14 @@ class Budget(Protocol):
     def reset_after(self) -> int: ...
 
 
-def status_and_code(error: BaseException) -> tuple[int, str]:
+def status_and_code(error: BaseException) -> tuple[int, ErrorCode]:
     for cls in type(error).__mro__:
         if cls in HTTP_STATUS:
             return HTTP_STATUS[cls]
     return INTERNAL_ERROR
 
 
-def error_envelope(code: str, message: str) -> dict[str, Any]:
+def error_envelope(code: ErrorCode, message: str) -> dict[str, Any]:
     return {"success": False, "error": {"code": code, "message": message}}
 
 
@@ -203,7 +223,8 @@ def refused(error: ServiceError) -> Response[str]:
 
 def no_route(_: NotFoundError) -> Response[str]:
     metrics.add_metric(name="RequestRefused", unit=MetricUnit.Count, value=1)
-    return json_response(404, error_envelope("NOT_FOUND", "Route not found"))
+    status, code = NO_ROUTE
+    return json_response(status, error_envelope(code, "Route not found"))
 
 
 def failed(error: Exception) -> Response[str]:
