@@ -1,19 +1,25 @@
 """A photo's crop box from the faces in it (`crop.Crop`, source FACE), else its centre square.
 
 Detection is dlib's HOG frontal-face detector (`get_frontal_face_detector`), run on a grey
-copy about `DETECT_SIDE` px on its longest side (`detect`), with one pyramid upsampling so
-faces down to ~40 px of that copy (1/13 of the photo's longest side) are found. Why this
-detector, measured here (`make bench`, avatars): it finds every face of the labelled set
-(`testkit.faces`) in ~60-90 ms a photo on this machine (no model to fetch: the detector is
-built into the wheel), the `dlib-bin` wheel is 11 MB unzipped plus numpy's ~65 MB (its
-images are numpy arrays), and its licence is Boost (numpy: BSD). `opencv-python-headless`
-is 169-180 MB unzipped (with numpy and Pillow it breaks Lambda's 250 MB for a layer plus
-function) and OpenCV 5 no longer ships its Haar cascades; the CNN and ONNX detectors need
-a model file fetched from a hub and an inference runtime of tens of MB.
+copy `DETECT_SIDE` px on its longest side (`detect`), without pyramid upsampling: its 80 px
+window finds faces down to ~1/11 of the photo's longest side. Measured on the labelled set
+(`testkit.faces`: 28 faces in 24 photos, 10 photos without one; `make bench` avatars; CPU
+time per photo, median): at 896 px every face was framed (but one of two faces too far
+apart for one square, by design) in 47 ms; 512 px upsampled once (the same pyramid, finer
+steps) did as well in 62 ms; 768 px missed the second of two small faces (34 ms), 640 and
+512 px without upsampling missed 2 and 5 of 12 smaller faces. None of the face-less photos
+scored a face at any of these settings.
+Why this detector: no model to fetch (it is built into the wheel), the `dlib-bin` wheel is
+11 MB unzipped plus numpy's ~65 MB (dlib's images are numpy arrays), and its licence is
+Boost (numpy: BSD). `opencv-python-headless` is 169-180 MB unzipped (with numpy and Pillow
+it breaks Lambda's 250 MB for a layer plus function) and OpenCV 5 no longer ships its Haar
+cascades; the CNN and ONNX detectors need a model file fetched from a hub and an inference
+runtime of tens of MB.
 
-HOG also scores textures: a badge on a uniform scored as a face at 512 px. So each box
-keeps its score (`detector.run(image, 1, 0)`), boxes under `MIN_SCORE` are dropped, and of
-several faces only those scoring within `SCORE_SPREAD` of the strongest count.
+HOG also scores textures: a badge on Hopper's uniform scored as a face at 512 px, a scanned
+page 0.18. So each box keeps its score (`detector.run(image, UPSAMPLE, 0)`), boxes under
+`MIN_SCORE` are dropped, and of several faces only those scoring within `SCORE_SPREAD` of
+the strongest count.
 
 Framing (`frame`), in pixels of the upright image: a single face fills about half the
 square (its side is `FACE_SHARE` x the square's), centred a little above the box's middle
@@ -44,8 +50,8 @@ if TYPE_CHECKING:
 
 __all__ = ["DETECT_SIDE", "Face", "detect", "find", "frame"]
 
-DETECT_SIDE = 512  # px, the grey copy's longest side
-UPSAMPLE = 1  # pyramid upsamplings: 80 px windows find faces of ~40 px on the copy
+DETECT_SIDE = 896  # px, the grey copy's longest side
+UPSAMPLE = 0  # pyramid upsamplings: the 80 px window finds faces of ~80 px on the copy
 MIN_SCORE = 0.3  # false faces (badges, text, foliage) scored <= 0.18 on the bench's set
 SCORE_SPREAD = 1.0  # of several faces, those this close to the strongest's score count
 FACE_SHARE = 0.5  # a single face's side over the square's

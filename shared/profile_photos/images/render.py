@@ -299,7 +299,8 @@ def render_photo(
     if crop is not None and not crop.inside(*upright):
         raise ValueError(f"crop {crop} does not lie inside the {upright[0]}x{upright[1]} image")
     with _decoding():
-        sizes_target = _fit(coded, faces.DETECT_SIDE if squares_only else wanted[0])
+        detect = faces.DETECT_SIDE  # detection and placeholders work on a copy at least this
+        sizes_target = _fit(coded, detect if squares_only else max(wanted[0], detect))
         extra = 1
         if isinstance(image, JpegImagePlugin.JpegImageFile):
             extra = _draft_for_squares(image, data, sizes_target, wanted[0], crop, memory_limit)
@@ -484,10 +485,11 @@ def dominant_color(image: Image.Image) -> str:
     cut into `DOMINANT_COLOURS` boxes, the most populous box's mean colour. A mode, not the
     mean: a face on a blue backdrop gives the blue a client can fill the square with, where
     the mean would be a grey found nowhere in the photo. Pixels under half opacity are
-    left out (all of them: the mean colour of every pixel)."""
+    left out (unless every pixel is)."""
     rgb = image.convert("RGB")
-    if image.mode == "RGBA":
-        colours, alpha = rgb.tobytes(), image.getchannel("A").tobytes()
+    alpha = image.getchannel("A").tobytes() if image.mode == "RGBA" else b""
+    if alpha and min(alpha) < 128:
+        colours = rgb.tobytes()
         kept = b"".join(colours[3 * i : 3 * i + 3] for i, a in enumerate(alpha) if a >= 128)
         if kept:
             rgb = Image.frombytes("RGB", (len(kept) // 3, 1), kept)
