@@ -55,6 +55,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 
 from bench import (  # noqa: E402
+    avatars,
     bombs,
     budgets,
     cold,
@@ -249,6 +250,10 @@ def main(argv: list[str] | None = None) -> int:
         with _timed("bombs", timings), tempfile.TemporaryDirectory() as scratch:
             sections["bombs"] = bombs.run(Path(scratch), progress)  # child processes
         progress("hostile files measured")
+    if "avatars" in wanted:
+        with _timed("avatars", timings):  # Pillow and dlib here, 100 MP in child processes
+            sections["avatars"] = avatars.run(progress)
+        progress("avatars measured")
     if "cost" in wanted:  # from the rows above: nothing measured
         measured = [row for rows_ in sections.values() for row in rows_]
         sections["cost"] = cost.rows(measured)
@@ -325,7 +330,12 @@ def work_tree() -> dict[str, Any]:
 
 
 # Sections that need neither `sam build` nor moto: `--only NAME` runs one of them alone.
-PURE_SECTIONS = {"parsers": parsers.run, "renditions": renditions.run, "bombs": bombs.run_alone}
+PURE_SECTIONS = {
+    "parsers": parsers.run,
+    "renditions": renditions.run,
+    "bombs": bombs.run_alone,
+    "avatars": avatars.run,
+}
 
 
 def run_only(name: str, markdown: bool) -> int:

@@ -48,6 +48,7 @@ ALL = (
     "renditions",
     "decode",
     "bombs",
+    "avatars",
     "cost",
 )
 
