@@ -5,10 +5,12 @@ against it: tests/e2e/conftest.py)."""
 from __future__ import annotations
 
 import re
+from io import BytesIO
 
 import pytest
 import requests
 from openapi_spec_validator import validate
+from PIL import Image
 
 from devkit.token import make_token
 from devstack.functions import load_functions
@@ -40,17 +42,30 @@ def test_the_document_has_exactly_the_templates_routes() -> None:
     assert deployed - documented == set(), "in template.yaml but not documented"
 
 
+# the errors /graphql answers in GraphQL's own shape (GraphQL over HTTP): a request that never
+# runs, an Accept it cannot satisfy, a body not declared JSON; its others are the envelope
+GRAPHQL_SHAPED = {"400", "406", "415"}
+
+
 def test_every_error_response_is_the_envelope_or_graphqls_shape() -> None:
     spec = OpenApi.load()
     for method, path in spec.routes():
         operation = spec.operation(method, path.replace("{bucket}", "b").replace("{filePath}", "k"))
         assert operation is not None
         for status, response in operation.spec["responses"].items():
+            if not status.startswith(("4", "5")):
+                continue
             content = spec.resolve(response).get("content", {})
-            if status.startswith(("4", "5")) and not (path == "/graphql" and status == "400"):
-                assert content["application/json"]["schema"] == {
-                    "$ref": "#/components/schemas/Error"
-                }, (method, path, status)
+            shape = (
+                "GraphQLResponse" if path == "/graphql" and status in GRAPHQL_SHAPED else "Error"
+            )
+            for media in content.values():
+                assert media["schema"] == {"$ref": f"#/components/schemas/{shape}"}, (
+                    method,
+                    path,
+                    status,
+                )
+            assert "application/json" in content, (method, path, status)
 
 
 def test_a_response_the_document_does_not_describe_is_caught(stack: RunningStack) -> None:
@@ -110,3 +125,55 @@ def test_every_operation_answers_as_documented(stack: RunningStack) -> None:
     assert requests.post(f"{stack.url}/graphql", json=query, timeout=30).status_code == 401
     assert requests.options(f"{stack.url}{UPLOAD}", timeout=30).status_code == 204
     assert requests.get(f"{stack.url}/nowhere", timeout=30).status_code == 404
+
+
+def test_the_crop_is_documented_and_its_answers_match(stack: RunningStack) -> None:
+    # Given the document's crop field (multipart) and crop object (upload-url)
+    spec = OpenApi.load()
+    upload = spec.operation("POST", UPLOAD)
+    grant = spec.operation("POST", "/api/storage/profile-photo/upload-url")
+    assert upload is not None
+    assert grant is not None
+    field = upload.spec["requestBody"]["content"]["multipart/form-data"]["schema"]["properties"]
+    box = grant.spec["requestBody"]["content"]["application/json"]["schema"]["properties"]
+    pattern = re.compile(field["crop"]["pattern"])
+    assert pattern.match("120,40,512")
+    assert not pattern.match("120,40")
+    assert box["crop"]["required"] == ["left", "top", "side"]
+    assert box["crop"]["properties"]["side"]["minimum"] == 32
+    for operation in (upload, grant):
+        refused = spec.resolve(operation.spec["responses"]["400"])["description"]
+        assert "crop" in refused
+
+    # When crops are sent, good and bad (each answer is checked against the document)
+    auth = {"Authorization": f"Bearer {make_token('openapi-crop', 'oc')}"}
+    out = BytesIO()
+    Image.new("RGB", (64, 48), (200, 120, 40)).save(out, "JPEG")
+    photo = out.getvalue()  # 64 x 48: a 32 px square fits, a 99999 px one does not
+
+    def multipart(crop: str) -> requests.Response:
+        return requests.post(
+            f"{stack.url}{UPLOAD}",
+            headers=auth,
+            files={"file": ("me.jpg", photo, "image/jpeg")},
+            data={"crop": crop},
+            timeout=30,
+        )
+
+    def direct(crop: dict[str, int]) -> requests.Response:
+        announce = {"fileName": "me.jpg", "contentType": "image/jpeg", "size": len(photo)}
+        return requests.post(
+            f"{stack.url}/api/storage/profile-photo/upload-url",
+            headers=auth,
+            json={**announce, "crop": crop},
+            timeout=30,
+        )
+
+    # Then a crop inside the photo is a 201, and the bad ones the documented 400
+    assert multipart("0,0,32").status_code == 201
+    assert direct({"left": 0, "top": 0, "side": 32}).status_code == 201
+    for bad in ("0,0,31", "0,0,99999", "a,b,c"):
+        answer = multipart(bad)
+        assert answer.status_code == 400, (bad, answer.text)
+        assert answer.json()["error"]["code"] == "VALIDATION_FAILED"
+    assert direct({"left": 0, "top": 0, "side": 31}).status_code == 400
