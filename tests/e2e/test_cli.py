@@ -8,14 +8,17 @@ import functools
 import json
 import os
 import random
+import re
 import socket
 import subprocess
 import sys
+import time
 import uuid
 from importlib.metadata import version
 from io import BytesIO
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from PIL import Image
@@ -372,3 +375,125 @@ def test_zsh_completion_is_the_same_function_through_bashcompinit() -> None:
     assert "bashcompinit && bashcompinit" in zsh.stdout
     body = bash_script().split("\n", 1)[1]  # past the first line, which names the shell
     assert zsh.stdout.endswith(body)
+
+
+# --- avatars: --crop, set-crop, --square --------------------------------------------------
+
+
+def two_colour_png(path: Path) -> Path:
+    """A 240 x 160 blue PNG with a red 100 px square at (40, 10)."""
+    picture = Image.new("RGB", (240, 160), (20, 40, 220))
+    picture.paste((220, 20, 20), (40, 10, 140, 110))
+    picture.save(path, "PNG")
+    return path
+
+
+def rendered_photo(url: str, token: str, asset_id: str) -> dict[str, Any]:
+    """`photos --json`'s entry for `asset_id` once the service has made its renditions (its
+    crop and placeholders are null until then, normally for a second or two)."""
+    for _ in range(240):
+        listed = run("--json", "photos", url=url, token=token)
+        assert listed.returncode == 0, listed.stderr
+        found = [p for p in one_object(listed)["photos"] if p["asset_id"] == asset_id]
+        assert found, listed.stdout
+        if found[0]["thumbhash"] is not None:
+            return found[0]
+        time.sleep(0.25)
+    raise AssertionError(f"{asset_id} was never rendered")
+
+
+def test_upload_with_a_crop_then_set_crop_from_the_shell(
+    stack: RunningStack, tmp_path: Path
+) -> None:
+    token = make_token("cli-crop", "Crop")
+    photo = two_colour_png(tmp_path / "two.png")
+
+    # When the user uploads with their own crop
+    uploaded = run("upload", str(photo), "--crop", "140,60,100", "-q", url=stack.url, token=token)
+
+    # Then the photo's crop is theirs, and `photos` lists it
+    assert uploaded.returncode == 0, uploaded.stderr
+    asset_id = uploaded.stdout.split()[1]
+    listed = rendered_photo(stack.url, token, asset_id)
+    assert listed["crop"] == {"left": 140, "top": 60, "side": 100, "source": "USER"}
+    assert (listed["width"], listed["height"]) == (240, 160)
+    plain = run("photos", url=stack.url, token=token)
+    assert plain.stdout.rstrip("\n").endswith("crop 140,60,100 USER")
+
+    # When they ask for square URLs, then set another crop
+    small = run("url", "cli-crop", "--size", "small", "--square", url=stack.url, token=token)
+    before = run("url", "cli-crop", "--size", "medium", "--square", url=stack.url, token=token)
+    changed = run("set-crop", asset_id, "40,10,100", url=stack.url, token=token)
+    after = run("url", "cli-crop", "--size", "medium", "--square", url=stack.url, token=token)
+
+    # Then the square URL is a small square's, and set-crop prints the crop and the new URL
+    assert small.returncode == before.returncode == after.returncode == 0
+    assert re.search(r"\.small\.sq\d+\.webp\?token=", small.stdout)
+    assert changed.returncode == 0, changed.stderr
+    line, new_url = changed.stdout.splitlines()
+    assert line == f"crop of {asset_id}: 40,10,100 (USER)"
+    assert urlsplit(new_url).path != urlsplit(before.stdout.strip()).path
+    assert urlsplit(new_url).path == urlsplit(after.stdout.strip()).path
+    # and the new square is the red one: 100 x 100 (never upscaled), red at its centre
+    with Image.open(BytesIO(requests.get(new_url, timeout=30).content)) as served:
+        assert (served.format, served.size) == ("WEBP", (100, 100))
+        pixel = served.convert("RGB").getpixel((50, 50))
+    assert isinstance(pixel, tuple)
+    assert pixel[0] > 150 > pixel[2]
+
+
+def test_a_bad_crop_exits_non_zero_with_the_services_message(
+    stack: RunningStack, tmp_path: Path
+) -> None:
+    token = make_token("cli-bad-crop", "Bad")
+    photo = two_colour_png(tmp_path / "two.png")
+    auth = {"Authorization": f"Bearer {token}"}
+
+    # A crop outside the photo: the service's 400, as it says it, and nothing stored
+    outside = run("upload", str(photo), "--crop", "200,0,100", "-q", url=stack.url, token=token)
+    direct = requests.post(
+        f"{stack.url}/api/storage/profile-photo/upload",
+        headers=auth,
+        files={"file": ("two.png", photo.read_bytes(), "image/png")},
+        data={"crop": "200,0,100"},
+        timeout=30,
+    )
+    assert direct.status_code == 400
+    message = direct.json()["error"]["message"]
+    assert outside.returncode == 1
+    assert outside.stderr == f"profile-photos: VALIDATION_FAILED (HTTP 400): {message}\n"
+    assert one_object(run("--json", "photos", url=stack.url, token=token)) == {"photos": []}
+
+    # A side below 32 later on: GraphQL's refusal, printed with its message
+    uploaded = run("--json", "upload", str(photo), "-q", url=stack.url, token=token)
+    asset_id = one_object(uploaded)["asset_id"]
+    framed = rendered_photo(stack.url, token, asset_id)["crop"]
+    small = run("--json", "set-crop", asset_id, "0,0,31", url=stack.url, token=token)
+    assert small.returncode == 1
+    error = one_object(small)["error"]
+    assert error["code"] == "BAD_USER_INPUT"
+    assert "32" in error["message"]
+    assert small.stderr == f"profile-photos: BAD_USER_INPUT: {error['message']}\n"
+    assert rendered_photo(stack.url, token, asset_id)["crop"] == framed
+
+    # Not three numbers, or a square of the original: usage errors, nothing sent
+    shapeless = run("set-crop", asset_id, "0,0", url=stack.url, token=token)
+    original = run("url", "cli-bad-crop", "--square", url=stack.url, token=token)
+    assert shapeless.returncode == 2
+    assert "a crop is LEFT,TOP,SIDE in pixels" in shapeless.stderr
+    assert original.returncode == 2
+    assert "a square comes in SMALL, MEDIUM, LARGE, not ORIGINAL" in original.stderr
+    assert "Traceback" not in shapeless.stderr + original.stderr + small.stderr + outside.stderr
+
+
+def test_help_names_the_crop_and_the_square() -> None:
+    upload = run("upload", "--help", url=None, token=None)
+    set_crop = run("set-crop", "--help", url=None, token=None)
+    download = run("download", "--help", url=None, token=None)
+
+    assert upload.returncode == set_crop.returncode == download.returncode == 0
+    assert "--crop L,T,S" in upload.stdout
+    assert "usage: profile-photos set-crop" in set_crop.stdout
+    assert "L,T,S" in set_crop.stdout
+    assert "--square" in download.stdout
+    assert "set-crop" in run("--help", url=None, token=None).stdout

@@ -18,7 +18,13 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 from PIL import Image
-from profile_photos_client import ProfilePhotosClient, ProfilePhotosError, RetryPolicy
+from profile_photos_client import (
+    Crop,
+    ProfilePhoto,
+    ProfilePhotosClient,
+    ProfilePhotosError,
+    RetryPolicy,
+)
 from profile_photos_client.client import url_expiry
 
 from devkit.token import make_token
@@ -352,3 +358,165 @@ def test_errors_carry_the_contracts_status_code_and_message(
     assert unknown.value.code == "NOT_FOUND"
     assert (unauthenticated.value.status, unauthenticated.value.code) == (401, "UNAUTHORIZED")
     assert sdk.photos() == []
+
+
+# --- avatars: square renditions, crops, placeholders ------------------------------------------
+
+RED, BLUE = (220, 20, 20), (20, 40, 220)
+# a 240 x 160 photo: blue, with a red 100 px square at (40, 10); its centre square (40, 0, 160)
+# is red in the middle, the square (140, 60, 100) is all blue
+LEFT_RED = (40, 10, 100)
+RIGHT_BLUE = (140, 60, 100)
+HEX = re.compile(r"^#[0-9a-f]{6}$")
+
+
+def two_colour_png() -> bytes:
+    picture = Image.new("RGB", (240, 160), BLUE)
+    picture.paste(RED, (40, 10, 140, 110))
+    out = BytesIO()
+    picture.save(out, "PNG")
+    return out.getvalue()
+
+
+def rendered(sdk: ProfilePhotosClient, asset_id: str, timeout: float = 60.0) -> ProfilePhoto:
+    """The photo once the service has made its renditions (crop, size and placeholders are
+    null until then, normally for a second or two)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = [p for p in sdk.photos() if p.asset_id == asset_id]
+        assert found, f"{asset_id} is not an active photo"
+        if found[0].thumbhash is not None or time.monotonic() > deadline:
+            return found[0]
+        time.sleep(0.25)
+
+
+def square_of(url: str) -> Image.Image:
+    picture = Image.open(BytesIO(fetch(url)))
+    picture.load()
+    return picture
+
+
+def colour_at_centre(picture: Image.Image) -> tuple[int, ...]:
+    pixel = picture.convert("RGB").getpixel((picture.width // 2, picture.height // 2))
+    assert isinstance(pixel, tuple)
+    return pixel
+
+
+def near(colour: tuple[int, ...], expected: tuple[int, int, int]) -> bool:
+    return all(abs(a - b) <= 40 for a, b in zip(colour, expected, strict=True))
+
+
+@pytest.mark.parametrize("route", ["multipart", "direct"])
+def test_a_crop_given_at_upload_is_the_photos_crop_and_its_squares(
+    stack: RunningStack, tmp_path: Path, route: str
+) -> None:
+    # Given a photo whose centre is red and whose lower right is blue
+    sdk = client(stack.url, f"sdk-crop-{route}")
+    if route == "direct":
+        sdk.multipart_limit = 0  # upload-url + PUT + complete, the crop in upload-url's JSON
+
+    # When it is uploaded with the lower right square as its crop
+    uploaded = sdk.upload(write(tmp_path, "two.png", two_colour_png()), crop=RIGHT_BLUE)
+
+    # Then the photo's crop is that square, chosen by the user, with the photo's placeholders
+    photo = rendered(sdk, uploaded.asset_id)
+    assert photo.crop == Crop(*RIGHT_BLUE, "USER")
+    assert (photo.width, photo.height) == (240, 160)
+    assert photo.thumbhash
+    assert photo.dominant_color is not None
+    assert HEX.match(photo.dominant_color)
+    # and its squares are cut from it: 100 x 100 (never upscaled to 128), blue throughout
+    small = square_of(sdk.photos(size="SMALL", square=True)[0].url)
+    assert (small.format, small.size) == ("WEBP", (100, 100))
+    assert near(colour_at_centre(small), BLUE)
+
+
+def test_set_crop_changes_the_square_and_its_url(stack: RunningStack, tmp_path: Path) -> None:
+    # Given a photo framed by the service (no face: the centre square, red in the middle)
+    sdk = client(stack.url, "sdk-set-crop")
+    uploaded = sdk.upload(write(tmp_path, "two.png", two_colour_png()))
+    framed = rendered(sdk, uploaded.asset_id)
+    assert framed.crop == Crop(40, 0, 160, "CENTER")
+    before = sdk.photos(size="MEDIUM", square=True)[0].url
+    assert near(colour_at_centre(square_of(before)), RED)
+
+    # When the owner sets the lower right square as the crop
+    changed = sdk.set_crop(uploaded.asset_id, *RIGHT_BLUE)
+
+    # Then the photo says so, its square URL is a new one, and that square is the new crop
+    assert changed.crop == Crop(*RIGHT_BLUE, "USER")
+    assert changed.url != before
+    current = sdk.profile_photo_url("sdk-set-crop", "MEDIUM", square=True)
+    assert current is not None
+    assert urlsplit(current).path == urlsplit(changed.url).path
+    after = square_of(changed.url)
+    assert after.size == (100, 100)
+    assert near(colour_at_centre(after), BLUE)
+
+
+def test_a_bad_crop_is_refused_with_the_services_message_and_changes_nothing(
+    stack: RunningStack, tmp_path: Path
+) -> None:
+    sdk = client(stack.url, "sdk-bad-crop")
+    photo = write(tmp_path, "two.png", two_colour_png())
+
+    # A crop that does not lie inside the 240 x 160 photo: refused, nothing stored
+    with pytest.raises(ProfilePhotosError) as outside:
+        sdk.upload(photo, crop=(200, 0, 100))
+    assert (outside.value.status, outside.value.code) == (400, "VALIDATION_FAILED")
+    assert "inside the image" in outside.value.message
+    assert sdk.photos() == []
+
+    # A side below 32 later on: refused, the crop stays the service's own
+    uploaded = sdk.upload(photo)
+    framed = rendered(sdk, uploaded.asset_id)
+    with pytest.raises(ProfilePhotosError) as small:
+        sdk.set_crop(uploaded.asset_id, 0, 0, 31)
+    assert small.value.code == "BAD_USER_INPUT"
+    assert "32" in small.value.message
+    assert rendered(sdk, uploaded.asset_id).crop == framed.crop
+
+    # A square of the stored original is not a thing: said before anything is sent
+    with pytest.raises(ValueError, match="square"):
+        sdk.profile_photo_url("sdk-bad-crop", "ORIGINAL", square=True)
+    with pytest.raises(ValueError, match="crop"):
+        sdk.upload(photo, crop=(0, 0))  # type: ignore[arg-type]
+
+
+def test_another_user_sees_the_avatar_with_its_placeholder(
+    stack: RunningStack, tmp_path: Path
+) -> None:
+    # Given a user's photo, rendered
+    owner = client(stack.url, "sdk-avatar-owner")
+    uploaded = owner.upload(write(tmp_path, "two.png", two_colour_png()))
+    photo = rendered(owner, uploaded.asset_id)
+
+    # When another user asks for their avatar
+    avatar = client(stack.url, "sdk-avatar-viewer").avatar("sdk-avatar-owner")
+
+    # Then it is the MEDIUM square with the photo's own placeholder and colour
+    assert avatar is not None
+    assert (avatar.thumbhash, avatar.dominant_color) == (photo.thumbhash, photo.dominant_color)
+    assert square_of(avatar.url).size == (160, 160)  # the crop's side: never upscaled
+    assert client(stack.url, "sdk-avatar-viewer").avatar("sdk-nobody-here") is None
+
+
+def test_a_deleted_photos_urls_stop_serving(stack: RunningStack, tmp_path: Path) -> None:
+    # Given a photo and URLs handed out for it: the original, a size, a square
+    sdk = client(stack.url, "sdk-gone")
+    uploaded = sdk.upload(write(tmp_path, "two.png", two_colour_png()))
+    rendered(sdk, uploaded.asset_id)
+    urls = [
+        uploaded.upload_url,
+        sdk.photos(size="SMALL")[0].url,
+        sdk.photos(size="LARGE", square=True)[0].url,
+    ]
+    assert all(requests.get(url, timeout=30).status_code == 200 for url in urls)
+
+    # When it is deleted
+    result = sdk.delete(uploaded.asset_id)
+
+    # Then no CDN was there to purge (the local stack has none), and every URL is a 404
+    assert result.purge is not None
+    assert (result.purge.cdn, result.purge.invalidation_id) == (False, None)
+    assert [requests.get(url, timeout=30).status_code for url in urls] == [404, 404, 404]

@@ -10,11 +10,14 @@ from profile_photos_client.client import (
 )
 from profile_photos_client.errors import ProfilePhotosError, ServiceUnreachable
 from profile_photos_client.models import (
+    Avatar,
+    Crop,
     DeleteResult,
     DownloadedPhoto,
     Export,
     ExportedPhoto,
     ProfilePhoto,
+    PurgeReceipt,
     UploadedPhoto,
 )
 
@@ -26,6 +29,8 @@ except PackageNotFoundError:  # imported from a source tree that was never insta
 __all__ = [
     "DEFAULT_MULTIPART_LIMIT",
     "DEFAULT_TOKEN_CHECK_THRESHOLD",
+    "Avatar",
+    "Crop",
     "DeleteResult",
     "DownloadedPhoto",
     "Export",
@@ -33,6 +38,7 @@ __all__ = [
     "ProfilePhoto",
     "ProfilePhotosClient",
     "ProfilePhotosError",
+    "PurgeReceipt",
     "RetryPolicy",
     "ServiceUnreachable",
     "UploadedPhoto",

@@ -1,13 +1,21 @@
 """`profile-photos`: the SDK from a shell.
 
-    profile-photos upload FILE            upload a photo (progress bar on stderr)
-    profile-photos download [ID] [--size S] [-o FILE]
+    profile-photos upload FILE [--crop L,T,S]
+                                          upload a photo (progress bar on stderr)
+    profile-photos download [ID] [--size S] [--square] [-o FILE]
                                           download your current photo, or one by asset id
-    profile-photos url USER [--size S]    print the signed URL of USER's current photo
+    profile-photos url USER [--size S] [--square]
+                                          print the signed URL of USER's current photo
     profile-photos photos                 list your active photos, newest first
+    profile-photos set-crop ID L,T,S      choose the square your photo's avatars are cut from
     profile-photos export DIR             download every photo of yours into DIR
     profile-photos delete ID              erase one of your photos
     profile-photos completion bash|zsh    print a shell completion script
+
+A crop `L,T,S` is the square's left and top edge and its side, in pixels of the upright photo
+(as an image viewer shows it): inside the photo, side at least 32. `--square` asks for the
+square rendition of a size (SMALL, MEDIUM or LARGE), cut from that crop; without a crop of
+yours, the service frames it around the faces it finds, else the photo's centre.
 
 Configured by PROFILE_PHOTOS_URL (the API's URL) and PROFILE_PHOTOS_TOKEN (a bearer JWT), or
 --url / --token. The options every command shares (--url, --token, --json, -q) go before or
@@ -28,6 +36,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import time
 from collections.abc import Sequence
@@ -41,12 +50,13 @@ from profile_photos_client import __version__
 from profile_photos_client.client import ProfilePhotosClient
 from profile_photos_client.completion import DIRECTORIES, FILES, SHELLS, script
 from profile_photos_client.errors import NETWORK_ERROR, ProfilePhotosError, ServiceUnreachable
-from profile_photos_client.models import SIZES
+from profile_photos_client.models import SIZES, SQUARE_SIZES, Crop
 
 PROG = "profile-photos"
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 USAGE_ERROR = "USAGE_ERROR"  # the JSON error code of exit 2
 BAR_WIDTH = 30
+CROP = re.compile(r"\s*([0-9]{1,9})\s*,\s*([0-9]{1,9})\s*,\s*([0-9]{1,9})\s*")
 
 
 class UsageError(Exception):
@@ -121,6 +131,40 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _crop(text: str) -> tuple[int, int, int]:
+    """`L,T,S` as three whole numbers; whether the square fits the photo is the service's
+    to say (it knows the photo's upright size)."""
+    found = CROP.fullmatch(text)
+    if found is None:
+        raise argparse.ArgumentTypeError(
+            f"a crop is LEFT,TOP,SIDE in pixels (three whole numbers, e.g. 120,40,512), "
+            f"not {text!r}"
+        )
+    left, top, side = (int(group) for group in found.groups())
+    return left, top, side
+
+
+def _crop_text(crop: Crop | None) -> str:
+    """`  crop L,T,S SOURCE` for a listing line; nothing before the service has framed it."""
+    return f"  crop {crop.left},{crop.top},{crop.side} {crop.source}" if crop else ""
+
+
+def _size_options(parser: argparse.ArgumentParser, default: str) -> None:
+    """`--size` and `--square`, the shape of a photo a command fetches or prints."""
+    parser.add_argument(
+        "--size",
+        default=default,
+        type=str.upper,
+        choices=SIZES,
+        help=f"ORIGINAL (the stored file) or a WebP rendition (default: {default})",
+    )
+    parser.add_argument(
+        "--square",
+        action="store_true",
+        help=f"the size x size square cut from the photo's crop ({', '.join(SQUARE_SIZES)})",
+    )
+
+
 def _completes(action: argparse.Action, kind: str) -> None:
     """Tell the completion scripts that `action`'s value names a file or a directory."""
     setattr(action, "complete", kind)  # noqa: B010 (argparse.Action declares no such field)
@@ -169,11 +213,18 @@ def parser() -> argparse.ArgumentParser:
 
     upload = command("upload", "upload a photo; it becomes your current photo")
     _completes(upload.add_argument("file", metavar="FILE", type=Path), FILES)
+    upload.add_argument(
+        "--crop",
+        metavar="L,T,S",
+        type=_crop,
+        help="the square its avatars are cut from: left, top and side in pixels of the "
+        "upright photo (default: framed around the faces found, else the centre)",
+    )
     download = command(
         "download", "download your current photo, or one of your active photos by asset id"
     )
     download.add_argument("asset_id", metavar="ID", nargs="?", help="default: current photo")
-    download.add_argument("--size", default="ORIGINAL", type=str.upper, choices=SIZES)
+    _size_options(download, "ORIGINAL")
     _completes(
         download.add_argument(
             "-o",
@@ -186,8 +237,26 @@ def parser() -> argparse.ArgumentParser:
     )
     url = command("url", "print the signed URL of a user's current photo")
     url.add_argument("user", metavar="USER")
-    url.add_argument("--size", default="ORIGINAL", type=str.upper, choices=SIZES)
+    _size_options(url, "ORIGINAL")
     command("photos", "list your active photos, newest first")
+    set_crop = command(
+        "set-crop",
+        "choose the square one of your photos' avatars are cut from; prints its new square URL",
+    )
+    set_crop.add_argument("asset_id", metavar="ID")
+    set_crop.add_argument(
+        "crop",
+        metavar="L,T,S",
+        type=_crop,
+        help="left, top and side in pixels of the upright photo (inside it, side >= 32)",
+    )
+    set_crop.add_argument(
+        "--size",
+        default="MEDIUM",
+        type=str.upper,
+        choices=SQUARE_SIZES,
+        help="the size of the square URL printed (default: MEDIUM)",
+    )
     export = command("export", "download every photo of yours into DIR")
     _completes(export.add_argument("directory", metavar="DIR", type=Path), DIRECTORIES)
     delete = command("delete", "erase one of your photos")
@@ -272,7 +341,7 @@ def run(client: ProfilePhotosClient, args: argparse.Namespace) -> int:
         if not args.file.is_file():
             raise ValueError(f"{args.file}: no such file")
         bar = None if args.quiet else Bar(args.file.name, sys.stderr)
-        uploaded = client.upload(args.file, on_progress=bar)
+        uploaded = client.upload(args.file, on_progress=bar, crop=args.crop)
         emit(
             asdict(uploaded),
             f"uploaded {uploaded.asset_id} ({uploaded.size} bytes, {uploaded.content_type})\n"
@@ -283,25 +352,34 @@ def run(client: ProfilePhotosClient, args: argparse.Namespace) -> int:
         if to_stdout and args.json:
             raise UsageError("-o - writes the photo to stdout, which --json needs")
         target = sys.stdout.buffer if to_stdout else args.output
-        got = client.download(target, asset_id=args.asset_id, size=args.size)
+        got = client.download(target, asset_id=args.asset_id, size=args.size, square=args.square)
         if to_stdout:
             sys.stdout.buffer.flush()
         else:
             emit(asdict(got), f"downloaded {got.path} ({got.size} bytes, {got.content_type})\n")
     elif args.command == "url":
-        found = client.profile_photo_url(args.user, size=args.size)
+        found = client.profile_photo_url(args.user, size=args.size, square=args.square)
         if found is None:
             raise Refused("NOT_FOUND", f"{args.user} has no profile photo")
-        emit({"user": args.user, "size": args.size, "url": found}, found + "\n")
+        emit(
+            {"user": args.user, "size": args.size, "square": args.square, "url": found},
+            found + "\n",
+        )
     elif args.command == "photos":
         photos = client.photos()
         emit(
             {"photos": [asdict(p) for p in photos]},
             "".join(
-                f"{p.asset_id}  {_plain(p.uploaded_at)}  {p.size:>8}  {p.content_type}\n"
+                f"{p.asset_id}  {_plain(p.uploaded_at)}  {p.size:>8}  {p.content_type}"
+                f"{_crop_text(p.crop)}\n"
                 for p in photos
             ),
         )
+    elif args.command == "set-crop":
+        photo = client.set_crop(args.asset_id, *args.crop, size=args.size)
+        crop = photo.crop
+        shown = f"{crop.left},{crop.top},{crop.side} ({crop.source})" if crop else "set"
+        emit(asdict(photo), f"crop of {photo.asset_id}: {shown}\n{photo.url}\n")
     elif args.command == "export":
         bar = None if args.quiet else Bar("export", sys.stderr, unit="photos")
         export = client.export(args.directory, on_progress=bar)

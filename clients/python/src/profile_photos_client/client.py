@@ -34,6 +34,12 @@ check, since its first step (`upload-url`) carries no file.
 Signed URLs. `profile_photo_url` keeps each URL until shortly before the expiry written in
 its token (the `exp` claim of the `token` query parameter, or a presigned URL's
 `X-Amz-Date` + `X-Amz-Expires`), then asks again.
+
+Avatars. Every URL helper takes `square`: with a rendition size (SMALL, MEDIUM, LARGE) the
+service hands out the `size` x `size` square cut from the photo's crop box, which it frames
+around the faces it finds (else the centre), or which the owner sets (`upload(crop=...)`,
+`set_crop`). A new crop gives new square URLs, so cached ones are forgotten. `avatar` adds the
+placeholder a client paints while the square loads (ThumbHash and dominant colour).
 """
 
 from __future__ import annotations
@@ -69,6 +75,9 @@ from profile_photos_client.errors import (
 )
 from profile_photos_client.models import (
     SIZES,
+    SQUARE_SIZES,
+    Avatar,
+    Crop,
     DeleteResult,
     DownloadedPhoto,
     Export,
@@ -114,33 +123,52 @@ QUERY = re.compile(r"\?[^\s'\"()<>]+")
 SIGNING_PARAMETER = re.compile(r"(?i)\b(token|signature|x-amz-[a-z-]+)=[^&\s'\"()<>]*")
 
 Progress = Callable[[int, int], None]
+# a crop as the caller gives it: (left, top, side) in pixels of the upright photo, or a Crop
+CropBox = tuple[int, int, int] | Crop
 
-PHOTO_FIELDS = "assetId fileKey url(size: $size) contentType size uploadedAt"
-PHOTOS = f"query Photos($size: PhotoSize!) {{ me {{ profilePhotos {{ {PHOTO_FIELDS} }} }} }}"
-WHO_AM_I = "query TokenCheck { me { id } }"
-CURRENT_URL = "query CurrentUrl($size: PhotoSize!) { me { profilePhotoUrl(size: $size) } }"
-ASSET_URLS = (
-    "query AssetUrls($size: PhotoSize!) { me { profilePhotos { assetId url(size: $size) } } }"
+# every query with a URL takes the size and the shape: `$size: PhotoSize!, $square: Boolean!`
+SHAPE = "$size: PhotoSize!, $square: Boolean!"
+URL = "url(size: $size, square: $square)"
+CROP_FIELDS = "crop { left top side source }"
+PHOTO_FIELDS = (
+    f"assetId fileKey {URL} contentType size uploadedAt fileName {CROP_FIELDS} "
+    "width height thumbhash dominantColor"
 )
+PHOTOS = f"query Photos({SHAPE}) {{ me {{ profilePhotos {{ {PHOTO_FIELDS} }} }} }}"
+WHO_AM_I = "query TokenCheck { me { id } }"
+CURRENT_URL = (
+    f"query CurrentUrl({SHAPE}) {{ me {{ profilePhotoUrl(size: $size, square: $square) }} }}"
+)
+ASSET_URLS = f"query AssetUrls({SHAPE}) {{ me {{ profilePhotos {{ assetId {URL} }} }} }}"
 PHOTO_URL = (
-    "query PhotoUrl($id: ID!, $size: PhotoSize!) { user(id: $id) { profilePhotoUrl(size: $size) } }"
+    f"query PhotoUrl($id: ID!, {SHAPE}) "
+    "{ user(id: $id) { profilePhotoUrl(size: $size, square: $square) } }"
+)
+AVATAR = (
+    f"query Avatar($id: ID!, {SHAPE}) {{ user(id: $id) {{ "
+    "profilePhotoUrl(size: $size, square: $square) profilePhotoThumbhash profilePhotoColor } }"
 )
 RESTORE = (
-    "mutation Restore($id: ID!, $size: PhotoSize!) "
+    f"mutation Restore($id: ID!, {SHAPE}) "
     f"{{ restoreProfilePhoto(assetId: $id) {{ photo {{ {PHOTO_FIELDS} }} }} }}"
 )
-DELETE_FIELDS = f"deletedCount deletedAssetIds currentPhoto {{ {PHOTO_FIELDS} }}"
+SET_CROP = (
+    f"mutation SetCrop($id: ID!, $crop: CropInput!, {SHAPE}) "
+    f"{{ setProfilePhotoCrop(assetId: $id, crop: $crop) {{ {PHOTO_FIELDS} }} }}"
+)
+DELETE_FIELDS = (
+    f"deletedCount deletedAssetIds currentPhoto {{ {PHOTO_FIELDS} }} "
+    "purge { cdn invalidationId paths }"
+)
 DELETE = (
-    "mutation Delete($id: ID!, $size: PhotoSize!) "
+    f"mutation Delete($id: ID!, {SHAPE}) "
     f"{{ deleteProfilePhoto(assetId: $id) {{ {DELETE_FIELDS} }} }}"
 )
-DELETE_ALL = (
-    f"mutation DeleteAll($size: PhotoSize!) {{ deleteAllProfilePhotos {{ {DELETE_FIELDS} }} }}"
-)
+DELETE_ALL = f"mutation DeleteAll({SHAPE}) {{ deleteAllProfilePhotos {{ {DELETE_FIELDS} }} }}"
 EXPORT = (
     "mutation Export($first: Int, $after: String) { exportProfilePhotos(first: $first, "
     "after: $after) { count expiresAt items { assetId fileKey url contentType size fileName "
-    "uploadedAt archived archivedAt } pageInfo { hasNextPage endCursor } } }"
+    f"uploadedAt archived archivedAt {CROP_FIELDS} }} pageInfo {{ hasNextPage endCursor }} }} }}"
 )
 
 
@@ -208,6 +236,7 @@ class _Source:
     size: int
     name: str
     content_type: str
+    crop: tuple[int, int, int] | None = None
 
 
 @dataclass(slots=True)
@@ -251,7 +280,7 @@ class ProfilePhotosClient:
         self.token_check_threshold = token_check_threshold
         self._token_accepted_at: float | None = None  # time.monotonic() of the last 2xx
         self.session = session or requests.Session()
-        self._urls: OrderedDict[tuple[str, str], tuple[str, float]] = OrderedDict()
+        self._urls: OrderedDict[tuple[str, str, bool], tuple[str, float]] = OrderedDict()
         self._urls_lock = threading.Lock()
 
     def __enter__(self) -> ProfilePhotosClient:
@@ -273,6 +302,7 @@ class ProfilePhotosClient:
         file_name: str | None = None,
         content_type: str | None = None,
         idempotency_key: str | None = None,
+        crop: CropBox | None = None,
     ) -> UploadedPhoto:
         """Upload a photo; it is the caller's current photo when this returns.
 
@@ -280,9 +310,16 @@ class ProfilePhotosClient:
         from its current position). `on_progress(sent, total)` is called as file bytes go
         out, never decreasing, last with `(total, total)`. `file_name` and `content_type`
         default to the path's name and the type its extension names. One
-        `idempotency_key` (a fresh UUID by default) covers every request and retry."""
+        `idempotency_key` (a fresh UUID by default) covers every request and retry.
+
+        `crop`: `(left, top, side)`, the square (in pixels of the upright photo) its square
+        renditions are cut from, instead of the one the service frames around the faces it
+        finds. A box outside the photo, or `side` < 32, is refused (400 VALIDATION_FAILED)
+        and nothing is stored."""
         key = idempotency_key or str(uuid.uuid4())
+        box = _crop(crop)
         with _open(path_or_file, file_name, content_type) as source:
+            source.crop = box
             progress = _Monotonic(source.size, on_progress)
             if source.size > self.multipart_limit:
                 photo = self._direct_upload(source, key, progress)
@@ -310,9 +347,11 @@ class ProfilePhotosClient:
     def _multipart_upload(self, source: _Source, key: str, progress: _Monotonic) -> UploadedPhoto:
         def body() -> tuple[Any, dict[str, str]]:
             source.file.seek(source.start)
+            crop = [("crop", ",".join(map(str, source.crop)))] if source.crop else []
             encoder = MultipartEncoder(
                 fields=[
                     ("assetContext", "PROFILE_PICTURE"),
+                    *crop,
                     ("file", (source.name, _Window(source), source.content_type)),
                 ]
             )
@@ -326,11 +365,13 @@ class ProfilePhotosClient:
         return UploadedPhoto.from_json(self._data(answer.response))
 
     def _direct_upload(self, source: _Source, key: str, progress: _Monotonic) -> UploadedPhoto:
-        announce = {
+        announce: dict[str, Any] = {
             "fileName": source.name,
             "contentType": source.content_type,
             "size": source.size,
         }
+        if source.crop is not None:
+            announce["crop"] = dict(zip(("left", "top", "side"), source.crop, strict=True))
         grant = self._data(
             self._request("POST", self._api(UPLOAD_URL), json_body=announce, key=key).response
         )
@@ -359,21 +400,24 @@ class ProfilePhotosClient:
         *,
         asset_id: str | None = None,
         size: str = "ORIGINAL",
+        square: bool = False,
     ) -> DownloadedPhoto:
-        """Download the caller's current photo, or their active photo `asset_id`, in `size`.
+        """Download the caller's current photo, or their active photo `asset_id`, in `size`
+        (`square`: the square rendition of that size).
 
         `to`: a file path, an existing directory (the file is named as the service stores it,
         e.g. `<uuid>.small.webp`), a binary file object to write into, or None for the
         current directory. A path is written through a `.part` file, so it never holds half
         a photo. Archived photos are not served by id: restore one first, or export."""
-        size = _size(size)
+        shape = _shape(size, square)
+        size = shape["size"]
         if asset_id is None:
-            me = self._graphql(CURRENT_URL, {"size": size}, retry_network=True)["me"]
+            me = self._graphql(CURRENT_URL, shape, retry_network=True)["me"]
             url = (me or {}).get("profilePhotoUrl")
             if not isinstance(url, str):
                 raise ProfilePhotosError(200, "NOT_FOUND", "You have no profile photo")
         else:
-            me = self._graphql(ASSET_URLS, {"size": size}, retry_network=True)["me"]
+            me = self._graphql(ASSET_URLS, shape, retry_network=True)["me"]
             found = [p for p in (me or {}).get("profilePhotos", []) if p["assetId"] == asset_id]
             if not found:
                 raise ProfilePhotosError(
@@ -389,64 +433,109 @@ class ProfilePhotosClient:
             if target.is_dir():
                 target = target / name
             written, content_type = self._download(url, target, None)
-            return DownloadedPhoto(target, written, content_type, size, asset_id)
+            return DownloadedPhoto(target, written, content_type, size, asset_id, square)
         written, content_type = self._fetch(url, to, name)
-        return DownloadedPhoto(None, written, content_type, size, asset_id)
+        return DownloadedPhoto(None, written, content_type, size, asset_id, square)
 
     # -- signed URLs ---------------------------------------------------------------------
 
-    def profile_photo_url(self, user_id: str, size: str = "ORIGINAL") -> str | None:
+    def profile_photo_url(
+        self, user_id: str, size: str = "ORIGINAL", square: bool = False
+    ) -> str | None:
         """The signed URL of `user_id`'s current photo in `size` (ORIGINAL, SMALL, MEDIUM,
-        LARGE), None when they have none. Cached until `url_refresh_margin` seconds (at most
+        LARGE; `square`: the `size` x `size` square cut from its crop box, a rendition size
+        only), None when they have none. Cached until `url_refresh_margin` seconds (at most
         a quarter of its lifetime) before the URL expires."""
-        size = _size(size)
+        shape = _shape(size, square)
+        cache_key = (user_id, shape["size"], square)
         now = time.time()
         with self._urls_lock:
-            cached = self._urls.get((user_id, size))
+            cached = self._urls.get(cache_key)
             if cached and now < cached[1]:
-                self._urls.move_to_end((user_id, size))
+                self._urls.move_to_end(cache_key)
                 return cached[0]
-        user = self._graphql(PHOTO_URL, {"id": user_id, "size": size}, retry_network=True)["user"]
+        user = self._graphql(PHOTO_URL, {"id": user_id, **shape}, retry_network=True)["user"]
         url = user.get("profilePhotoUrl") if user else None
         if not isinstance(url, str):
             return None
-        expires = url_expiry(url)
-        if expires is not None:
-            refresh_at = expires - min(self.url_refresh_margin, max(0.0, expires - now) / 4)
-            with self._urls_lock:
-                self._urls[(user_id, size)] = (url, refresh_at)
-                self._urls.move_to_end((user_id, size))
-                while len(self._urls) > self.url_cache_size:
-                    self._urls.popitem(last=False)
+        self._remember(cache_key, url, now)
         return url
 
+    def avatar(self, user_id: str, size: str = "MEDIUM", square: bool = True) -> Avatar | None:
+        """`user_id`'s current photo as a client draws it: the square URL in `size` (by
+        default), with the ThumbHash and dominant colour to paint while it loads (None until
+        the service has made them, normally seconds after an upload). None without a photo.
+        Always asks the service: the placeholder changes with the photo."""
+        shape = _shape(size, square)
+        user = self._graphql(AVATAR, {"id": user_id, **shape}, retry_network=True)["user"]
+        url = user.get("profilePhotoUrl") if user else None
+        if not isinstance(url, str):
+            return None
+        self._remember((user_id, shape["size"], square), url, time.time())
+        return Avatar(
+            user_id, url, user.get("profilePhotoThumbhash"), user.get("profilePhotoColor")
+        )
+
+    def _remember(self, cache_key: tuple[str, str, bool], url: str, now: float) -> None:
+        expires = url_expiry(url)
+        if expires is None:
+            return
+        refresh_at = expires - min(self.url_refresh_margin, max(0.0, expires - now) / 4)
+        with self._urls_lock:
+            self._urls[cache_key] = (url, refresh_at)
+            self._urls.move_to_end(cache_key)
+            while len(self._urls) > self.url_cache_size:
+                self._urls.popitem(last=False)
+
     def clear_url_cache(self) -> None:
-        """Forget every cached URL (done after each upload, restore and delete)."""
+        """Forget every cached URL (done after each upload, restore, crop and delete)."""
         with self._urls_lock:
             self._urls.clear()
 
     # -- GraphQL management --------------------------------------------------------------
 
-    def photos(self, size: str = "ORIGINAL") -> list[ProfilePhoto]:
-        """The caller's active photos, newest first (URLs in `size`)."""
-        me = self._graphql(PHOTOS, {"size": _size(size)}, retry_network=True)["me"]
+    def photos(self, size: str = "ORIGINAL", square: bool = False) -> list[ProfilePhoto]:
+        """The caller's active photos, newest first (URLs in `size`, square if asked), each
+        with its crop box and placeholders once the service has made them."""
+        me = self._graphql(PHOTOS, _shape(size, square), retry_network=True)["me"]
         return [ProfilePhoto.from_json(p) for p in (me or {}).get("profilePhotos", [])]
 
-    def restore(self, asset_id: str, size: str = "ORIGINAL") -> ProfilePhoto:
+    def restore(self, asset_id: str, size: str = "ORIGINAL", square: bool = False) -> ProfilePhoto:
         """Make one of the caller's photos (archived or not) active and current again."""
-        data = self._graphql(RESTORE, {"id": asset_id, "size": _size(size)})
+        data = self._graphql(RESTORE, {"id": asset_id, **_shape(size, square)})
         self.clear_url_cache()
         return ProfilePhoto.from_json(data["restoreProfilePhoto"]["photo"])
 
+    def set_crop(
+        self,
+        asset_id: str,
+        left: int,
+        top: int,
+        side: int,
+        *,
+        size: str = "MEDIUM",
+        square: bool = True,
+    ) -> ProfilePhoto:
+        """Set the square (pixels of the upright photo) that the square renditions of one of
+        the caller's photos are cut from; its crop's source becomes USER. The photo comes
+        back with its URL in `size` (the MEDIUM square by default): every square URL changes,
+        so no cache serves the old crop. A box outside the photo, or `side` < 32, is refused
+        (BAD_USER_INPUT) and nothing changes. Costs one unit of the caller's rate limit."""
+        crop = dict(zip(("left", "top", "side"), _box((left, top, side)), strict=True))
+        data = self._graphql(SET_CROP, {"id": asset_id, "crop": crop, **_shape(size, square)})
+        self.clear_url_cache()
+        return ProfilePhoto.from_json(data["setProfilePhotoCrop"])
+
     def delete(self, asset_id: str) -> DeleteResult:
-        """Erase one of the caller's photos: bytes, renditions and metadata."""
-        data = self._graphql(DELETE, {"id": asset_id, "size": "ORIGINAL"})
+        """Erase one of the caller's photos: bytes, renditions and metadata. Every URL of it
+        stops serving at the service when this returns (`purge` says what was purged)."""
+        data = self._graphql(DELETE, {"id": asset_id, **_shape("ORIGINAL", False)})
         self.clear_url_cache()
         return DeleteResult.from_json(data["deleteProfilePhoto"])
 
     def delete_all(self) -> DeleteResult:
         """Erase every photo of the caller, archived ones included (GDPR erasure)."""
-        data = self._graphql(DELETE_ALL, {"size": "ORIGINAL"})
+        data = self._graphql(DELETE_ALL, _shape("ORIGINAL", False))
         self.clear_url_cache()
         return DeleteResult.from_json(data["deleteAllProfilePhotos"])
 
@@ -698,11 +787,30 @@ def _source(file: BinaryIO, name: str, content_type: str | None) -> _Source:
     return _Source(file, start, end - start, name, kind)
 
 
-def _size(size: str) -> str:
+def _shape(size: str, square: bool) -> dict[str, Any]:
+    """The `$size` and `$square` variables of a URL query, checked before anything is sent:
+    a square comes only in a rendition size."""
     upper = str(size).upper()
     if upper not in SIZES:
         raise ValueError(f"size must be one of {', '.join(SIZES)}, got {size!r}")
-    return upper
+    if square and upper not in SQUARE_SIZES:
+        raise ValueError(f"a square comes in {', '.join(SQUARE_SIZES)}, not {upper}")
+    return {"size": upper, "square": bool(square)}
+
+
+def _crop(crop: CropBox | None) -> tuple[int, int, int] | None:
+    return None if crop is None else _box(crop)
+
+
+def _box(crop: CropBox) -> tuple[int, int, int]:
+    """`crop` as (left, top, side), checked for shape only: three non-negative integers.
+    Whether the box fits the photo (and `side` >= 32) is the service's to say."""
+    numbers = (crop.left, crop.top, crop.side) if isinstance(crop, Crop) else tuple(crop)
+    if len(numbers) != 3 or not all(
+        isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in numbers
+    ):
+        raise ValueError(f"crop must be (left, top, side): three whole numbers >= 0, got {crop!r}")
+    return (numbers[0], numbers[1], numbers[2])
 
 
 def _export_name(item: dict[str, Any]) -> str:

@@ -9,6 +9,9 @@ from pathlib import Path
 from typing import Any
 
 SIZES = ("ORIGINAL", "SMALL", "MEDIUM", "LARGE")
+# the sizes a square rendition comes in (ORIGINAL is the stored file, never square)
+SQUARE_SIZES = ("SMALL", "MEDIUM", "LARGE")
+MIN_CROP_SIDE = 32  # the smallest square the service accepts as a crop
 
 
 def parse_time(value: Any) -> datetime | None:
@@ -16,6 +19,10 @@ def parse_time(value: Any) -> datetime | None:
     if value is None:
         return None
     return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+
+
+def _int(value: Any) -> int | None:
+    return None if value is None else int(value)
 
 
 def _time(value: Any) -> datetime:
@@ -53,8 +60,30 @@ class UploadedPhoto:
 
 
 @dataclass(frozen=True, slots=True)
+class Crop:
+    """The square a photo's square renditions are cut from, in pixels of the upright photo.
+    `source`: FACE (framed around the faces found), CENTER (no face found) or USER (chosen
+    by the owner, at upload or with `set_crop`)."""
+
+    left: int
+    top: int
+    side: int
+    source: str
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any] | None) -> Crop | None:
+        if not data:
+            return None
+        return cls(int(data["left"]), int(data["top"]), int(data["side"]), str(data["source"]))
+
+
+@dataclass(frozen=True, slots=True)
 class ProfilePhoto:
-    """One active photo of the caller (GraphQL `ProfilePhoto`)."""
+    """One active photo of the caller (GraphQL `ProfilePhoto`). `url` is in the size (and
+    shape: `square`) asked for. `crop`, `width`, `height` (upright pixels), `thumbhash`
+    (base64, https://evanw.github.io/thumbhash/) and `dominant_color` (`#rrggbb`) are None
+    until the service has made the photo's renditions, normally seconds after the upload:
+    a client draws the placeholder while the photo itself loads."""
 
     asset_id: str
     file_key: str
@@ -62,6 +91,12 @@ class ProfilePhoto:
     content_type: str
     size: int
     uploaded_at: datetime
+    file_name: str | None = None
+    crop: Crop | None = None
+    width: int | None = None
+    height: int | None = None
+    thumbhash: str | None = None
+    dominant_color: str | None = None
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ProfilePhoto:
@@ -72,16 +107,56 @@ class ProfilePhoto:
             content_type=data["contentType"],
             size=int(data["size"]),
             uploaded_at=_time(data["uploadedAt"]),
+            file_name=data.get("fileName"),
+            crop=Crop.from_json(data.get("crop")),
+            width=_int(data.get("width")),
+            height=_int(data.get("height")),
+            thumbhash=data.get("thumbhash"),
+            dominant_color=data.get("dominantColor"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Avatar:
+    """A user's current photo as a client draws it: `url` (signed, in the size asked for,
+    square by default), and what to paint until it loads: `thumbhash` (base64) and
+    `dominant_color` (`#rrggbb`), None until the service has made them."""
+
+    user_id: str
+    url: str
+    thumbhash: str | None
+    dominant_color: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class PurgeReceipt:
+    """What an erasure did so that no cache serves the erased photos: `cdn` (a CDN was
+    invalidated, by `invalidation_id`) and the URL `paths` purged."""
+
+    cdn: bool
+    invalidation_id: str | None
+    paths: tuple[str, ...]
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any] | None) -> PurgeReceipt | None:
+        if not data:
+            return None
+        return cls(
+            cdn=bool(data["cdn"]),
+            invalidation_id=data.get("invalidationId"),
+            paths=tuple(data.get("paths") or ()),
         )
 
 
 @dataclass(frozen=True, slots=True)
 class DeleteResult:
-    """What an erasure removed, and the caller's current photo after it (None: none left)."""
+    """What an erasure removed, the caller's current photo after it (None: none left), and
+    the cache purge that makes every URL of the erased photos stop serving."""
 
     deleted_count: int
     deleted_asset_ids: tuple[str, ...]
     current_photo: ProfilePhoto | None
+    purge: PurgeReceipt | None = None
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> DeleteResult:
@@ -90,6 +165,7 @@ class DeleteResult:
             deleted_count=int(data["deletedCount"]),
             deleted_asset_ids=tuple(data["deletedAssetIds"]),
             current_photo=ProfilePhoto.from_json(current) if current else None,
+            purge=PurgeReceipt.from_json(data.get("purge")),
         )
 
 
@@ -106,6 +182,7 @@ class ExportedPhoto:
     archived: bool
     archived_at: datetime | None
     path: Path
+    crop: Crop | None = None
 
     @classmethod
     def from_json(cls, data: dict[str, Any], path: Path) -> ExportedPhoto:
@@ -119,6 +196,7 @@ class ExportedPhoto:
             archived=bool(data["archived"]),
             archived_at=parse_time(data.get("archivedAt")),
             path=path,
+            crop=Crop.from_json(data.get("crop")),
         )
 
     def manifest_entry(self) -> dict[str, Any]:
@@ -132,7 +210,14 @@ class ExportedPhoto:
             "uploadedAt": self.uploaded_at.isoformat(),
             "archived": self.archived,
             "archivedAt": self.archived_at.isoformat() if self.archived_at else None,
+            "crop": _crop_entry(self.crop),
         }
+
+
+def _crop_entry(crop: Crop | None) -> dict[str, Any] | None:
+    if crop is None:
+        return None
+    return {"left": crop.left, "top": crop.top, "side": crop.side, "source": crop.source}
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,11 +232,12 @@ class Export:
 @dataclass(frozen=True, slots=True)
 class DownloadedPhoto:
     """A photo written by `download`: where (None when written into a file object), how many
-    bytes, their type, the `PhotoSize` asked for, and the asset id asked for (None: the
-    current photo)."""
+    bytes, their type, the `PhotoSize` asked for, the asset id asked for (None: the current
+    photo), and whether the square rendition was asked for."""
 
     path: Path | None
     size: int
     content_type: str
     photo_size: str
     asset_id: str | None
+    square: bool = False
