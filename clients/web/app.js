@@ -4,6 +4,16 @@
 // everything else. The API base URL is this page's origin unless `?api=<url>` or the field
 // says otherwise; a page on another origin needs that origin in the stack's
 // CORS_ALLOWED_ORIGINS.
+//
+// The current photo shows as a round avatar: the MEDIUM square rendition (cut from the
+// photo's crop box), over its dominant colour and then its ThumbHash placeholder, both
+// painted before the square's URL is set. The ThumbHash decoder is thumbhash.js beside this
+// file (the reference implementation, vendored), loaded as a module on first use; where
+// modules cannot load (the page opened as a file) the colour alone stands in.
+//
+// Each action (upload, restore, delete, export, a new token, loading the photos) starts by
+// clearing what the previous one left: its message, its error, the progress bar, the
+// export list.
 "use strict";
 
 // The contract's accepted types and size limit (SPEC "Upload"; the service decides, these
@@ -26,6 +36,9 @@ const DIRECT_UPLOAD_ABOVE = 4.5 * 1024 * 1024;
 const FORBIDDEN_HEADERS = new Set(["content-length", "host", "connection"]);
 
 const $ = (id) => document.getElementById(id);
+// Where this script was loaded from (web/app.js at the stack, app.js beside index.html):
+// thumbhash.js sits beside it.
+const SCRIPT_URL = (document.currentScript && document.currentScript.src) || location.href;
 
 class ApiError extends Error {
   constructor(message, status, code) {
@@ -56,6 +69,31 @@ function newIdempotencyKey() {
 
 function showStatus(text) {
   $("status").textContent = text;
+}
+
+function hideProgress() {
+  const bar = $("progress");
+  bar.hidden = true;
+  bar.value = 0;
+  $("progress-text").textContent = "";
+}
+
+// What the previous action left on the page: its message, its error, its progress and the
+// export it listed (whose links and buttons describe the state before this action).
+function clearResults() {
+  showStatus("");
+  showError(null);
+  hideProgress();
+  $("export-list").replaceChildren();
+}
+
+// A new token is another user (or none): nothing shown for the previous one stays.
+function clearProfile() {
+  avatarRequest += 1; // an avatar still being prepared is not shown
+  $("who").textContent = "Not loaded yet.";
+  $("current").hidden = true;
+  $("current-img").removeAttribute("src");
+  $("history").replaceChildren();
 }
 
 function showError(error) {
@@ -185,6 +223,7 @@ async function devToken() {
   }
   if (!response.ok) throw messageOf(response.status, text);
   $("token").value = JSON.parse(text).data.token;
+  clearProfile();
   showStatus(`Dev token for ${userId}`);
 }
 
@@ -213,7 +252,7 @@ function hintFor(file) {
 }
 
 function onFileChosen() {
-  showError(null);
+  clearResults();
   const file = $("file").files[0];
   if (!file) {
     $("send").disabled = true;
@@ -283,6 +322,11 @@ async function upload() {
     progress(file.size || 1, file.size || 1);
     await refresh();
     showStatus(`Uploaded ${result.data.fileName} (${result.data.size} bytes)`);
+  } catch (error) {
+    // "Uploading…" and a bar stopped half way say nothing true about the failed upload
+    showStatus("");
+    hideProgress();
+    throw error;
   } finally {
     $("send").disabled = false;
   }
@@ -294,9 +338,22 @@ const ME = `{
   me {
     id
     username
-    profilePhotoUrl(size: MEDIUM)
+    profilePhotoUrl(size: MEDIUM, square: true)
     profilePhotoUploadedAt
-    profilePhotos { assetId url(size: SMALL) contentType size uploadedAt }
+    profilePhotoThumbhash
+    profilePhotoColor
+    profilePhotos {
+      assetId
+      url(size: SMALL, square: true)
+      contentType
+      size
+      uploadedAt
+      width
+      height
+      thumbhash
+      dominantColor
+      crop { left top side source }
+    }
   }
 }`;
 
@@ -324,15 +381,102 @@ function button(label, action) {
   return element;
 }
 
+// ---------------------------------------------------------------- avatar placeholder
+
+let decoder = null;
+
+// The vendored ThumbHash module, loaded once; null where it cannot load.
+function thumbhashModule() {
+  if (!decoder) decoder = import(new URL("thumbhash.js", SCRIPT_URL).href).catch(() => null);
+  return decoder;
+}
+
+// The placeholder picture of a base64 ThumbHash as a PNG data URL, or null.
+async function placeholderUrl(base64) {
+  if (!base64) return null;
+  const module = await thumbhashModule();
+  if (!module) return null;
+  try {
+    const bytes = Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
+    return module.thumbHashToDataURL(bytes);
+  } catch {
+    return null; // a hash this decoder cannot read: the colour stays
+  }
+}
+
+// The ThumbHash pictures the whole photo; the avatar shows its crop box. Scale and shift the
+// placeholder so the box fills the circle, as the square will (CSS percentages: a position
+// of p% puts the point p% across the picture at p% across the box).
+function placeholderGeometry(photo) {
+  const crop = photo && photo.crop;
+  if (!crop || !photo.width || !photo.height || !crop.side) {
+    return { size: "cover", position: "center" };
+  }
+  const across = (start, whole) =>
+    whole > crop.side ? `${(100 * start) / (whole - crop.side)}%` : "0%";
+  return {
+    size: `${(100 * photo.width) / crop.side}% ${(100 * photo.height) / crop.side}%`,
+    position: `${across(crop.left, photo.width)} ${across(crop.top, photo.height)}`,
+  };
+}
+
+// A rendition the service is still making answers 503 (retry shortly), which a browser never
+// retries for an <img>: load it again a few times, waiting longer each time (about 30 s in
+// all), unless the image has been given another URL meanwhile.
+const IMAGE_RETRIES = [1000, 2000, 3000, 5000, 8000, 12000];
+
+function loadImage(img, url) {
+  let attempt = 0;
+  img.onerror = () => {
+    if (attempt >= IMAGE_RETRIES.length) return;
+    const wait = IMAGE_RETRIES[attempt++];
+    setTimeout(() => {
+      if (img.getAttribute("src") === url) img.src = url;
+    }, wait);
+  };
+  img.src = url;
+}
+
+let avatarRequest = 0;
+
+// Paint the colour, then the ThumbHash, then set the square's URL: the browser shows the
+// placeholder until the square arrives, and drops it once the square has loaded.
+async function showAvatar(img, url, thumbhash, color, photo) {
+  const request = ++avatarRequest;
+  img.style.backgroundColor = color || "";
+  img.style.backgroundImage = "";
+  img.dataset.placeholder = color ? "color" : "none";
+  const picture = await placeholderUrl(thumbhash);
+  if (request !== avatarRequest) return; // a newer render took over
+  if (picture) {
+    const { size, position } = placeholderGeometry(photo);
+    img.style.backgroundImage = `url("${picture}")`;
+    img.style.backgroundSize = size;
+    img.style.backgroundPosition = position;
+    img.dataset.placeholder = "thumbhash";
+  }
+  img.onload = () => {
+    if (request !== avatarRequest) return;
+    img.style.backgroundImage = "none";
+    img.style.backgroundColor = "";
+  };
+  loadImage(img, url);
+}
+
 function render(me) {
   $("who").textContent = `Signed in as ${me.username || me.id} (${me.id})`;
   const current = $("current");
+  const img = $("current-img");
   if (me.profilePhotoUrl) {
-    $("current-img").src = me.profilePhotoUrl;
-    $("current-caption").textContent = `Current photo, uploaded ${me.profilePhotoUploadedAt}`;
+    // the current photo is the first active one; its crop places the placeholder
+    const first = me.profilePhotos[0];
+    const photo = first && first.thumbhash === me.profilePhotoThumbhash ? first : null;
     current.hidden = false;
+    $("current-caption").textContent = `Current photo, uploaded ${me.profilePhotoUploadedAt}`;
+    showAvatar(img, me.profilePhotoUrl, me.profilePhotoThumbhash, me.profilePhotoColor, photo);
   } else {
-    $("current-img").removeAttribute("src");
+    avatarRequest += 1;
+    img.removeAttribute("src");
     current.hidden = true;
   }
   const list = $("history");
@@ -341,9 +485,11 @@ function render(me) {
     const item = document.createElement("li");
     item.dataset.assetId = photo.assetId;
     const img = document.createElement("img");
-    img.src = photo.url;
+    loadImage(img, photo.url);
     img.alt = `photo ${photo.assetId}`;
     img.width = 96;
+    img.height = 96;
+    if (photo.dominantColor) img.style.backgroundColor = photo.dominantColor;
     const caption = document.createElement("span");
     caption.textContent = `${photo.uploadedAt} · ${photo.contentType} · ${photo.size} bytes`;
     item.append(img, caption);
@@ -380,7 +526,6 @@ async function refresh() {
 
 async function exportAll() {
   const list = $("export-list");
-  list.replaceChildren();
   let after = null;
   let count = 0;
   do {
@@ -418,7 +563,7 @@ async function exportAll() {
 // ---------------------------------------------------------------- wiring
 
 async function run(action) {
-  showError(null);
+  clearResults();
   try {
     await action();
   } catch (error) {
@@ -430,6 +575,10 @@ function init() {
   const api = new URLSearchParams(location.search).get("api");
   if (api) $("api").value = api;
   $("dev-token").addEventListener("click", () => run(devToken));
+  $("token").addEventListener("input", () => {
+    clearResults();
+    clearProfile();
+  });
   $("refresh").addEventListener("click", () => run(refresh));
   $("file").addEventListener("change", onFileChosen);
   $("send").addEventListener("click", () => run(upload));

@@ -11,6 +11,7 @@ import io
 import json
 import random
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,24 @@ MAX_FILE_SIZE = 5242880
 TIMEOUT_MS = 30_000
 expect.set_options(timeout=TIMEOUT_MS)
 # A probe, not part of the page: records every upload progress event the browser fires.
+# A probe, not part of the page: what the avatar looked like each time its `src` was set (its
+# placeholder, painted before the square's URL is given to the browser).
+RECORD_AVATAR = """
+window.avatarShown = [];
+new MutationObserver((records) => {
+  for (const record of records) {
+    const img = record.target;
+    if (img.id !== "current-img" || !img.getAttribute("src")) continue;
+    const style = getComputedStyle(img);
+    window.avatarShown.push({
+      src: img.getAttribute("src"),
+      backgroundImage: style.backgroundImage,
+      backgroundColor: style.backgroundColor,
+      placeholder: img.dataset.placeholder,
+    });
+  }
+}).observe(document, { subtree: true, attributes: true, attributeFilter: ["src"] });
+"""
 RECORD_PROGRESS = """
 window.uploadProgress = [];
 const send = XMLHttpRequest.prototype.send;
@@ -58,6 +77,7 @@ def browser() -> Iterator[Browser]:
 def page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Page]:
     context = browser.new_context(viewport={"width": 900, "height": 1200})
     context.add_init_script(RECORD_PROGRESS)
+    context.add_init_script(RECORD_AVATAR)
     opened = context.new_page()
     opened.set_default_timeout(TIMEOUT_MS)
     opened.on("dialog", lambda dialog: dialog.accept())  # "Erase this photo for good?"
@@ -141,9 +161,9 @@ def test_page_served_by_the_stack(cors_stack: RunningStack, page: Page, tmp_path
     assert events[-1][0] == events[-1][1] > len(images.jpeg_bytes())  # multipart: body > file
     value, maximum = progress(page)
     assert value == maximum > 0
-    # and the current photo shows, in the MEDIUM rendition
+    # and the current photo shows, as the MEDIUM square
     wait_loaded(page, "#current-img")
-    assert ".medium.webp" in (page.get_attribute("#current-img", "src") or "")
+    assert re.search(r"\.medium\.sq\d+\.webp\?", page.get_attribute("#current-img", "src") or "")
     first = history(page)
     assert len(first) == 1
 
@@ -257,6 +277,111 @@ def test_page_on_another_origin_uploads_through_cors(
     wait_loaded(page, "#current-img")
     wait_loaded(page, "#history img")
     assert len(history(page)) == 1
+
+
+def two_colour_png() -> bytes:
+    """A 240 x 160 photo, blue with a red square: its placeholder and colour are not grey."""
+    picture = Image.new("RGB", (240, 160), (20, 40, 220))
+    picture.paste((220, 20, 20), (40, 10, 140, 110))
+    out = io.BytesIO()
+    picture.save(out, "PNG")
+    return out.getvalue()
+
+
+def placeholders(stack: RunningStack, user: str) -> dict[str, Any]:
+    """The user's `profilePhotoThumbhash` and `profilePhotoColor`, once the service has made
+    them (null until its renditions are made, normally for a second or two)."""
+    query = {"query": "{ me { profilePhotoThumbhash profilePhotoColor } }"}
+    auth = {"Authorization": f"Bearer {make_token(user, None)}"}
+    for _ in range(240):
+        me = stack.post("/graphql", headers=auth, json=query).json()["data"]["me"]
+        if me["profilePhotoThumbhash"] is not None:
+            return dict(me)
+        time.sleep(0.25)
+    raise AssertionError("the placeholders were never made")
+
+
+def rgb(hex_colour: str) -> str:
+    """`#rrggbb` as a computed style says it: `rgb(r, g, b)`."""
+    r, g, b = (int(hex_colour[i : i + 2], 16) for i in (1, 3, 5))
+    return f"rgb({r}, {g}, {b})"
+
+
+def test_the_current_photo_is_a_round_square_avatar_over_its_placeholder(
+    cors_stack: RunningStack, page: Page, tmp_path: Path
+) -> None:
+    # Given a user who uploads a 240 x 160 photo
+    page.goto(cors_stack.url + "/")
+    sign_in(page, "browser-avatar")
+    upload(page, write(tmp_path, "two.png", two_colour_png()))
+
+    # Then the current photo is its square (the crop's side: 160, never upscaled to 512),
+    # drawn in a circle
+    wait_loaded(page, "#current-img")
+    natural = page.eval_on_selector("#current-img", "img => [img.naturalWidth, img.naturalHeight]")
+    assert natural == [160, 160]
+    box = page.locator("#current-img").bounding_box()
+    assert box is not None
+    assert box["width"] == box["height"] > 0
+    assert (
+        page.eval_on_selector("#current-img", "img => getComputedStyle(img).borderRadius") == "50%"
+    )
+
+    # When the placeholders are made and the user comes back to the page
+    made = placeholders(cors_stack, "browser-avatar")
+    page.goto(cors_stack.url + "/")
+    sign_in(page, "browser-avatar")
+    page.click("#refresh")
+    wait_loaded(page, "#current-img")
+
+    # Then before the square's URL was set, the avatar already showed the photo's dominant
+    # colour and its ThumbHash, decoded into a picture
+    shown = page.evaluate("window.avatarShown")
+    assert shown
+    first = shown[0]
+    assert re.search(r"\.medium\.sq\d+\.webp\?", first["src"])
+    assert first["placeholder"] == "thumbhash"
+    assert first["backgroundImage"].startswith('url("data:image/png;base64,')
+    assert first["backgroundColor"] == rgb(made["profilePhotoColor"])
+    # and once the square has loaded, the placeholder is gone from behind it
+    expect(page.locator("#current-img")).to_have_css("background-image", "none")
+
+
+def test_each_action_clears_what_the_previous_one_left(
+    cors_stack: RunningStack, page: Page, tmp_path: Path
+) -> None:
+    # Given an upload that succeeded: its message, a full progress bar
+    page.goto(cors_stack.url + "/")
+    sign_in(page, "browser-actions")
+    upload(page, write(tmp_path, "good.png", images.png_bytes()))
+    expect(page.locator("#progress")).to_be_visible()
+
+    # When the next upload fails
+    page.set_input_files("#file", str(write(tmp_path, "liar.jpg", images.png_bytes())))
+    page.click("#send")
+
+    # Then only its error shows: no success message, no progress bar left at its last value
+    expect(page.locator("#error")).to_be_visible()
+    expect(page.locator("#status")).to_have_text("")
+    expect(page.locator("#progress")).to_be_hidden()
+    expect(page.locator("#progress-text")).to_have_text("")
+
+    # When the user exports, then loads their photos again
+    page.click("#export-button")
+    expect(page.locator("#status")).to_contain_text("Exported 1 photo")
+    expect(page.locator("#error")).to_be_hidden()
+    page.click("#refresh")
+
+    # Then the export's message and list are gone too (they described the page before)
+    expect(page.locator("#status")).to_have_text("")
+    expect(page.locator("#export-list li")).to_have_count(0)
+    expect(page.locator("#history li[data-asset-id]")).to_have_count(1)
+
+    # When another user's token comes, Then nothing of the first user stays on the page
+    sign_in(page, "browser-actions-other")
+    expect(page.locator("#history li")).to_have_count(0)
+    expect(page.locator("#current")).to_be_hidden()
+    expect(page.locator("#who")).to_have_text("Not loaded yet.")
 
 
 # --- the API's Swagger UI at /docs ------------------------------------------------------------
