@@ -29,6 +29,7 @@ item (an `iloc` data reference or construction method 2), which cannot be blanke
 
 from __future__ import annotations
 
+import re
 import struct
 from array import array
 from collections.abc import Iterator
@@ -131,6 +132,9 @@ def _associations(ipma: bytes) -> Iterator[tuple[int, list[int]]]:
         pos += indexes * index_size
 
 
+_FOURCC = re.compile(rb"[\x20-\x7e]{4}")
+
+
 def _metadata_items(iinf: bytes) -> dict[int, bytes]:
     """item ID -> b"Exif" or b"XMP" for the metadata items listed in an `iinf` box body."""
     entries_at = 6 if iinf[:1] == b"\x00" else 8
@@ -144,6 +148,10 @@ def _metadata_items(iinf: bytes) -> dict[int, bytes]:
             id_size = 2 if version == 2 else 4
             item = uint(infe, 4, id_size)
             item_type = infe[6 + id_size : 10 + id_size]
+            if not _FOURCC.fullmatch(item_type):
+                # a type libheif's Python bindings read as text: pi-heif 1.4.0 (its last
+                # release) crashes the process on one that is not UTF-8
+                raise Malformed(f"item {item} has a type that is not four ASCII characters")
             strings = infe[10 + id_size :].split(b"\x00", 2)
             content_type = strings[1] if item_type == b"mime" and len(strings) > 1 else b""
         else:
