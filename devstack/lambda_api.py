@@ -20,6 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from devstack.console import request_failed
 from devstack.hosts import MISDIRECTED, allowed_host
 from devstack.pool import FunctionError
 
@@ -46,6 +47,9 @@ class LambdaApi(ThreadingHTTPServer):
     @property
     def endpoint(self) -> str:
         return f"http://127.0.0.1:{self.server_address[1]}"
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        request_failed(log, client_address)  # a caller that gave up waiting: one line
 
 
 class InvokeHandler(BaseHTTPRequestHandler):

@@ -2,6 +2,10 @@
 
 A worker that times out or dies is discarded (its process killed), the next request starts a
 fresh one (a cold start), exactly as a failed Lambda execution environment is replaced.
+
+A worker's stdout and stderr (the function's logs, as Lambda sends them to CloudWatch) go to
+the pool's `output`, line by line, when it has one (the stack's log: devstack.console);
+without one they are the caller's own (`make redrive` prints them).
 """
 
 from __future__ import annotations
@@ -13,9 +17,10 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from devkit.template import ROOT
 from devstack.functions import LocalFunction
@@ -24,6 +29,7 @@ from devstack.worker import read_message, write_message
 WORKER_SCRIPT = Path(__file__).with_name("worker.py")
 SHARED_LAYER = ROOT / "shared"
 MAX_WORKERS_PER_FUNCTION = 8
+Output = Callable[[str, str], None]  # (function name, one line of its output)
 
 
 class FunctionError(Exception):
@@ -52,9 +58,15 @@ class Worker:
 
 
 class FunctionPool:
-    def __init__(self, function: LocalFunction, environment: dict[str, str]) -> None:
+    def __init__(
+        self,
+        function: LocalFunction,
+        environment: dict[str, str],
+        output: Output | None = None,
+    ) -> None:
         self.function = function
         self.environment = environment
+        self.output = output
         self._idle: list[Worker] = []
         self._all: set[Worker] = set()
         self._lock = threading.Lock()
@@ -78,10 +90,19 @@ class FunctionPool:
             env=self.environment,
             pass_fds=(request_read, result_write),
             stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE if self.output else None,
+            stderr=subprocess.STDOUT if self.output else None,
             start_new_session=True,  # Ctrl-C goes to the stack, which stops workers itself
         )
         os.close(request_read)
         os.close(result_write)
+        if self.output and process.stdout is not None:
+            threading.Thread(
+                target=self._forward,
+                args=(process.stdout, self.output),
+                name=f"output-{self.function.name}",
+                daemon=True,
+            ).start()
         worker = Worker(process, os.fdopen(request_write, "wb"), os.fdopen(result_read, "rb"))
         with self._lock:
             self._all.add(worker)
@@ -118,6 +139,12 @@ class FunctionPool:
             if "error" in message:
                 raise FunctionError(self.function.name, message["error"])
             return message["result"]
+
+    def _forward(self, stream: IO[bytes], output: Output) -> None:
+        """Every line the worker writes, until it exits (its end of the pipe closes)."""
+        with stream:
+            for raw in stream:
+                output(self.function.name, raw.decode("utf-8", "replace").rstrip("\r\n"))
 
     @staticmethod
     def _exchange(

@@ -19,6 +19,10 @@ Besides the template's routes, the stack serves what a developer opens in a brow
 `POST /dev/token` (a token for any user, only while the stack verifies tokens with its
 development default secret; devkit.token).
 
+Every request puts one line in the log at INFO (method, path, status, milliseconds, and the
+function that answered, or what the stack answered instead): the console's line per request
+(devstack.console).
+
 Every request, the stack's own routes included, is answered only when its `Host` header is
 one no outside DNS decides (`devstack.hosts`: DNS rebinding); any other is refused with 403
 FORBIDDEN in the contract's envelope before its body is read or anything is invoked.
@@ -45,6 +49,7 @@ from devkit.apigw import proxy_event
 from devkit.defaults import DEV_JWT_SECRET
 from devkit.template import ROOT, load_template
 from devkit.token import make_token
+from devstack.console import REQUEST, request_failed
 from devstack.functions import ApiRoute, LocalFunction
 from devstack.hosts import MISDIRECTED, allowed_host
 from devstack.pool import FunctionError
@@ -100,8 +105,9 @@ class LocalApi(ThreadingHTTPServer):
         emulate_lambda_limits: bool = False,
         cors_origins: tuple[str, ...] | None = None,
         dev_tokens: bool | None = None,
+        bind_and_activate: bool = True,
     ) -> None:
-        super().__init__(address, RequestHandler)
+        super().__init__(address, RequestHandler, bind_and_activate)
         self.configured_host = address[0]  # HOST as given: a name stays a name
         # the functions' CORS_ALLOWED_ORIGINS (the stack's environment, as their settings)
         self.cors_origins = (
@@ -131,6 +137,9 @@ class LocalApi(ThreadingHTTPServer):
         configured, body = self.gateway[kind]
         return configured or status or 500, body
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        request_failed(log, client_address)
+
     def find(self, method: str, path: str) -> tuple[ApiRoute, LocalFunction, dict[str, str]]:
         for route, function in self.routes:
             params = route.match(method, path)
@@ -142,15 +151,34 @@ class LocalApi(ThreadingHTTPServer):
 class RequestHandler(BaseHTTPRequestHandler):
     server: LocalApi
     protocol_version = "HTTP/1.1"
+    status: int | None = None  # of the answer sent (the request's log line)
+    answered_by = ""  # the function, or what the stack answered instead
 
     def do_request(self) -> None:
+        """Answer the request, then log its one line (whatever happened in between)."""
         started = time.perf_counter()
+        self.status = None
+        self.answered_by = "(no answer)"
+        try:
+            self.answer()
+        finally:
+            log.info(
+                "%s %s %s %.0f ms %s",
+                self.command.upper(),
+                urlsplit(self.path).path,
+                self.status if self.status is not None else "-",
+                (time.perf_counter() - started) * 1000,
+                self.answered_by,
+                extra={REQUEST: True},
+            )
+
+    def answer(self) -> None:
         url = urlsplit(self.path)
         method = self.command.upper()
         if not allowed_host(self.headers.get("Host"), self.server.configured_host):
             self.close_connection = True  # its body stays unread
+            self.answered_by = f"(Host {self.headers['Host']!r} refused)"
             self.envelope(403, ErrorCode.FORBIDDEN, MISDIRECTED)
-            log.info("%s %s -> 403 (Host %r not allowed)", method, url.path, self.headers["Host"])
             return
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else None
@@ -159,9 +187,10 @@ class RequestHandler(BaseHTTPRequestHandler):
         except LookupError:
             if not self.local_route(method, url.path, body):
                 # no API Gateway authorizer: "Missing Authentication Token" means no route
+                self.answered_by = "(no such route)"
                 self.platform_error("MISSING_AUTHENTICATION_TOKEN")
-                log.info("%s %s -> 404 (no such route)", method, url.path)
             return
+        self.answered_by = function.name
         headers = dict(self.headers.items())
         # what API Gateway adds in front of every integration
         headers.setdefault("X-Forwarded-For", self.client_address[0])
@@ -182,8 +211,8 @@ class RequestHandler(BaseHTTPRequestHandler):
         )
         if self.server.emulate_lambda_limits and payload_size(event) > LAMBDA_PAYLOAD_LIMIT:
             # what API Gateway answers when Lambda refuses the request payload
+            self.answered_by = "(event over Lambda's 6 MB limit)"
             self.platform_error("REQUEST_TOO_LARGE")
-            log.info("%s %s -> 413 (event over Lambda's 6 MB limit)", method, url.path)
             return
         try:
             response = self.server.invoke(function, event, request_id)
@@ -198,14 +227,6 @@ class RequestHandler(BaseHTTPRequestHandler):
             status, payload = self.server.platform_error("DEFAULT_5XX", 502)
             out_headers = {"Content-Type": "application/json", **self.cors()}
         self.send(status, out_headers, payload)
-        log.info(
-            "%s %s -> %s %d (%.0f ms)",
-            method,
-            url.path,
-            function.name,
-            status,
-            (time.perf_counter() - started) * 1000,
-        )
 
     @staticmethod
     def translate(response: Any) -> tuple[int, dict[str, str], bytes]:
@@ -247,6 +268,7 @@ class RequestHandler(BaseHTTPRequestHandler):
             methods = LOCAL_ROUTES[path]
         else:
             return False
+        self.answered_by = "(local stack)"
         if method == "OPTIONS":
             headers = preflight_headers(
                 request_origin(dict(self.headers.items())), self.server.cors_origins, methods
@@ -264,7 +286,6 @@ class RequestHandler(BaseHTTPRequestHandler):
             self.web_file("favicon.svg")
         else:
             self.web_file("index.html" if path == "/" else path.removeprefix("/web/"))
-        log.info("%s %s -> local stack", method, path)
         return True
 
     def web_file(self, name: str) -> None:
@@ -348,6 +369,7 @@ class RequestHandler(BaseHTTPRequestHandler):
         self.send_json(200, {"success": True, "data": {"token": token}})
 
     def send(self, status: int, headers: dict[str, str], payload: bytes) -> None:
+        self.status = status
         self.send_response(status)
         lowered = {name.lower() for name in headers}
         for name, value in headers.items():

@@ -5,6 +5,11 @@ function (devstack.pool), an embedded DynamoDB with the template's tables and st
 `$DEV_DATA_DIR` (devstack.dynamo), stream pollers for the functions the template subscribes
 (devstack.streams), and LOCAL object storage under `$DEV_DATA_DIR/object-storage`.
 Ctrl-C or SIGTERM stops everything: workers, pollers, the database (after a final save).
+
+One stack per data dir and per address: before anything in `$DEV_DATA_DIR` is read or
+written, the stack binds its API's address and locks the dir (devstack.datalock); a second
+stack on either exits 1 with one line saying which, and how to start another beside it. The
+console shows a line per request and per problem, the log file the rest (devstack.console).
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ from typing import Any
 from devkit.defaults import DEV_JWT_SECRET, DEV_STORAGE_SECRET, LOCAL_STACK_ENV
 from devkit.template import ROOT, load_template
 from devkit.token import make_token
+from devstack.console import LOG_FILE, StackLogging, console_level, function_output
+from devstack.datalock import DataDirLock, data_dir_refusal, holder, port_refusal, shown
 from devstack.dynamo import EmbeddedDynamo
 from devstack.functions import LocalFunction, load_functions
 from devstack.lambda_api import LambdaApi
@@ -101,7 +108,9 @@ class LocalStack:
         self.defaults_used: list[str] = []
         self.removed_staged = 0
         self.removed_orphans = 0
-        self.emulate_limits = False
+        self.emulate_limits = self.environ.get("LOCAL_EMULATE_LAMBDA_LIMITS", "") in ("1", "true")
+        self.lock = DataDirLock(self.data_dir)
+        self.log_file: Path | None = None  # where the console's quiet lines are in full
         self.api: LocalApi | None = None
         self.lambda_api = LambdaApi({f.name for f in self.functions}, self._invoke)
         self.lambda_thread: threading.Thread | None = None
@@ -147,11 +156,45 @@ class LocalStack:
     def exposure_refusal(self) -> str | None:
         return exposure_refusal(self.host, self.environ)
 
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def claim(self) -> str | None:
+        """Bind the API's address and lock the data dir, or say in one line why not (another
+        stack holds the dir, or another program the port). A refusal leaves nothing bound or
+        held, and nothing in the dir created or changed: a held dir is seen without writing
+        to it, and the port is bound before the dir is created. Listening starts at the end
+        of `start`; until then a connection is refused, as before the stack existed."""
+        running = holder(self.data_dir)
+        if running is not None:
+            return data_dir_refusal(self.data_dir, running, self.host)
+        api = LocalApi(
+            (self.host, self.port),
+            self.functions,
+            lambda function, event, request_id: self._invoke(function.name, event, request_id),
+            emulate_lambda_limits=self.emulate_limits,
+            bind_and_activate=False,
+        )
+        try:
+            api.server_bind()
+        except OSError as exc:
+            api.server_close()
+            return port_refusal(self.host, self.port, exc)
+        self.port = api.server_address[1]
+        record = {"pid": os.getpid(), "api": self.url, "dataDir": str(self.data_dir)}
+        running = self.lock.acquire(record)
+        if running is not None:  # another stack locked it since `holder` looked
+            api.server_close()
+            return data_dir_refusal(self.data_dir, running, self.host)
+        self.api = api
+        return None
+
     def start(self) -> None:
-        refusal = self.exposure_refusal()
+        refusal = self.exposure_refusal() or (self.claim() if self.api is None else None)
         if refusal:
             raise SystemExit(refusal)
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        assert self.api is not None
         self.removed_staged = remove_stale_staged_uploads(self.data_dir / "object-storage")
         self.dynamo.start()
         if (self.environ.get("OBJECT_STORAGE_PROVIDER") or "LOCAL").upper() != "R2":
@@ -167,18 +210,11 @@ class LocalStack:
                 raise SystemExit(f"{function.name}: {exc}") from None
             if env.get("OBJECT_STORAGE_PROVIDER", "").upper() == "R2":
                 self._ensure_buckets(env)
-            self.pools[function.name] = FunctionPool(function, env)
+            self.pools[function.name] = FunctionPool(function, env, function_output)
         self.lambda_thread = threading.Thread(target=self.lambda_api.serve_forever, daemon=True)
         self.lambda_thread.start()
         self._start_pollers()
-        self.emulate_limits = self.environ.get("LOCAL_EMULATE_LAMBDA_LIMITS", "") in ("1", "true")
-        self.api = LocalApi(
-            (self.host, self.port),
-            self.functions,
-            lambda function, event, request_id: self._invoke(function.name, event, request_id),
-            emulate_lambda_limits=self.emulate_limits,
-        )
-        self.port = self.api.server_address[1]
+        self.api.server_activate()
 
     def _invoke(self, name: str, event: Any, request_id: str | None = None) -> Any:
         """Every invocation (the API's, the stream pollers', Lambda's Invoke API): a warm
@@ -225,10 +261,12 @@ class LocalStack:
             closer.start()
         for closer in closers:
             closer.join()
-        self.dynamo.stop()
+        if self.dynamo.endpoint:  # started: its final save (never an empty one)
+            self.dynamo.stop()
+        self.lock.release()
 
     def banner(self) -> str:
-        url = f"http://{self.host}:{self.port}"
+        url = self.url
         token = make_token("demo-user", "demo")
         lines = [
             "profile-photos local stack",
@@ -239,6 +277,11 @@ class LocalStack:
             f"  DynamoDB   {self.dynamo.endpoint}   (embedded moto, streams on)",
             "  Functions  " + ", ".join(f.name for f in self.functions),
         ]
+        if self.log_file is not None:
+            lines.append(
+                f"  Logs       {shown(self.log_file)}   (the functions' logs and metrics, the"
+                " stack's detail; LOG_LEVEL=DEBUG prints them here too)"
+            )
         if self.emulate_limits:
             lines.append(
                 "  Limits     LOCAL_EMULATE_LAMBDA_LIMITS=1: requests and responses over"
@@ -266,7 +309,8 @@ class LocalStack:
             f"    -F 'file=@{SAMPLE_PHOTO}' {url}/api/storage/profile-photo/upload",
             "Then open the uploadUrl from the answer. More tokens:"
             " make token USER=<id> NAME=<username>",
-            "Ctrl-C stops everything.",
+            "Below: a line per request (method, path, status, time, function) and per"
+            " problem. Ctrl-C stops everything.",
         ]
         return "\n".join(lines)
 
@@ -332,10 +376,10 @@ def remove_orphan_photo_files(root: Path, dynamo: EmbeddedDynamo) -> int:
 
 
 def main() -> None:
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr
-    )
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-request lines
+    level = console_level(dict(os.environ))
+    if isinstance(level, str):
+        sys.exit(level)
+    logs = StackLogging(level)
 
     def terminate(*_: object) -> None:
         raise KeyboardInterrupt
@@ -346,9 +390,13 @@ def main() -> None:
     signal.signal(signal.SIGINT, terminate)
     os.chdir(ROOT)
     stack = LocalStack()
-    refusal = stack.exposure_refusal()
+    # before anything starts, listens or touches the data dir: a message, status 1
+    refusal = stack.exposure_refusal() or stack.claim()
     if refusal:
-        sys.exit(refusal)  # before anything starts or listens: a message, status 1
+        sys.exit(refusal)
+    logs.attach_file(stack.data_dir / LOG_FILE)
+    stack.log_file = logs.log_file
+    log.info("local stack (pid %d) on %s with %s", os.getpid(), stack.url, stack.data_dir)
     runtime: Path | None = None
     try:
         stack.start()
@@ -363,3 +411,4 @@ def main() -> None:
             runtime.unlink(missing_ok=True)
         stack.stop()
         print("stopped", flush=True)
+        logs.close()

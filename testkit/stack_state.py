@@ -135,7 +135,12 @@ class StackReader:
 
 class StackProcess:
     """`python -m devstack` on a free loopback port with its own `DEV_DATA_DIR`, its output
-    kept (for the ERROR/traceback check); the e2e suite's stacks are these too."""
+    kept (for the ERROR/traceback check); the e2e suite's stacks are these too.
+
+    It runs with `LOG_LEVEL=DEBUG` (unless `extra_env` says otherwise): its console then
+    holds every line its log file gets, the functions' output included, so a check of
+    `output` (`error_lines`) sees every line the functions and the stack log, not only the
+    quiet console's one line per problem."""
 
     READY = "Ready on "
 
@@ -143,7 +148,12 @@ class StackProcess:
         self.data_dir = data_dir
         root = Path(__file__).resolve().parents[1]
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "MOTO_"))}
-        env |= {"PORT": "0", "HOST": "127.0.0.1", "DEV_DATA_DIR": str(data_dir)}
+        env |= {
+            "PORT": "0",
+            "HOST": "127.0.0.1",
+            "DEV_DATA_DIR": str(data_dir),
+            "LOG_LEVEL": "DEBUG",
+        }
         env |= extra_env or {}
         self.process = subprocess.Popen(
             [sys.executable, "-m", "devstack"],

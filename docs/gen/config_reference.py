@@ -129,6 +129,11 @@ LOCAL_STACK: dict[str, tuple[str, str]] = {
         "loopback needs your own `JWT_SECRET` and `LOCAL_STORAGE_SECRET`",
     ),
     "PORT": ("`3000`", "the API's port"),
+    "LOG_LEVEL": (
+        "`INFO`",
+        "the console's level: `INFO` a line per request and per problem, `DEBUG` also every "
+        "line of `$DEV_DATA_DIR/logs/stack.log` (the functions' logs and metrics)",
+    ),
     "LOCAL_EMULATE_LAMBDA_LIMITS": (
         "off",
         "`1` refuses events and responses over Lambda's 6 MB, as AWS does",
