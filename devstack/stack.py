@@ -36,7 +36,7 @@ from devstack.lambda_api import LambdaApi
 from devstack.pool import FunctionPool
 from devstack.server import LocalApi
 from devstack.streams import Invoke, StreamPoller, start_pollers
-from profile_photos.renditions import ORIGINAL, SIZES, rendition_key
+from profile_photos.renditions import SIZES, rendition_key
 from profile_photos.settings import SettingsError, load_settings
 from profile_photos.store.storage.base import BUCKETS
 
@@ -356,14 +356,17 @@ def remove_orphan_photo_files(root: Path, dynamo: EmbeddedDynamo) -> int:
         .get_paginator("scan")
         .paginate(
             TableName=dynamo.tables["PhotosTable"],
-            ProjectionExpression="#bucket, fileKey",
+            ProjectionExpression="#bucket, fileKey, cropVersion",
             ExpressionAttributeNames={"#bucket": "bucket"},
         )
     )
     for item in (item for page in scan for item in page["Items"]):
         bucket, key = item["bucket"]["S"], item["fileKey"]["S"]
-        for size in (ORIGINAL, *SIZES):
+        version = int(item.get("cropVersion", {}).get("N", 0))
+        named.add(root / bucket / key)
+        for size in SIZES:
             named.add(root / bucket / rendition_key(key, size))
+            named.add(root / bucket / rendition_key(key, size, square=True, crop_version=version))
     removed = 0
     for bucket in BUCKETS:
         for path in (root / bucket / "users").glob("*/profile-picture/*"):

@@ -1,7 +1,7 @@
 """A labelled set of photos with and without faces, built from images that packages ship.
 
 The faces are Pillow's `hopper` portrait (Grace Hopper, 128x128, in Pillow's sdist test
-images, downloaded and cached by tests/corpus/corpora.py): its face is labelled once, by hand,
+images, downloaded and cached by testkit/corpora.py): its face is labelled once, by hand,
 as `HOPPER_FACE` (hat brim to chin, ear to ear; dlib's own box, eyebrows to chin, lies inside
 it), and each photo places the portrait (in colour, mirrored, grey, sepia or darkened) at a
 known position and scale on a wider canvas of `testkit.images.photographic` pixels, so each
@@ -40,7 +40,7 @@ class Photo:
 
 
 def _corpus_file(corpus: str, name: str) -> Path:
-    from tests.corpus import corpora
+    from testkit import corpora
 
     folder, files = corpora.images(corpus)
     found = next((path for path in files if path.name == name), None)

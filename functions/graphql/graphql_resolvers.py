@@ -46,6 +46,7 @@ from graphql_loader import Loader
 
 from profile_photos import profiles
 from profile_photos.auth import USER_ID_PATTERN, Identity
+from profile_photos.crop import MIN_SIDE, Crop
 from profile_photos.errors import Forbidden, ValidationFailed
 from profile_photos.ratelimit import REQUEST
 from profile_photos.renditions import CONTENT_TYPE as WEBP
@@ -63,11 +64,21 @@ class Context:
     now: int  # epoch seconds, one clock for every URL signed in this request
     loader: Loader = field(default_factory=Loader)  # this request's reads, each made once
 
-    def sign(self, bucket: str, key: str, size: str | None = ORIGINAL) -> str:
-        """The signed GET URL of `bucket/key` in `size` (a rendition's key for a size). An
-        explicit `size: null` (the argument is nullable, as the contract writes it) is the
-        default, ORIGINAL."""
-        path = rendition_key(key, size or ORIGINAL)
+    def sign(
+        self,
+        bucket: str,
+        key: str,
+        size: str | None = ORIGINAL,
+        square: bool | None = False,
+        crop_version: int = 0,
+    ) -> str:
+        """The signed GET URL of `bucket/key` in `size` (a rendition's key for a size), square
+        or not. An explicit `size: null` or `square: null` (the arguments are nullable, as the
+        contract writes them) is the default: ORIGINAL, not square."""
+        size = size or ORIGINAL
+        if square and size == ORIGINAL:
+            raise ValidationFailed("square needs a rendition size (SMALL, MEDIUM or LARGE)")
+        path = rendition_key(key, size, bool(square), crop_version)
         return self.services.signer.photo_url(bucket, path, now=self.now).url
 
 
@@ -95,6 +106,7 @@ PRICES: dict[tuple[str, str], int] = {
     ("Mutation", "restoreProfilePhoto"): READ_COST,
     ("Mutation", "deleteProfilePhoto"): READ_COST,
     ("Mutation", "deleteAllProfilePhotos"): READ_COST,
+    ("Mutation", "setProfilePhotoCrop"): READ_COST,
 }
 
 
@@ -162,15 +174,22 @@ def resolve_me(_: Any, info: GraphQLResolveInfo[Context]) -> User | None:
 
 @user_type.field("profilePhotoUrl")
 def resolve_profile_photo_url(
-    user: User, info: GraphQLResolveInfo[Context], size: str | None = ORIGINAL
+    user: User,
+    info: GraphQLResolveInfo[Context],
+    size: str | None = ORIGINAL,
+    square: bool | None = False,
 ) -> str | None:
     if not user.current_file_key:
         return None
     bucket = user.current_bucket or USER_ASSETS
-    return context_of(info).sign(bucket, user.current_file_key, size)
+    return context_of(info).sign(
+        bucket, user.current_file_key, size, square, user.current_crop_version
+    )
 
 
 user_type.set_alias("profilePhotoUploadedAt", "current_uploaded_at")
+user_type.set_alias("profilePhotoThumbhash", "current_thumbhash")
+user_type.set_alias("profilePhotoColor", "current_color")
 
 
 @user_type.field("profilePhotos")
@@ -187,20 +206,33 @@ for object_type in (photo_type, exported_type):
     object_type.set_alias("contentType", "content_type")
     object_type.set_alias("uploadedAt", "uploaded_at")
     object_type.set_alias("fileName", "file_name")
+    object_type.set_alias("crop", "crop")
 
     @object_type.field("url")
     def resolve_url(
-        photo: Photo, info: GraphQLResolveInfo[Context], size: str | None = ORIGINAL
+        photo: Photo,
+        info: GraphQLResolveInfo[Context],
+        size: str | None = ORIGINAL,
+        square: bool | None = False,
     ) -> str:
-        return context_of(info).sign(photo.bucket, photo.file_key, size)
+        return context_of(info).sign(photo.bucket, photo.file_key, size, square, photo.crop_version)
+
+
+photo_type.set_alias("dominantColor", "dominant_color")
 
 
 @exported_type.field("renditions")
-def resolve_renditions(photo: Photo, info: GraphQLResolveInfo[Context]) -> list[dict[str, str]]:
+def resolve_renditions(photo: Photo, info: GraphQLResolveInfo[Context]) -> list[dict[str, Any]]:
     sign = context_of(info).sign
     return [
-        {"size": size, "url": sign(photo.bucket, photo.file_key, size), "contentType": WEBP}
+        {
+            "size": size,
+            "square": square,
+            "url": sign(photo.bucket, photo.file_key, size, square, photo.crop_version),
+            "contentType": WEBP,
+        }
         for size in SIZES
+        for square in (False, True)
     ]
 
 
@@ -217,31 +249,49 @@ def resolve_restore(_: Any, info: GraphQLResolveInfo[Context], assetId: str) -> 
     return {"photo": photo, "user": profiles.get_user(identity.user_id)}
 
 
+@mutation.field("setProfilePhotoCrop")
+def resolve_set_crop(
+    _: Any, info: GraphQLResolveInfo[Context], assetId: str, crop: dict[str, int]
+) -> Photo:
+    context = context_of(info)
+    checked_asset_id(assetId)
+    box = Crop(crop["left"], crop["top"], crop["side"], "USER")
+    if box.side < MIN_SIDE:
+        raise ValidationFailed(f"crop side must be at least {MIN_SIDE} pixels")
+    charge_request(context)
+    services = context.services
+    return profiles.set_crop(context.identity, assetId, box, services.storage, services.cdn)
+
+
 @mutation.field("deleteProfilePhoto")
 def resolve_delete(_: Any, info: GraphQLResolveInfo[Context], assetId: str) -> dict[str, Any]:
     context = context_of(info)
     checked_asset_id(assetId)
     charge_request(context)
-    erasure = profiles.delete_photo(context.identity, assetId, context.services.storage)
-    return _deletion(context, erasure.deleted_asset_ids)
+    services = context.services
+    erasure = profiles.delete_photo(context.identity, assetId, services.storage, services.cdn)
+    return _deletion(context, erasure)
 
 
 @mutation.field("deleteAllProfilePhotos")
 def resolve_delete_all(_: Any, info: GraphQLResolveInfo[Context]) -> dict[str, Any]:
     context = context_of(info)
     charge_request(context)
-    erasure = profiles.delete_all_photos(context.identity, context.services.storage)
-    return _deletion(context, erasure.deleted_asset_ids)
+    services = context.services
+    erasure = profiles.delete_all_photos(context.identity, services.storage, services.cdn)
+    return _deletion(context, erasure)
 
 
-def _deletion(context: Context, deleted: list[str]) -> dict[str, Any]:
+def _deletion(context: Context, erasure: profiles.Erasure) -> dict[str, Any]:
     user = profiles.get_user(context.identity.user_id)
     current = profiles.current_photo(user) if user is not None else None
+    purge = erasure.purge
     return {
-        "deletedCount": len(deleted),
-        "deletedAssetIds": deleted,
+        "deletedCount": len(erasure.deleted_asset_ids),
+        "deletedAssetIds": erasure.deleted_asset_ids,
         "currentPhoto": current,
         "user": user,
+        "purge": {"cdn": purge.cdn, "invalidationId": purge.invalidation_id, "paths": purge.paths},
     }
 
 

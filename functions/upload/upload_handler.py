@@ -18,13 +18,14 @@ app = rest_app()
 def upload() -> Response[str]:
     call = caller(app)  # authenticated before the body is read
     form = upload_form(app.current_event)
-    return call.once("upload", uploads.upload_photo, form.file, form.context, digest=form.digest)
+    fields = (form.file, form.context, form.crop)
+    return call.once("upload", uploads.upload_photo, *fields, digest=form.digest)
 
 
 @app.post("/api/storage/profile-photo/upload-url")
 def upload_url() -> Response[str]:
     call, body = caller(app), json_body(app.current_event)
-    fields = (body.get("fileName"), body.get("contentType"), body.get("size"))
+    fields = (body.get("fileName"), body.get("contentType"), body.get("size"), body.get("crop"))
     return call.once("upload-url", uploads.create_direct_upload, *fields)
 
 

@@ -14,11 +14,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
+from profile_photos import crop as crops
 from profile_photos.auth import Identity
-from profile_photos.errors import NotFound, ValidationFailed
+from profile_photos.errors import Conflict, NotFound, ValidationFailed
 from profile_photos.observability import logger
-from profile_photos.renditions import rendition_keys
+from profile_photos.renditions import rendition_keys, square_keys
 from profile_photos.store import grants, photos, users
+from profile_photos.store.cdn import Cdn, PurgeReceipt, photo_paths, user_paths
 from profile_photos.store.records import Photo, User
 from profile_photos.store.storage import USER_ASSETS, Storage
 from profile_photos.times import iso_ms
@@ -30,6 +32,7 @@ ASSET_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]
 class Erasure:
     deleted_asset_ids: list[str]
     current: Photo | None
+    purge: PurgeReceipt  # what was done so that no cache serves the erased photos
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,33 +109,66 @@ def restore_photo(identity: Identity, asset_id: str, now: datetime | None = None
     return restored
 
 
-def delete_photo(identity: Identity, asset_id: str, storage: Storage) -> Erasure:
+def set_crop(
+    identity: Identity, asset_id: str, crop: crops.Crop, storage: Storage, cdn: Cdn
+) -> Photo:
+    """Make `crop` (the user's, in upright pixels) the photo's crop box. Checked against the
+    photo's upright size, which its renditions wrote (a photo seconds old has none yet:
+    `Conflict`, retry). The new crop version names new square keys, so every square URL the
+    API hands out from now on differs from those before; the old squares are then removed
+    (the renditions are remade on the first view of a new square URL) and purged from the CDN
+    (old square URLs stay valid until their token expires: a CDN must not keep serving them)."""
+    photo = owned_photo(identity.user_id, asset_id)
+    if photo.width is None or photo.height is None:
+        raise Conflict(f"Photo {asset_id} is still being processed; set its crop in a few seconds")
+    problem = crops.problem(crop, photo.width, photo.height)
+    if problem is not None:
+        raise ValidationFailed(problem)
+    changed = photos.set_crop(photo, replace(crop, source="USER"))
+    for key in square_keys(photo, range(changed.crop_version)):  # every older crop's
+        storage.delete(photo.bucket, key)
+    cdn.purge(photo_paths(photo.bucket, photo.user_id, photo.asset_id))
+    _audit("PhotoCropped", [asset_id])
+    return changed
+
+
+def delete_photo(identity: Identity, asset_id: str, storage: Storage, cdn: Cdn) -> Erasure:
     """GDPR erasure of one photo: the current pointer moves off it first (so no failure
     half way leaves the user pointing at erased bytes), then the caller's staged direct
-    uploads go (they hold file names and unregistered bytes), then the photo, its item last
-    (`_erase`): whichever step fails, the retry finds the photo, finishes and reports it."""
+    uploads go (they hold file names and unregistered bytes), then the photo's files, the
+    CDN's copies of them, and its item last: whichever step fails, the retry finds the
+    photo, finishes and reports it. Once this answers, every URL of the photo is 404 at
+    the origin and purged from the CDN."""
     photo = owned_photo(identity.user_id, asset_id)
     current = _repoint_if_current(identity.user_id, {asset_id})
     _erase_staged_uploads(identity.user_id, storage)
-    _erase(photo, storage)
+    _erase_files(photo, storage)
+    purge = cdn.purge(photo_paths(photo.bucket, photo.user_id, photo.asset_id))
+    photos.delete_photo(photo)
     _audit("PhotoErased", [asset_id])
-    return Erasure([asset_id], current)
+    return Erasure([asset_id], current, purge)
 
 
-def delete_all_photos(identity: Identity, storage: Storage) -> Erasure:
+def delete_all_photos(identity: Identity, storage: Storage, cdn: Cdn) -> Erasure:
     """GDPR erasure of every photo of the caller, archived included, and of their staged
     direct uploads. Idempotency records hold no personal data (see `api.idempotency`).
     The pointer is cleared before any photo goes, so a retry after a failure half way
-    finds the photos left and erases them, and never a pointer to an erased one."""
+    finds the photos left and erases them, and never a pointer to an erased one. Every
+    file goes first, then one CDN purge of the user's whole prefix (CloudFront allows few
+    wildcard invalidations in flight: one per erasure, not one per photo), then the items."""
     _erase_staged_uploads(identity.user_id, storage)
     found = list(all_photos(identity.user_id))
     _repoint_if_current(identity.user_id, {photo.asset_id for photo in found}, clear=True)
+    for photo in found:
+        _erase_files(photo, storage)
+    paths = user_paths(USER_ASSETS, identity.user_id) if found else []
+    purge = cdn.purge(paths)
     deleted = []
     for photo in found:
-        _erase(photo, storage)
+        photos.delete_photo(photo)
         deleted.append(photo.asset_id)
     _audit("AllPhotosErased", deleted)
-    return Erasure(deleted, None)
+    return Erasure(deleted, None, purge)
 
 
 def all_photos(user_id: str) -> Iterator[Photo]:
@@ -140,17 +176,16 @@ def all_photos(user_id: str) -> Iterator[Photo]:
     return photos.all_photos(user_id)
 
 
-def _erase(photo: Photo, storage: Storage) -> None:
-    """Every file first, the item last. Deletes are idempotent and the item is what a retry
-    finds, so a failure at any step leaves the photo to be found, and the retry deletes
-    whatever is left and reports the photo: no file ever outlives its item (the other way
-    round, a failed rendition delete left files that no retry would look for). The original
-    goes before the renditions: a render running meanwhile checks the original after
-    writing and removes what it wrote when it is gone (`renditions`)."""
+def _erase_files(photo: Photo, storage: Storage) -> None:
+    """Every file of the photo; its item goes after them (and after the CDN purge). Deletes
+    are idempotent and the item is what a retry finds, so a failure at any step leaves the
+    photo to be found, and the retry deletes whatever is left and reports the photo: no file
+    ever outlives its item. The original goes before the renditions: a render running
+    meanwhile checks the original after writing and removes what it wrote when it is gone
+    (`renditions`)."""
     storage.delete(photo.bucket, photo.file_key)
     for key in rendition_keys(photo):
         storage.delete(photo.bucket, key)
-    photos.delete_photo(photo)
 
 
 def _erase_staged_uploads(user_id: str, storage: Storage) -> None:

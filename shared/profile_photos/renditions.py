@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import re
 import time
+from dataclasses import dataclass
 
 from profile_photos.errors import Conflict, DependencyUnavailable, NotFound, RenderPending
 from profile_photos.images import footprint
@@ -52,38 +53,74 @@ CONTENT_TYPE = "image/webp"
 # at worst), so no second render starts while the first one's viewer still waits; short
 # enough that a holder that died without giving it back blocks a photo's sizes for seconds.
 RENDER_LEASE_SECONDS = 10
-RETRY_AFTER_SECONDS = 2  # a render takes about a second: when to ask again
-PENDING = "Photo size is being made, retry shortly"
+RETRY_AFTER_SECONDS = render_function.RETRY_AFTER_SECONDS
+PENDING = render_function.PENDING
 RENDITION_KEY = re.compile(
     r"(?P<stem>users/(?P<user>[A-Za-z0-9_-]{1,128})/profile-picture/"
     r"(?P<asset>[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}))"
-    r"\.(?P<size>small|medium|large)\.webp"
+    r"\.(?P<size>small|medium|large)(?:\.sq(?P<version>0|[1-9][0-9]{0,8}))?\.webp"
 )
 
 
-def rendition_key(file_key: str, size: str) -> str:
-    """The key of `size` of the photo stored at `file_key` (`ORIGINAL`: the key itself)."""
+@dataclass(frozen=True, slots=True)
+class RenditionOf:
+    """Whose photo a rendition's key belongs to; `crop_version` for a square one."""
+
+    user_id: str
+    asset_id: str
+    crop_version: int | None
+
+
+def rendition_key(file_key: str, size: str, square: bool = False, crop_version: int = 0) -> str:
+    """The key of `size` of the photo stored at `file_key` (`ORIGINAL`: the key itself). A
+    square's key names the crop version it was cut with, so a changed crop is a new key
+    (and a new URL) and no cache can answer it with the old square."""
     if size == ORIGINAL:
+        if square:
+            raise ValueError("the original has no square rendition")
         return file_key
     if size not in SIZES:
         raise ValueError(f"unknown size {size!r}")
-    return f"{file_key.rpartition('.')[0]}.{size.lower()}.webp"
+    stem = file_key.rpartition(".")[0]
+    return (
+        f"{stem}.{size.lower()}.sq{crop_version}.webp" if square else f"{stem}.{size.lower()}.webp"
+    )
+
+
+def square_keys(photo: Photo, versions: range | None = None) -> list[str]:
+    """The squares of the photo's crop `versions` (its current one by default)."""
+    versions = versions or range(photo.crop_version, photo.crop_version + 1)
+    return [
+        rendition_key(photo.file_key, size, True, version) for version in versions for size in SIZES
+    ]
 
 
 def rendition_keys(photo: Photo) -> list[str]:
-    return [rendition_key(photo.file_key, size) for size in SIZES]
+    """Every rendition the photo can have: each size, and the squares of every crop version
+    it has had. A crop change removes the older squares, but when it failed half way only
+    a later change or the erasure finds what was left, so erasure looks at every version
+    (crop changes are rate-limited: the list stays short)."""
+    sizes = [rendition_key(photo.file_key, size) for size in SIZES]
+    return sizes + square_keys(photo, range(photo.crop_version + 1))
 
 
-def parse_rendition(key: str) -> tuple[str, str] | None:
-    """(user id, asset id) of a rendition's key; None for any other key."""
+def parse_rendition(key: str) -> RenditionOf | None:
+    """Whose rendition `key` is; None for any other key."""
     match = RENDITION_KEY.fullmatch(key)
-    return (match["user"], match["asset"]) if match else None
+    if match is None:
+        return None
+    version = match["version"]
+    return RenditionOf(match["user"], match["asset"], None if version is None else int(version))
 
 
 def make_renditions(services: Services, photo: Photo) -> list[str]:
-    """Render every size of `photo` from its stored original and store them; the keys
-    written. Nothing is left behind when the photo is erased meanwhile (module docstring)."""
-    from profile_photos.images.render import render  # Pillow: only where renditions are made
+    """Render every size and square of `photo` from its stored original and store them; the
+    keys written. The crop box is the photo's own when it has one (the user's, or computed
+    before), else computed now (faces, else the centre) and written to the item with the
+    upright size and the placeholders. Nothing is left behind when the photo is erased
+    meanwhile, and no square of an older crop version when the crop changed meanwhile
+    (module docstring)."""
+    from profile_photos.images import render  # Pillow: only where renditions are made
 
     storage = services.storage
     try:
@@ -91,19 +128,39 @@ def make_renditions(services: Services, photo: Photo) -> list[str]:
     except NotFound:
         return []  # erased since the record was written
     limit = footprint.budget(services.settings.memory_size_mb)
-    made = render(
-        original.body or b"", photo.content_type, tuple(SIZES.values()), memory_limit=limit
+    made = render.render_photo(
+        original.body or b"",
+        photo.content_type,
+        tuple(SIZES.values()),
+        crop=photo.crop,
+        memory_limit=limit,
     )
-    keys = []
+    written: list[str] = []
     for size, side in SIZES.items():
-        key = rendition_key(photo.file_key, size)
-        storage.put(photo.bucket, key, made[side].data, CONTENT_TYPE)
-        keys.append(key)
-    if not _exists(services, photo.bucket, photo.file_key):
-        for key in keys:
-            storage.delete(photo.bucket, key)
+        for key, rendition in (
+            (rendition_key(photo.file_key, size), made.sizes[side]),
+            (rendition_key(photo.file_key, size, True, photo.crop_version), made.squares[side]),
+        ):
+            storage.put(photo.bucket, key, rendition.data, CONTENT_TYPE)
+            written.append(key)
+    now = photos.get_photo(photo.user_id, photo.asset_id)
+    if now is None or not _exists(services, photo.bucket, photo.file_key):
+        _remove(services, photo.bucket, written)
         return []
-    return keys
+    if now.crop_version != photo.crop_version:  # re-cropped meanwhile: these squares are stale
+        stale = set(square_keys(photo))  # this render's crop version
+        _remove(services, photo.bucket, [key for key in written if key in stale])
+        written = [key for key in written if key not in stale]
+    if photo.crop is None or photo.width is None or photo.thumbhash is None:
+        photos.save_rendered(
+            photo, made.crop, made.width, made.height, made.thumbhash, made.dominant_color
+        )
+    return written
+
+
+def _remove(services: Services, bucket: str, keys: list[str]) -> None:
+    for key in keys:
+        services.storage.delete(bucket, key)
 
 
 def render_new_photo(services: Services, photo: Photo, now: int) -> list[str]:
@@ -133,21 +190,27 @@ def ensure_rendition(services: Services, key: str, now: int | None = None) -> bo
     now = int(time.time()) if now is None else now
     until = now + RENDER_LEASE_SECONDS
     try:
-        photo = photos.claim_render(*owner, now=now, until=until)
+        photo = photos.claim_render(owner.user_id, owner.asset_id, now=now, until=until)
     except Conflict:
         raise RenderPending(PENDING, RETRY_AFTER_SECONDS) from None
     if photo is None:
         return False
-    made = False
+    made = rendering = False
     try:
-        if _exists(services, photo.bucket, photo.file_key):
+        # a square of another crop version than the photo's is never made: an old URL
+        # must not show the new crop (nor the old one, whose squares are removed)
+        current_square = owner.crop_version in (None, photo.crop_version)
+        if current_square and _exists(services, photo.bucket, photo.file_key):
             function = services.settings.renditions_function
             if function:
-                made = render_function.render(function, *owner)
+                made = render_function.render(function, owner.user_id, owner.asset_id)
             else:
                 made = bool(make_renditions(services, photo))
+    except RenderPending:
+        rendering = True  # the function goes on: the lease stays its own until it runs out
+        raise
     finally:
-        if not made:
+        if not made and not rendering:
             _release(photo, until)
     return made
 

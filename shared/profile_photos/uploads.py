@@ -44,6 +44,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 from urllib.parse import quote, unquote
 
+from profile_photos import crop as crops
 from profile_photos.auth import Identity
 from profile_photos.errors import (
     DependencyUnavailable,
@@ -52,7 +53,7 @@ from profile_photos.errors import (
     ValidationFailed,
 )
 from profile_photos.images import check_dimensions, footprint, read_dimensions, strip_metadata
-from profile_photos.images.decoding import check_decodes
+from profile_photos.images.decoding import check_decodes, upright_size
 from profile_photos.observability import logger
 from profile_photos.ratelimit import Allowance, cost_of
 from profile_photos.services import Services
@@ -117,10 +118,13 @@ def upload_photo(
     identity: Identity,
     upload: UploadedFile,
     asset_context: str | None,
+    crop: str | None = None,
     now: datetime | None = None,
 ) -> StoredPhoto:
-    """Validate, charge, store and register a multipart upload."""
+    """Validate, charge, store and register a multipart upload; `crop` is the form's
+    `left,top,side` (the user's square, checked against the upright image before the charge)."""
     settings = services.settings
+    user_crop = crop_field(crop)
     image = validate_image(
         upload.data,
         file_name=upload.file_name,
@@ -139,9 +143,56 @@ def upload_photo(
     cost = cost_of(len(upload.data))
     services.limiter.check(identity.user_id, cost, moment.timestamp())  # before any decoding
     check_decodes(upload.data, image.content_type, footprint.budget(settings.memory_size_mb))
+    check_crop(user_crop, upload.data, image.content_type)
     allowance = services.limiter.charge(identity.user_id, cost, moment.timestamp())
-    stored = _store_and_register(services, identity, upload.data, image, context, moment)
+    stored = _store_and_register(
+        services, identity, upload.data, image, context, moment, crop=user_crop
+    )
     return StoredPhoto(stored.photo, stored.url, allowance)
+
+
+def crop_field(text: str | None) -> crops.Crop | None:
+    """The multipart `crop` field (`left,top,side`), shape only; None without one."""
+    if text is None:
+        return None
+    found = crops.parse_field(text)
+    if found is None:
+        raise ValidationFailed(
+            "crop must be 'left,top,side': three non-negative whole numbers of pixels"
+        )
+    return _min_side(found)
+
+
+def crop_object(value: Any) -> crops.Crop | None:
+    """`upload-url`'s JSON `crop` ({left, top, side}), shape only; None without one."""
+    if value is None:
+        return None
+    fields = [value.get(key) for key in ("left", "top", "side")] if isinstance(value, dict) else []
+    numbers = [
+        n
+        for n in fields
+        if isinstance(n, int) and not isinstance(n, bool) and 0 <= n <= crops.MAX_COORDINATE
+    ]
+    if len(numbers) != 3:
+        raise ValidationFailed(
+            "crop must be an object {left, top, side} of non-negative whole numbers of pixels"
+        )
+    return _min_side(crops.Crop(numbers[0], numbers[1], numbers[2], "USER"))
+
+
+def _min_side(crop: crops.Crop) -> crops.Crop:
+    if crop.side < crops.MIN_SIDE:
+        raise ValidationFailed(f"crop side must be at least {crops.MIN_SIDE} pixels")
+    return crop
+
+
+def check_crop(crop: crops.Crop | None, data: bytes, content_type: str) -> None:
+    """ValidationFailed unless `crop` lies inside the upright image of `data`."""
+    if crop is not None:
+        width, height = upright_size(data, content_type)
+        problem = crops.problem(crop, width, height)
+        if problem is not None:
+            raise ValidationFailed(problem)
 
 
 def create_direct_upload(
@@ -150,14 +201,17 @@ def create_direct_upload(
     file_name: Any,
     content_type: Any,
     size: Any,
+    crop: Any = None,
     now: datetime | None = None,
 ) -> DirectUpload:
     """The same size and type checks as an upload, then a 15-minute URL for one PUT of
-    exactly `size` bytes of `content_type` into the caller's staging area."""
+    exactly `size` bytes of `content_type` into the caller's staging area. A `crop` is kept
+    with the grant and checked against the image at `complete`."""
     if not isinstance(file_name, str) or not isinstance(content_type, str):
         raise ValidationFailed("fileName and contentType must be strings")
     if not isinstance(size, int) or isinstance(size, bool):
         raise ValidationFailed("size must be an integer number of bytes")
+    user_crop = crop_object(crop)
     image = check_declared(
         size,
         file_name=file_name,
@@ -178,6 +232,7 @@ def create_direct_upload(
         content_type=image.content_type,
         size=size,
         issued_at=moment,
+        crop=user_crop,
     )
     grants.save_grant(grant, expires_at=moment + GRANT_TTL_SECONDS)
     return direct_upload(services, grant, allowance)
@@ -243,7 +298,7 @@ def complete_direct_upload(
     except NotFound:
         raise _missing_staged_object(identity.user_id, upload_id, file_key) from None
     try:
-        grants.claim_grant(identity.user_id, upload_id, file_key, int(moment.timestamp()))
+        grant = grants.claim_grant(identity.user_id, upload_id, file_key, int(moment.timestamp()))
     except DependencyUnavailable:
         raise
     except ServiceError:  # completed or claimed before: this copy is a replay's, and goes
@@ -260,8 +315,16 @@ def complete_direct_upload(
         )
         check_dimensions(*read_dimensions(data, image.content_type))
         check_decodes(data, image.content_type, footprint.budget(settings.memory_size_mb))
+        check_crop(grant.crop, data, image.content_type)
         result = _store_and_register(
-            services, identity, data, image, DEFAULT_ASSET_CONTEXT, moment, upload_id=upload_id
+            services,
+            identity,
+            data,
+            image,
+            DEFAULT_ASSET_CONTEXT,
+            moment,
+            upload_id=upload_id,
+            crop=grant.crop,
         )
     except DependencyUnavailable:
         grants.release_grant(identity.user_id, upload_id)
@@ -330,6 +393,7 @@ def _store_and_register(
     context: str,
     moment: datetime,
     upload_id: str | None = None,
+    crop: crops.Crop | None = None,
 ) -> StoredPhoto:
     """Strip personal metadata, write the file, then register it. If registration fails the
     file is removed again, so a failed upload leaves neither an orphan file nor a
@@ -349,6 +413,7 @@ def _store_and_register(
         asset_context=context,
         uploaded_at=uploaded_at,
         active_sort_key=f"{uploaded_at}#{asset_id}",
+        crop=crop,
     )
     services.storage.put(USER_ASSETS, photo.file_key, data, image.content_type)
     try:

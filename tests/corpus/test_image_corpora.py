@@ -1,4 +1,4 @@
-"""Every test image that Pillow and pillow-heif ship (tests/corpus/corpora.py) through the real
+"""Every test image that Pillow and pillow-heif ship (testkit/corpora.py) through the real
 upload handler, in process under moto: files nobody on this project made.
 
 Each file is uploaded under its own name, typed by its extension (an extension the service
@@ -38,9 +38,9 @@ from PIL import ExifTags, Image, ImageOps
 from profile_photos.images import render  # noqa: F401 - sets Image.MAX_IMAGE_PIXELS to the cap
 from profile_photos.settings import KNOWN_EXTENSIONS
 from profile_photos.validation import sniff_content_type
+from testkit import corpora
 from testkit.events import file_upload, user_token
 from testkit.invoke import HttpResult, invoke
-from tests.corpus import corpora
 from tests.integration.conftest import UPLOAD_DATA_KEYS, Stack
 
 pi_heif.register_heif_opener()  # the oracle's own HEIF plugin; options left as they are

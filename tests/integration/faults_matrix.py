@@ -306,7 +306,8 @@ class UserState:
         sizes = {f"photo:{label}:{size}" for label in labels for size in SIZES}
         open_grants = {f"staged:{label}" for label, done in self.grants if not done}
         for key in self.files:
-            if key not in originals | sizes | open_grants:
+            rendition = key.rsplit(":", 1)[0] if key.count(":") == 3 else key  # a square
+            if rendition not in originals | sizes | open_grants:
                 found.append(f"orphan file {key}")
         if not erasing:
             for key in originals - self.files:
@@ -339,8 +340,10 @@ class Labels:
         ident, _, rest = name.partition(".")
         if "/staging/" in f"/{relative}" or relative.startswith("staging/"):
             return f"staged:{self(ident)}"
-        size = rest.split(".")[0].upper() if rest.count(".") == 1 else ""
-        return f"photo:{self(ident)}" + (f":{size}" if size in SIZES else "")
+        parts = rest.split(".")  # ext | size.webp | size.sqN.webp (a square of crop N)
+        size = parts[0].upper() if len(parts) in (2, 3) else ""
+        square = f":{parts[1]}" if len(parts) == 3 and parts[1].startswith("sq") else ""
+        return f"photo:{self(ident)}" + (f":{size}{square}" if size in SIZES else "")
 
     def path(self, relative: str) -> str:
         """A LOCAL path under the base (buckets, `.metadata`), with ids labelled."""

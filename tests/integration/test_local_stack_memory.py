@@ -110,7 +110,11 @@ def test_moto_keeps_no_item_version_or_stream_record_it_has_let_go(
     client = dynamo.client()
     table = dynamo.tables["PhotosTable"]
     key = {"userId": {"S": "soak"}, "assetId": {"S": "current"}}
-    active = photo("soak", "current") | {"activeSortKey": {"S": "active"}}  # retention reads it
+    # an active photo whose writes are due for retention: its mapping reads every change
+    active = photo("soak", "current") | {
+        "activeSortKey": {"S": "active"},
+        "retentionDue": {"BOOL": True},
+    }
     client.put_item(TableName=table, Item=active)
     items_before, records_before = alive(Item), alive(StreamRecord)
 

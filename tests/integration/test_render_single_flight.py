@@ -4,8 +4,8 @@ made yet start one render, the others get the file when it lands or a quick 503 
 
 Signed fetch and the renditions function run in process under moto, the function behind
 Lambda's Invoke API on loopback (`renditions_function` in conftest), as the template wires
-them. Renders are counted where they happen: `images.render.render`, the one call that
-decodes and resizes.
+them. Renders are counted where they happen: `images.render.render_photo`, the one call
+that decodes and resizes.
 """
 
 from __future__ import annotations
@@ -40,13 +40,13 @@ VIEWERS = 6
 def renders(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Every render made from now on (the real one runs; this only counts it)."""
     made: list[str] = []
-    real = render_module.render
+    real = render_module.render_photo
 
     def counted(data: bytes, content_type: str, *args: Any, **kwargs: Any) -> Any:
         made.append(content_type)
         return real(data, content_type, *args, **kwargs)
 
-    monkeypatch.setattr(render_module, "render", counted)
+    monkeypatch.setattr(render_module, "render_photo", counted)
     return made
 
 
@@ -222,7 +222,9 @@ def test_the_stream_does_not_render_again_what_a_view_just_rendered(
 
     assert result == {"batchItemFailures": []}
     assert renders == ["image/jpeg"]
-    assert len([o for o in stack.objects() if o.endswith(".webp")]) == 3
+    assert (
+        len([o for o in stack.objects() if o.endswith(".webp")]) == 6
+    )  # 3 sizes and their 3 squares
 
 
 def test_the_lease_outlasts_the_wait_for_the_renditions_function() -> None:
@@ -230,3 +232,39 @@ def test_the_lease_outlasts_the_wait_for_the_renditions_function() -> None:
     from profile_photos.store.aws import RENDER_FUNCTION
 
     assert RENDER_FUNCTION.worst_case < renditions.RENDER_LEASE_SECONDS
+
+
+def test_a_render_that_outlasts_the_wait_is_503_retry_after_and_keeps_its_lease(
+    stack: Stack, renditions_function: RenditionsFunction
+) -> None:
+    # Given a renditions function whose answer does not come back within signed fetch's
+    # read timeout (a busy container: the render goes on there)
+    from botocore.exceptions import ReadTimeoutError
+
+    from profile_photos.store import render_function
+
+    upload(camera_jpeg(), "a.jpg", "image/jpeg")
+    url = size_urls()["SMALL"]
+
+    calls: list[str] = []
+
+    def answer_too_late(**_: Any) -> None:
+        calls.append("Invoke")
+        raise ReadTimeoutError(endpoint_url="http://lambda.local")
+
+    events = render_function.lambda_client().meta.events
+    events.register("before-call.lambda.Invoke", answer_too_late)
+    try:
+        first = invoke(signed_fetch_handler.lambda_handler, signed_get(url))
+        second = invoke(signed_fetch_handler.lambda_handler, signed_get(url))
+    finally:
+        events.unregister("before-call.lambda.Invoke", answer_too_late)
+
+    # Then the viewer is told when to ask again, not that the service failed
+    assert first.status == 503
+    assert first.headers["retry-after"] == str(renditions.RETRY_AFTER_SECONDS)
+    assert first.json()["error"]["message"] == renditions.PENDING
+    # and the render in flight keeps its lease: the next view starts no second one
+    assert second.status == 503
+    assert second.headers["retry-after"] == str(renditions.RETRY_AFTER_SECONDS)
+    assert calls == ["Invoke"]

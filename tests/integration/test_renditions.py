@@ -118,6 +118,7 @@ def test_the_stream_makes_them_and_a_duplicate_delivery_changes_nothing(stack: S
     assert sorted(made) == sorted(
         [f"user-assets/{uploaded['fileKey']}"]
         + [f"user-assets/{stem}.{size.lower()}.webp" for size in SIZES]
+        + [f"user-assets/{stem}.{size.lower()}.sq0.webp" for size in SIZES]  # the squares
     )
     assert run_renditions(stack) == {"batchItemFailures": []}  # at least once: again
     assert {key: stack.read("user-assets", key.split("/", 1)[1]) for key in made} == made
@@ -172,7 +173,7 @@ def test_delete_all_leaves_nothing_under_the_users_prefix(stack: Stack) -> None:
     upload(camera_jpeg(), "a.jpg", "image/jpeg")
     upload(camera_jpeg(), "b.jpg", "image/jpeg")
     run_renditions(stack)
-    assert len(stack.objects()) == 8
+    assert len(stack.objects()) == 14  # each: the original, 3 sizes, 3 squares
 
     response = gql("mutation { deleteAllProfilePhotos { deletedCount } }")
 
@@ -231,9 +232,10 @@ def test_the_export_lists_each_photos_renditions_beside_it(stack: Stack) -> None
 
     (item,) = response["data"]["exportProfilePhotos"]["items"]
     assert item["assetId"] == uploaded["assetId"]
-    assert [r["size"] for r in item["renditions"]] == list(SIZES)
+    sizes = [r["size"] for r in item["renditions"]]
+    assert sizes == [size for size in SIZES for _ in ("size", "square")]  # each, and its square
     assert {r["contentType"] for r in item["renditions"]} == {"image/webp"}
-    large = fetch(item["renditions"][2]["url"])
+    large = fetch(item["renditions"][4]["url"])
     assert large.status == 200
     assert_rendition(large.body, 1024)
 

@@ -15,8 +15,8 @@ from collections.abc import Iterator
 import pytest
 from PIL import Image
 
+from profile_photos.crop import Crop
 from profile_photos.images import faces
-from profile_photos.images.crop import Crop
 from profile_photos.images.render import Rendition, render, render_photo
 from testkit import images
 
@@ -134,7 +134,7 @@ def test_a_crop_outside_the_image_is_refused() -> None:
 
 @pytest.fixture(scope="module")
 def hopper() -> Image.Image:
-    from tests.corpus import corpora
+    from testkit import corpora
 
     folder, _ = corpora.images("pillow")
     with Image.open(folder / "hopper.jpg") as image:

@@ -29,7 +29,8 @@ class FormPart:
     data: bytes
 
 
-# Limits checked before anything is parsed. The form has two fields (`file`, `assetContext`);
+# Limits checked before anything is parsed. The form has three fields (`file`, `assetContext`,
+# `crop`);
 # browsers, curl and requests write part headers of a few hundred bytes with 2-3 parameters.
 MAX_PARTS = 16
 MAX_PART_HEADER_BYTES = 8 * 1024  # one part's header block, without the blank line
@@ -265,19 +266,26 @@ def single_text(fields: dict[str, list[FormPart]], name: str) -> str | None:
 
 @dataclass(frozen=True, slots=True)
 class UploadForm:
-    """The upload form: the photo in `file`, and the optional `assetContext` text field."""
+    """The upload form: the photo in `file`, and the optional `assetContext` and `crop`
+    (`left,top,side`) text fields."""
 
     file: FormPart
     context: str | None
+    crop: str | None = None
 
     def digest(self) -> str:
         """What makes a retry "the same upload": the file's bytes, name and type, and the
         context; not the multipart boundary, which clients regenerate on retry."""
         part = self.file
-        return fingerprint(part.data, part.file_name, part.content_type, self.context)
+        crop = () if self.crop is None else (self.crop,)  # without one: the digest as it was
+        return fingerprint(part.data, part.file_name, part.content_type, self.context, *crop)
 
 
 def upload_form(event: APIGatewayProxyEvent) -> UploadForm:
     """The upload form of a `multipart/form-data` request (400 for anything else)."""
     fields = parse_form(raw_body(event), event.headers.get("content-type"))
-    return UploadForm(single_file(fields, "file"), single_text(fields, "assetContext"))
+    return UploadForm(
+        single_file(fields, "file"),
+        single_text(fields, "assetContext"),
+        single_text(fields, "crop"),
+    )

@@ -17,7 +17,7 @@ in fresh processes).
 
 from __future__ import annotations
 
-__all__ = ["check_decodes"]
+__all__ = ["check_decodes", "upright_size"]
 
 
 def check_decodes(data: bytes, content_type: str, memory_limit: int) -> None:
@@ -27,3 +27,11 @@ def check_decodes(data: bytes, content_type: str, memory_limit: int) -> None:
     from profile_photos.images import render  # Pillow: loaded on the first check only
 
     render.check(data, content_type, memory_limit=memory_limit)
+
+
+def upright_size(data: bytes, content_type: str) -> tuple[int, int]:
+    """(width, height) as the photo is shown (orientation applied), from its header: the
+    pixels a user's crop box is given in. For a file `check_decodes` accepted."""
+    from profile_photos.images import render
+
+    return render.upright_size(data, content_type)

@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from profile_photos.images.crop import Crop, center
+from profile_photos.crop import Crop, center
 from profile_photos.observability import logger
 
 if TYPE_CHECKING:

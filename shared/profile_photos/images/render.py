@@ -100,10 +100,10 @@ from functools import cache, lru_cache
 
 from PIL import ExifTags, Image, ImageCms, JpegImagePlugin, UnidentifiedImageError
 
+from profile_photos.crop import Crop
 from profile_photos.errors import UnsupportedMediaType
 from profile_photos.images import MAX_PIXELS, check_dimensions, footprint, jpeg, thumbhash
 from profile_photos.images.binary import Malformed
-from profile_photos.images.crop import Crop
 
 __all__ = [
     "METHOD",

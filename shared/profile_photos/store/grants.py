@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 from pynamodb.exceptions import PynamoDBException, UpdateError
 
+from profile_photos import crop as crops
 from profile_photos.errors import Conflict, DependencyUnavailable, NotFound, ServiceError
 from profile_photos.store.models import UploadGrantModel
 from profile_photos.store.records import UploadGrant
@@ -30,6 +31,7 @@ def grant_record(item: UploadGrantModel) -> UploadGrant:
         completed_at=item.completed_at,
         asset_id=item.asset_id,
         claimed_at=int(item.claimed_at) if item.claimed_at is not None else None,
+        crop=crops.parse_field(item.crop) if item.crop else None,
     )
 
 
@@ -45,6 +47,7 @@ def save_grant(grant: UploadGrant, expires_at: int) -> None:
         size=grant.size,
         issued_at=grant.issued_at,
         expires_at=datetime.fromtimestamp(expires_at, UTC),
+        crop=f"{grant.crop.left},{grant.crop.top},{grant.crop.side}" if grant.crop else None,
     )
     try:
         item.save(condition=UploadGrantModel.upload_id.does_not_exist())
@@ -91,14 +94,14 @@ def taken(grant: UploadGrant | None, file_key: str) -> ServiceError | None:
     return None
 
 
-def claim_grant(user_id: str, upload_id: str, file_key: str, now: int) -> None:
+def claim_grant(user_id: str, upload_id: str, file_key: str, now: int) -> UploadGrant:
     """Take the grant's staged file for one check: one conditional UpdateItem, on condition
     that the grant exists for `file_key`, is not completed and was not claimed before.
 
     Refused: `NotFound` (no such grant), `Conflict` (completed, or claimed by an earlier
     `complete` that is running, failed on the file, or timed out). A claim is given back
     only when a backing service failed (`release_grant`), so one grant makes the service
-    decode its file once, however often `complete` is replayed.
+    decode its file once, however often `complete` is replayed. The grant as claimed.
     """
     item = UploadGrantModel(user_id, upload_id)
     try:
@@ -115,6 +118,7 @@ def claim_grant(user_id: str, upload_id: str, file_key: str, now: int) -> None:
         raise taken(find_grant(user_id, upload_id), file_key) or Conflict(UPLOAD_CLAIMED) from exc
     except PynamoDBException as exc:
         raise DependencyUnavailable("Upload could not be read") from exc
+    return grant_record(item)  # UpdateItem answered with the whole new item (ALL_NEW)
 
 
 def release_grant(user_id: str, upload_id: str) -> bool:

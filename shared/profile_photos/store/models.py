@@ -69,6 +69,19 @@ class PhotoModel(Model):
     archived_at = UnicodeAttribute(attr_name="archivedAt", null=True)
     # epoch seconds until which one request is rendering the photo's sizes (`renditions`)
     rendering_until = NumberAttribute(attr_name="renderingUntil", null=True)
+    # true only on the writes that make the photo active (new, restored): the retention
+    # function's stream filter asks for it, so the other writes of an active photo (the
+    # render lease, placeholders, a crop) wake no retention work; each of them removes it
+    retention_due = BooleanAttribute(attr_name="retentionDue", null=True)
+    crop_left = NumberAttribute(attr_name="cropLeft", null=True)
+    crop_top = NumberAttribute(attr_name="cropTop", null=True)
+    crop_side = NumberAttribute(attr_name="cropSide", null=True)
+    crop_source = UnicodeAttribute(attr_name="cropSource", null=True)
+    crop_version = NumberAttribute(attr_name="cropVersion", null=True)
+    width = NumberAttribute(null=True)
+    height = NumberAttribute(null=True)
+    thumbhash = UnicodeAttribute(null=True)
+    dominant_color = UnicodeAttribute(attr_name="dominantColor", null=True)
 
     active_by_user = ActiveByUserIndex()
 
@@ -86,6 +99,10 @@ class UserModel(Model):
     current_file_key = UnicodeAttribute(attr_name="currentFileKey", null=True)
     current_uploaded_at = UnicodeAttribute(attr_name="currentUploadedAt", null=True)
     current_sort_key = UnicodeAttribute(attr_name="currentSortKey", null=True)
+    # of the current photo, so a profile (one GetItem) names its square URLs and placeholder
+    current_crop_version = NumberAttribute(attr_name="currentCropVersion", null=True)
+    current_thumbhash = UnicodeAttribute(attr_name="currentThumbhash", null=True)
+    current_color = UnicodeAttribute(attr_name="currentColor", null=True)
 
 
 class RateLimitModel(Model):
@@ -119,6 +136,8 @@ class UploadGrantModel(Model):
     claimed_at = NumberAttribute(attr_name="claimedAt", null=True)
     asset_id = UnicodeAttribute(attr_name="assetId", null=True)
     expires_at = TTLAttribute(attr_name="expiresAt", null=True)
+    # the user's crop asked for with the grant, "left,top,side" (checked at complete)
+    crop = UnicodeAttribute(null=True)
 
 
 def bind_tables(settings: Settings) -> None:

@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from typing import Any
 
 from pynamodb.exceptions import DeleteError, PynamoDBException, TransactWriteError, UpdateError
+from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
+from profile_photos.crop import SOURCES, Crop
 from profile_photos.errors import Conflict, DependencyUnavailable, NotFound
 from profile_photos.store.grants import UPLOAD_COMPLETED, UPLOAD_NOT_FOUND
 from profile_photos.store.models import (
@@ -47,7 +50,32 @@ def photo_record(item: PhotoModel) -> Photo:
         active_sort_key=item.active_sort_key,
         archived=bool(item.archived),
         archived_at=item.archived_at,
+        crop=_crop(item.crop_left, item.crop_top, item.crop_side, item.crop_source),
+        crop_version=int(item.crop_version or 0),
+        width=_int(item.width),
+        height=_int(item.height),
+        thumbhash=item.thumbhash,
+        dominant_color=item.dominant_color,
     )
+
+
+def _int(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+def _crop(left: Any, top: Any, side: Any, source: Any) -> Crop | None:
+    if None in (left, top, side) or source not in SOURCES:
+        return None
+    return Crop(int(left), int(top), int(side), source)
+
+
+def _crop_actions(crop: Crop) -> list[Any]:
+    return [
+        PhotoModel.crop_left.set(crop.left),
+        PhotoModel.crop_top.set(crop.top),
+        PhotoModel.crop_side.set(crop.side),
+        PhotoModel.crop_source.set(crop.source),
+    ]
 
 
 def _item(photo: Photo) -> PhotoModel:
@@ -65,6 +93,15 @@ def _item(photo: Photo) -> PhotoModel:
         active_sort_key=photo.active_sort_key,
         archived=photo.archived,
         archived_at=photo.archived_at,
+        crop_left=photo.crop.left if photo.crop else None,
+        crop_top=photo.crop.top if photo.crop else None,
+        crop_side=photo.crop.side if photo.crop else None,
+        crop_source=photo.crop.source if photo.crop else None,
+        crop_version=photo.crop_version or None,
+        width=photo.width,
+        height=photo.height,
+        thumbhash=photo.thumbhash,
+        dominant_color=photo.dominant_color,
     )
 
 
@@ -125,6 +162,7 @@ def archive(photo: Photo, archived_at: str) -> bool:
                 PhotoModel.archived.set(True),
                 PhotoModel.archived_at.set(archived_at),
                 PhotoModel.active_sort_key.remove(),
+                PhotoModel.retention_due.remove(),
             ],
             condition=PhotoModel.active_sort_key == photo.active_sort_key,
         )
@@ -144,7 +182,7 @@ def claim_render(user_id: str, asset_id: str, now: int, until: int) -> Photo | N
     item = PhotoModel(user_id, asset_id)
     try:
         item.update(
-            actions=[PhotoModel.rendering_until.set(until)],
+            actions=[PhotoModel.rendering_until.set(until), PhotoModel.retention_due.remove()],
             condition=PhotoModel.asset_id.exists()
             & (PhotoModel.rendering_until.does_not_exist() | (PhotoModel.rendering_until < now)),
         )
@@ -164,7 +202,7 @@ def release_render(user_id: str, asset_id: str, until: int) -> None:
     and was taken by another request stays theirs; a deleted photo is not written again)."""
     try:
         PhotoModel(user_id, asset_id).update(
-            actions=[PhotoModel.rendering_until.remove()],
+            actions=[PhotoModel.rendering_until.remove(), PhotoModel.retention_due.remove()],
             condition=PhotoModel.rendering_until == until,
         )
     except UpdateError as exc:
@@ -189,6 +227,84 @@ def render_lease(user_id: str, asset_id: str) -> int | None:
     except PynamoDBException as exc:
         raise DependencyUnavailable("Photo could not be read") from exc
     return None if item.rendering_until is None else int(item.rendering_until)
+
+
+def save_rendered(
+    photo: Photo, crop: Crop, width: int, height: int, thumbhash: str, color: str
+) -> bool:
+    """Write what rendering learnt of the photo (its crop box when it had none, upright size,
+    placeholders) onto its item, and the placeholder onto its owner's item while it is their
+    current photo. False when the photo is gone. Two conditional UpdateItems; neither wakes
+    retention (`retentionDue` removed) nor rendering (which starts on INSERT only)."""
+    actions: list[Action] = [
+        PhotoModel.width.set(width),
+        PhotoModel.height.set(height),
+        PhotoModel.thumbhash.set(thumbhash),
+        PhotoModel.dominant_color.set(color),
+        PhotoModel.retention_due.remove(),
+    ]
+    condition = PhotoModel.asset_id.exists()
+    if photo.crop is None:  # a crop chosen meanwhile (setProfilePhotoCrop) is kept
+        actions += _crop_actions(crop)
+        condition &= PhotoModel.crop_source.does_not_exist()
+    try:
+        PhotoModel(photo.user_id, photo.asset_id).update(actions=actions, condition=condition)
+    except UpdateError as exc:
+        if not refused_by_condition(exc):
+            raise DependencyUnavailable(NOT_SAVED) from exc
+        if photo.crop is None and get_photo(photo.user_id, photo.asset_id) is not None:
+            return save_rendered(replace(photo, crop=crop), crop, width, height, thumbhash, color)
+        return False
+    except PynamoDBException as exc:
+        raise DependencyUnavailable(NOT_SAVED) from exc
+    _refresh_owner(
+        photo.user_id,
+        photo.asset_id,
+        [UserModel.current_thumbhash.set(thumbhash), UserModel.current_color.set(color)],
+    )
+    return True
+
+
+def set_crop(photo: Photo, crop: Crop) -> Photo:
+    """Make `crop` the photo's crop box, as the next crop version, while the photo still has
+    the version that was read (a concurrent change wins; `Conflict`); the owner's item
+    follows when it is their current photo. `NotFound` when the photo is gone."""
+    version = photo.crop_version + 1
+    condition = PhotoModel.asset_id.exists() & (
+        PhotoModel.crop_version == photo.crop_version
+        if photo.crop_version
+        else PhotoModel.crop_version.does_not_exist()
+    )
+    try:
+        PhotoModel(photo.user_id, photo.asset_id).update(
+            actions=[
+                *_crop_actions(crop),
+                PhotoModel.crop_version.set(version),
+                PhotoModel.retention_due.remove(),
+            ],
+            condition=condition,
+        )
+    except UpdateError as exc:
+        if not refused_by_condition(exc):
+            raise DependencyUnavailable(NOT_SAVED) from exc
+        if get_photo(photo.user_id, photo.asset_id) is None:
+            raise NotFound(f"Photo {photo.asset_id} not found") from exc
+        raise Conflict(f"Photo {photo.asset_id} crop changed meanwhile, retry") from exc
+    except PynamoDBException as exc:
+        raise DependencyUnavailable(NOT_SAVED) from exc
+    _refresh_owner(photo.user_id, photo.asset_id, [UserModel.current_crop_version.set(version)])
+    return replace(photo, crop=crop, crop_version=version)
+
+
+def _refresh_owner(user_id: str, asset_id: str, actions: list[Any]) -> None:
+    """Apply `actions` to the user's item while `asset_id` is their current photo."""
+    try:
+        UserModel(user_id).update(actions=actions, condition=UserModel.current_asset_id == asset_id)
+    except UpdateError as exc:
+        if not refused_by_condition(exc):
+            raise DependencyUnavailable("User could not be updated") from exc
+    except PynamoDBException as exc:
+        raise DependencyUnavailable("User could not be updated") from exc
 
 
 def delete_photo(photo: Photo) -> None:
@@ -216,6 +332,7 @@ def restore(photo: Photo, username: str | None, now: str) -> None:
         PhotoModel.archived.set(False),
         PhotoModel.archived_at.remove(),
         PhotoModel.active_sort_key.set(photo.active_sort_key),
+        PhotoModel.retention_due.set(True),
     ]
     _make_current(photo, username, now, actions, None)
 
@@ -286,6 +403,7 @@ def _write(
             UserModel.current_sort_key < photo.active_sort_key
         )
     item = _item(photo)
+    item.retention_due = True  # a new photo (a restore sets it in `photo_actions`)
     with TransactWrite(
         connection=transaction_connection(),
         client_request_token=_request_token(photo, photo_actions is None, make_current),
@@ -335,6 +453,13 @@ def photo_of_image(image: Mapping[str, Any]) -> Photo | None:
             active_sort_key=image.get("activeSortKey"),
             archived=bool(image.get("archived", False)),
             archived_at=image.get("archivedAt"),
+            crop=_crop(
+                image.get("cropLeft"),
+                image.get("cropTop"),
+                image.get("cropSide"),
+                image.get("cropSource"),
+            ),
+            crop_version=int(image.get("cropVersion") or 0),
         )
     except (KeyError, TypeError, ValueError):
         return None

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from profile_photos.crop import Crop
+
 
 @dataclass(frozen=True, slots=True)
 class Photo:
@@ -26,6 +28,15 @@ class Photo:
     active_sort_key: str | None
     archived: bool = False
     archived_at: str | None = None
+    # the square renditions' crop box (upright px): a user's from the upload, else computed
+    # with the renditions; `crop_version` counts the user's changes and names the squares
+    crop: Crop | None = None
+    crop_version: int = 0
+    # written with the renditions (null until then): upright size and the placeholders
+    width: int | None = None
+    height: int | None = None
+    thumbhash: str | None = None
+    dominant_color: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +52,9 @@ class User:
     current_file_key: str | None = None
     current_uploaded_at: str | None = None
     current_sort_key: str | None = None
+    current_crop_version: int = 0
+    current_thumbhash: str | None = None
+    current_color: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,3 +71,4 @@ class UploadGrant:
     completed_at: str | None = None
     asset_id: str | None = None
     claimed_at: int | None = None  # epoch seconds: a `complete` took its file to check it
+    crop: Crop | None = None  # the user's crop asked for with the grant (checked at complete)

@@ -11,9 +11,11 @@ import functools
 import json
 from typing import Any
 
-from profile_photos.errors import DependencyUnavailable
+from profile_photos.errors import DependencyUnavailable, RenderPending
 
 UNAVAILABLE = "Photo sizes are unavailable, retry later"
+PENDING = "Photo size is being made, retry shortly"
+RETRY_AFTER_SECONDS = 2  # a render takes about a second: when to ask again
 
 
 @functools.cache
@@ -28,13 +30,18 @@ def lambda_client() -> Any:
 
 
 def render(function: str, user_id: str, asset_id: str) -> bool:
-    """Whether the function made the photo's renditions (False: no such photo)."""
-    from botocore.exceptions import BotoCoreError, ClientError
+    """Whether the function made the photo's renditions (False: no such photo). Its answer
+    not read in time: `RenderPending` (the function goes on rendering: its files land
+    shortly, so the viewer is told when to ask again); any other failure:
+    `DependencyUnavailable`."""
+    from botocore.exceptions import BotoCoreError, ClientError, ReadTimeoutError
 
     payload = json.dumps({"render": {"userId": user_id, "assetId": asset_id}})
     try:
         response = lambda_client().invoke(FunctionName=function, Payload=payload.encode())
         answer = json.loads(response["Payload"].read() or b"null")
+    except ReadTimeoutError as exc:
+        raise RenderPending(PENDING, RETRY_AFTER_SECONDS) from exc
     except (BotoCoreError, ClientError, ValueError) as exc:
         raise DependencyUnavailable(UNAVAILABLE) from exc
     if response.get("FunctionError") or not isinstance(answer, dict):

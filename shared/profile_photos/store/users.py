@@ -2,7 +2,7 @@
 
 Two kinds of write touch a user item, each built here once: the token's claims
 (`claims_actions`: `createdAt` once, `updatedAt`, `username`) and the current-photo pointer
-(`pointer_actions`: the five `current*` attributes, set from a photo or removed).
+(`pointer_actions`: the `current*` attributes, set from a photo or removed).
 """
 
 from __future__ import annotations
@@ -39,6 +39,9 @@ def user_record(item: UserModel) -> User:
         current_file_key=item.current_file_key,
         current_uploaded_at=item.current_uploaded_at,
         current_sort_key=item.current_sort_key,
+        current_crop_version=int(item.current_crop_version or 0),
+        current_thumbhash=item.current_thumbhash,
+        current_color=item.current_color,
     )
 
 
@@ -59,16 +62,29 @@ def pointer_actions(photo: Photo | None) -> list[Any]:
             UserModel.current_file_key.remove(),
             UserModel.current_uploaded_at.remove(),
             UserModel.current_sort_key.remove(),
+            UserModel.current_crop_version.remove(),
+            UserModel.current_thumbhash.remove(),
+            UserModel.current_color.remove(),
         ]
     if photo.active_sort_key is None:
         raise ValueError(f"photo {photo.asset_id} is archived: it cannot be current")
-    return [
+    actions = [
         UserModel.current_asset_id.set(photo.asset_id),
         UserModel.current_bucket.set(photo.bucket),
         UserModel.current_file_key.set(photo.file_key),
         UserModel.current_uploaded_at.set(photo.uploaded_at),
         UserModel.current_sort_key.set(photo.active_sort_key),
     ]
+    # what a profile shows of the photo beside its URL: set when known, else removed, so a
+    # new current photo never shows the previous one's placeholder
+    version = UserModel.current_crop_version
+    actions.append(version.set(photo.crop_version) if photo.crop_version else version.remove())
+    for attribute, value in (
+        (UserModel.current_thumbhash, photo.thumbhash),
+        (UserModel.current_color, photo.dominant_color),
+    ):
+        actions.append(attribute.set(value) if value is not None else attribute.remove())
+    return actions
 
 
 def get_user(user_id: str) -> User | None:

