@@ -164,7 +164,7 @@ import_check() { # $1: label, $2: function folder or "", $3: python code
     LOCAL_STORAGE_SECRET=import-check-dummy-secret-0123456789abcdef \
     JWT_SECRET=import-check-dummy-jwt-secret-0123456789abcdef \
     PHOTOS_TABLE=import-check-photos USERS_TABLE=import-check-users \
-    CHECK_LABEL="$1" CHECK_FUNCTION_DIR="$2" CHECK_LAYERS="$(IFS=:; echo "${LAYER_PATHS[*]}")${EXTRA_LAYER:+:$EXTRA_LAYER}" \
+    CHECK_SAMPLE_HEIC="${CHECK_SAMPLE_HEIC:-}" CHECK_LABEL="$1" CHECK_FUNCTION_DIR="$2" CHECK_LAYERS="$(IFS=:; echo "${LAYER_PATHS[*]}")${EXTRA_LAYER:+:$EXTRA_LAYER}" \
     "$PY313" -I -S -B -c "$PREAMBLE
 $3"
 }
@@ -275,23 +275,34 @@ done()
 ' || status=1
 
 IMAGING_LAYER="$BUILD_DIR/ImagingLayer/python"
+FACES_LAYER="$BUILD_DIR/FacesLayer/python"
 [[ -d $IMAGING_LAYER ]] || fail "$IMAGING_LAYER missing: did the layer build?"
-echo "== ImagingLayer (stdlib + the two layers + ImagingLayer, as the renditions function has)"
-EXTRA_LAYER="$IMAGING_LAYER" import_check "ImagingLayer" "" '
-render = check("profile_photos.images.render", "render", "decode")
-if render:
-    # the compiled Pillow and libheif wheels really run here: a JPEG and a HEIC in, WebP out
+[[ -d $FACES_LAYER ]] || fail "$FACES_LAYER missing: did the layer build?"
+# The imaging layer only decodes HEIC (pi-heif): the sample is written here by the dev venv's
+# pillow-heif (testkit), as a phone would have written it.
+SAMPLE_HEIC="$BUILD_DIR/check-sample.heic"
+"$ROOT/.venv/bin/python" -c 'import sys; from testkit.images import heic_bytes; open(sys.argv[1], "wb").write(heic_bytes())' "$SAMPLE_HEIC"
+echo "== ImagingLayer + FacesLayer (stdlib + the two layers + both, as the renditions function has)"
+EXTRA_LAYER="$IMAGING_LAYER:$FACES_LAYER" CHECK_SAMPLE_HEIC="$SAMPLE_HEIC" import_check "ImagingLayer" "" '
+render = check("profile_photos.images.render", "render", "render_photo", "decode")
+faces = check("profile_photos.images.faces", "find")
+if render and faces:
+    # the compiled Pillow, libheif, dlib and numpy wheels really run here: JPEG and HEIC in,
+    # WebP sizes and squares out, and the face detector built and run
     import io
     from PIL import Image
-    import pillow_heif
-    for fmt in ("JPEG", "HEIF"):
-        pillow_heif.register_heif_opener()
-        buffer = io.BytesIO()
-        Image.new("RGB", (64, 48), (200, 10, 10)).save(buffer, fmt)
-        mime = {"JPEG": "image/jpeg", "HEIF": "image/heic"}[fmt]
-        made = render.render(buffer.getvalue(), mime, (32,))
-        assert made[32].data[:4] == b"RIFF" and (made[32].width, made[32].height) == (32, 24)
-        print(f"  OK   {fmt} rendered to WebP (Pillow, libheif native code)")
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 48), (200, 10, 10)).save(buffer, "JPEG")
+    samples = {"image/jpeg": buffer.getvalue()}
+    with open(os.environ["CHECK_SAMPLE_HEIC"], "rb") as heic:
+        samples["image/heic"] = heic.read()
+    for mime, data in samples.items():
+        made = render.render_photo(data, mime, (32,))
+        assert made.sizes[32].data[:4] == b"RIFF" and made.squares[32].data[:4] == b"RIFF"
+        print(f"  OK   {mime} rendered to WebP sizes and squares (Pillow, libheif)")
+    faces._detector()
+    assert not faces.detect(Image.new("L", (128, 96), 128)), "a flat grey image has no face"
+    print("  OK   dlib HOG face detector built and run (dlib, numpy native code)")
 done()
 ' || status=1
 
