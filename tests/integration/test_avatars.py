@@ -247,3 +247,47 @@ def test_erasure_takes_every_square_with_it(stack: Stack) -> None:
     assert stack.objects() == []
     for url in (photo["small"], photo["large"]):
         assert fetch(url).status == 404
+
+
+@pytest.fixture
+def cdn(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A CDN as EnableCdn deploys it (moto's CloudFront): the distribution, the SSM
+    parameter naming it, and the GraphQL function's env pointing at the parameter."""
+    import boto3
+
+    from profile_photos.services import reset
+    from tests.integration.test_cdn_purge import PARAMETER, create_distribution
+
+    distribution = create_distribution()
+    boto3.client("ssm").put_parameter(Name=PARAMETER, Value=distribution, Type="String")
+    monkeypatch.setenv("CDN_DISTRIBUTION_PARAMETER", PARAMETER)
+    reset()
+    return distribution
+
+
+def test_erasure_and_a_new_crop_purge_the_photo_from_the_cdn_before_answering(
+    stack: Stack, cdn: str
+) -> None:
+    from tests.integration.test_cdn_purge import invalidations, purged_paths
+
+    upload(quadrants())
+    run_renditions(stack)
+    asset = my_photo()["assetId"]
+    prefix = f"/api/storage/signed/user-assets/users/demo-user/profile-picture/{asset}*"
+
+    cropped = gql(SET_CROP, {"id": asset, "crop": {"left": 0, "top": 0, "side": 500}})
+    assert "errors" not in cropped, cropped
+    assert [purged_paths(i) for i in invalidations(cdn)] == [[prefix]]  # the old squares
+
+    response = gql(
+        "mutation ($id: ID!) { deleteProfilePhoto(assetId: $id) {"
+        " purge { cdn invalidationId paths } } }",
+        {"id": asset},
+    )
+
+    purge = response["data"]["deleteProfilePhoto"]["purge"]
+    assert purge["cdn"] is True
+    assert purge["paths"] == [prefix]
+    made = {i["Id"]: purged_paths(i) for i in invalidations(cdn)}
+    assert made[purge["invalidationId"]] == [prefix]
+    assert len(made) == 2
