@@ -4,7 +4,7 @@ Pure Pillow and dlib in this process plus one child process per 100 MP file: no 
 
 - **crop quality** on `testkit.faces`' labelled set (24 photos with 28 faces: Pillow's
   `hopper` placed at known positions and scales on wider canvases; 10 without a face), each
-  through `images.render.render_photo` as the renditions function calls it: the share of
+  through `images.avatar.render_photo` as the renditions function calls it: the share of
   labelled faces not wholly inside the square (budget <= 5%, i.e. >= 95% inside), and the
   share of face-less photos given anything but CENTER (budget <= 10%);
 - **detection time** per photo (`faces.detect` on the grey copy of the largest size the
@@ -51,7 +51,7 @@ def crop_rows(progress: Callable[[str], None]) -> list[Row]:
     from PIL import Image
 
     from profile_photos.images import faces
-    from profile_photos.images.render import render_photo
+    from profile_photos.images.avatar import render_photo
     from testkit import faces as labelled
 
     started = time.perf_counter()
@@ -124,7 +124,8 @@ def crop_rows(progress: Callable[[str], None]) -> list[Row]:
 
 
 def time_row() -> Row:
-    from profile_photos.images.render import render, render_photo
+    from profile_photos.images.avatar import render_photo
+    from profile_photos.images.render import render
     from testkit import images
 
     data = images.camera_jpeg()

@@ -33,10 +33,10 @@ def main() -> None:
         preloaded.append("renditions_handler")
     except ImportError:
         pass
-    from profile_photos.images import render as r
+    from profile_photos.images import avatar
 
     with open(spec["warmup"], "rb") as handle:
-        r.render_photo(handle.read(), "image/jpeg", (128, 512, 1024))
+        avatar.render_photo(handle.read(), "image/jpeg", (128, 512, 1024))
     with open(spec["file"], "rb") as handle:
         data = handle.read()
     gc.collect()
@@ -44,7 +44,7 @@ def main() -> None:
         handle.write("5")  # resets VmHWM to the current resident set
     before = status("VmRSS")
     started = time.perf_counter()
-    made = r.render_photo(data, spec["content_type"], (128, 512, 1024))
+    made = avatar.render_photo(data, spec["content_type"], (128, 512, 1024))
     seconds = time.perf_counter() - started
     figures = {
         "before": before,

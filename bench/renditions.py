@@ -134,7 +134,7 @@ def floor(data: bytes) -> bytes:
     """The bare-Pillow floor: open, draft, one thumbnail to 1024, one WebP save."""
     from PIL import Image
 
-    from profile_photos.images.render import METHOD, QUALITY
+    from profile_photos.images.pixels import METHOD, QUALITY
 
     image = Image.open(io.BytesIO(data))
     width, height = image.size

@@ -36,9 +36,10 @@ def main() -> None:
         preloaded.append("renditions_handler")
     except ImportError:
         pass
+    from profile_photos.images import pixels
     from profile_photos.images import render as r
 
-    r._register_heif()
+    pixels.register_heif()
     with open(spec["file"], "rb") as handle:
         data = handle.read()
     gc.collect()

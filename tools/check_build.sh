@@ -252,7 +252,7 @@ assert importlib.util.find_spec("PIL") is None, "Pillow belongs in ImagingLayer"
 print("  OK   Pillow is not in the default layers (it is ImagingLayer)")
 package = check("profile_photos")
 named = [f"profile_photos.{name}" for name in ("settings", "errors", "signing", "validation")]
-IMAGING = {"profile_photos.images.render"}  # checked with ImagingLayer below
+IMAGING = {f"profile_photos.images.{name}" for name in ("render", "avatar", "pixels")}  # ImagingLayer below
 for name in named:
     check(name)
 if package:  # every other module of the shared package too
@@ -284,9 +284,10 @@ SAMPLE_HEIC="$BUILD_DIR/check-sample.heic"
 "$ROOT/.venv/bin/python" -c 'import sys; from testkit.images import heic_bytes; open(sys.argv[1], "wb").write(heic_bytes())' "$SAMPLE_HEIC"
 echo "== ImagingLayer + FacesLayer (stdlib + the two layers + both, as the renditions function has)"
 EXTRA_LAYER="$IMAGING_LAYER:$FACES_LAYER" CHECK_SAMPLE_HEIC="$SAMPLE_HEIC" import_check "ImagingLayer" "" '
-render = check("profile_photos.images.render", "render", "render_photo", "decode")
+render = check("profile_photos.images.render", "render", "decode")
+avatar = check("profile_photos.images.avatar", "render_photo")
 faces = check("profile_photos.images.faces", "find")
-if render and faces:
+if render and avatar and faces:
     # the compiled Pillow, libheif, dlib and numpy wheels really run here: JPEG and HEIC in,
     # WebP sizes and squares out, and the face detector built and run
     import io
@@ -297,7 +298,7 @@ if render and faces:
     with open(os.environ["CHECK_SAMPLE_HEIC"], "rb") as heic:
         samples["image/heic"] = heic.read()
     for mime, data in samples.items():
-        made = render.render_photo(data, mime, (32,))
+        made = avatar.render_photo(data, mime, (32,))
         assert made.sizes[32].data[:4] == b"RIFF" and made.squares[32].data[:4] == b"RIFF"
         print(f"  OK   {mime} rendered to WebP sizes and squares (Pillow, libheif)")
     faces._detector()

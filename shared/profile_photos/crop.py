@@ -1,15 +1,20 @@
 """A photo's crop box: the square its square renditions are cut from.
 
 In pixels of the upright image (EXIF orientation applied), so the numbers a client sees on
-the photo it draws are the numbers it sends back. Standard library only: the upload and
-GraphQL functions validate a user's crop without loading an imaging library.
+the photo it draws are the numbers it sends back. A user's crop arrives as the multipart
+`crop` field (`from_field`) or `upload-url`'s JSON object (`from_object`); each is checked
+for shape here, with the contract's messages, and against the image once it is known
+(`problem`). Standard library only: the upload and GraphQL functions validate a user's crop
+without loading an imaging library.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
+
+from profile_photos.errors import ValidationFailed
 
 CropSource = Literal["FACE", "CENTER", "USER"]
 SOURCES: tuple[CropSource, ...] = ("FACE", "CENTER", "USER")
@@ -59,6 +64,42 @@ def parse_field(text: str) -> Crop | None:
         return None
     left, top, side = (int(group) for group in match.groups())
     return Crop(left, top, side, "USER")
+
+
+def from_field(text: str | None) -> Crop | None:
+    """The multipart `crop` field (`left,top,side`), shape only; None without one."""
+    if text is None:
+        return None
+    found = parse_field(text)
+    if found is None:
+        raise ValidationFailed(
+            "crop must be 'left,top,side': three non-negative whole numbers of pixels"
+        )
+    return _min_side(found)
+
+
+def from_object(value: Any) -> Crop | None:
+    """`upload-url`'s JSON `crop` ({left, top, side}), shape only; None without one."""
+    if value is None:
+        return None
+    fields = [value.get(key) for key in ("left", "top", "side")] if isinstance(value, dict) else []
+    numbers = [
+        n
+        for n in fields
+        if isinstance(n, int) and not isinstance(n, bool) and 0 <= n <= MAX_COORDINATE
+    ]
+    if len(numbers) != 3:
+        raise ValidationFailed(
+            "crop must be an object {left, top, side} of non-negative whole numbers of pixels"
+        )
+    return _min_side(Crop(numbers[0], numbers[1], numbers[2], "USER"))
+
+
+def _min_side(crop: Crop) -> Crop:
+    """`crop`, unless its side is under `MIN_SIDE`: a user's box too small to cut a square from."""
+    if crop.side < MIN_SIDE:
+        raise ValidationFailed(f"crop side must be at least {MIN_SIDE} pixels")
+    return crop
 
 
 def problem(crop: Crop, width: int, height: int) -> str | None:

@@ -19,7 +19,7 @@ from profile_photos.auth import Identity
 from profile_photos.errors import Conflict, NotFound, ValidationFailed
 from profile_photos.observability import logger
 from profile_photos.renditions import rendition_keys, square_keys
-from profile_photos.store import grants, photos, users
+from profile_photos.store import grants, photo_renders, photos, users
 from profile_photos.store.cdn import Cdn, PurgeReceipt, photo_paths, user_paths
 from profile_photos.store.records import Photo, User
 from profile_photos.store.storage import USER_ASSETS, Storage
@@ -124,7 +124,7 @@ def set_crop(
     problem = crops.problem(crop, photo.width, photo.height)
     if problem is not None:
         raise ValidationFailed(problem)
-    changed = photos.set_crop(photo, replace(crop, source="USER"))
+    changed = photo_renders.set_crop(photo, replace(crop, source="USER"))
     for key in square_keys(photo, range(changed.crop_version)):  # every older crop's
         storage.delete(photo.bucket, key)
     cdn.purge(photo_paths(photo.bucket, photo.user_id, photo.asset_id))

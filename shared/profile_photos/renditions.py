@@ -15,8 +15,8 @@ at-least-once delivery and a race between the stream and a view are harmless.
 **One render at a time.** A render takes a CPU for up to seconds, and a new photo's first
 viewers arrive together (a page of avatars, a CDN's edge locations), so on-demand renders are
 single-flight: the first miss takes the photo's render lease, a conditional write of
-`renderingUntil` on the photo's item (`store.photos.claim_render`), which also proves the
-photo exists: a URL of an erased photo is answered 404 without invoking anything. The other
+`renderingUntil` on the photo's item (`store.photo_renders.claim_render`), which also proves
+the photo exists: a URL of an erased photo is answered 404 without invoking anything. The other
 misses get `RenderPending`; signed fetch then waits a moment for the holder's file and
 otherwise answers 503 with `Retry-After` (`delivery`). The lease lasts `RENDER_LEASE_SECONDS`,
 longer than signed fetch waits for the renditions function, so a render is never started
@@ -43,7 +43,7 @@ from profile_photos.errors import Conflict, DependencyUnavailable, NotFound, Ren
 from profile_photos.images import footprint
 from profile_photos.observability import logger
 from profile_photos.services import Services
-from profile_photos.store import photos, render_function
+from profile_photos.store import photo_renders, photos, render_function
 from profile_photos.store.records import Photo
 
 SIZES: dict[str, int] = {"SMALL": 128, "MEDIUM": 512, "LARGE": 1024}
@@ -120,7 +120,7 @@ def make_renditions(services: Services, photo: Photo) -> list[str]:
     upright size and the placeholders. Nothing is left behind when the photo is erased
     meanwhile, and no square of an older crop version when the crop changed meanwhile
     (module docstring)."""
-    from profile_photos.images import render  # Pillow: only where renditions are made
+    from profile_photos.images import avatar  # Pillow: only where renditions are made
 
     storage = services.storage
     try:
@@ -128,7 +128,7 @@ def make_renditions(services: Services, photo: Photo) -> list[str]:
     except NotFound:
         return []  # erased since the record was written
     limit = footprint.budget(services.settings.memory_size_mb)
-    made = render.render_photo(
+    made = avatar.render_photo(
         original.body or b"",
         photo.content_type,
         tuple(SIZES.values()),
@@ -152,7 +152,7 @@ def make_renditions(services: Services, photo: Photo) -> list[str]:
         _remove(services, photo.bucket, [key for key in written if key in stale])
         written = [key for key in written if key not in stale]
     if photo.crop is None or photo.width is None or photo.thumbhash is None:
-        photos.save_rendered(
+        photo_renders.save_rendered(
             photo, made.crop, made.width, made.height, made.thumbhash, made.dominant_color
         )
     return written
@@ -166,7 +166,7 @@ def _remove(services: Services, bucket: str, keys: list[str]) -> None:
 def render_new_photo(services: Services, photo: Photo, now: int) -> list[str]:
     """The stream's render of a new photo: skipped while a view holds its render lease (that
     view makes the same files); otherwise `make_renditions`."""
-    until = photos.render_lease(photo.user_id, photo.asset_id)
+    until = photo_renders.render_lease(photo.user_id, photo.asset_id)
     if until is not None and until > now:
         return []
     return make_renditions(services, photo)
@@ -190,7 +190,7 @@ def ensure_rendition(services: Services, key: str, now: int | None = None) -> bo
     now = int(time.time()) if now is None else now
     until = now + RENDER_LEASE_SECONDS
     try:
-        photo = photos.claim_render(owner.user_id, owner.asset_id, now=now, until=until)
+        photo = photo_renders.claim_render(owner.user_id, owner.asset_id, now=now, until=until)
     except Conflict:
         raise RenderPending(PENDING, RETRY_AFTER_SECONDS) from None
     if photo is None:
@@ -227,6 +227,6 @@ def _release(photo: Photo, until: int) -> None:
     """Give the lease back after a render that made nothing, so the next view tries again
     at once; if that fails, the lease simply runs out."""
     try:
-        photos.release_render(photo.user_id, photo.asset_id, until)
+        photo_renders.release_render(photo.user_id, photo.asset_id, until)
     except DependencyUnavailable:
         logger.warning("render lease not released", extra={"assetId": photo.asset_id})

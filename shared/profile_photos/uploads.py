@@ -124,7 +124,7 @@ def upload_photo(
     """Validate, charge, store and register a multipart upload; `crop` is the form's
     `left,top,side` (the user's square, checked against the upright image before the charge)."""
     settings = services.settings
-    user_crop = crop_field(crop)
+    user_crop = crops.from_field(crop)
     image = validate_image(
         upload.data,
         file_name=upload.file_name,
@@ -149,41 +149,6 @@ def upload_photo(
         services, identity, upload.data, image, context, moment, crop=user_crop
     )
     return StoredPhoto(stored.photo, stored.url, allowance)
-
-
-def crop_field(text: str | None) -> crops.Crop | None:
-    """The multipart `crop` field (`left,top,side`), shape only; None without one."""
-    if text is None:
-        return None
-    found = crops.parse_field(text)
-    if found is None:
-        raise ValidationFailed(
-            "crop must be 'left,top,side': three non-negative whole numbers of pixels"
-        )
-    return _min_side(found)
-
-
-def crop_object(value: Any) -> crops.Crop | None:
-    """`upload-url`'s JSON `crop` ({left, top, side}), shape only; None without one."""
-    if value is None:
-        return None
-    fields = [value.get(key) for key in ("left", "top", "side")] if isinstance(value, dict) else []
-    numbers = [
-        n
-        for n in fields
-        if isinstance(n, int) and not isinstance(n, bool) and 0 <= n <= crops.MAX_COORDINATE
-    ]
-    if len(numbers) != 3:
-        raise ValidationFailed(
-            "crop must be an object {left, top, side} of non-negative whole numbers of pixels"
-        )
-    return _min_side(crops.Crop(numbers[0], numbers[1], numbers[2], "USER"))
-
-
-def _min_side(crop: crops.Crop) -> crops.Crop:
-    if crop.side < crops.MIN_SIDE:
-        raise ValidationFailed(f"crop side must be at least {crops.MIN_SIDE} pixels")
-    return crop
 
 
 def check_crop(crop: crops.Crop | None, data: bytes, content_type: str) -> None:
@@ -211,7 +176,7 @@ def create_direct_upload(
         raise ValidationFailed("fileName and contentType must be strings")
     if not isinstance(size, int) or isinstance(size, bool):
         raise ValidationFailed("size must be an integer number of bytes")
-    user_crop = crop_object(crop)
+    user_crop = crops.from_object(crop)
     image = check_declared(
         size,
         file_name=file_name,

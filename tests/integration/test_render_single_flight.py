@@ -4,7 +4,7 @@ made yet start one render, the others get the file when it lands or a quick 503 
 
 Signed fetch and the renditions function run in process under moto, the function behind
 Lambda's Invoke API on loopback (`renditions_function` in conftest), as the template wires
-them. Renders are counted where they happen: `images.render.render_photo`, the one call
+them. Renders are counted where they happen: `images.avatar.render_photo`, the one call
 that decodes and resizes.
 """
 
@@ -24,9 +24,9 @@ from devkit.context import LambdaContext
 from profile_photos import delivery, renditions
 from profile_photos.delivery import SignedGet, deliver_signed
 from profile_photos.errors import RenderPending
-from profile_photos.images import render as render_module
+from profile_photos.images import avatar
 from profile_photos.services import services
-from profile_photos.store import photos
+from profile_photos.store import photo_renders, photos
 from testkit.events import signed_event
 from testkit.invoke import HttpResult, invoke
 from tests.integration.conftest import RenditionsFunction, Stack, stream_records
@@ -40,13 +40,13 @@ VIEWERS = 6
 def renders(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Every render made from now on (the real one runs; this only counts it)."""
     made: list[str] = []
-    real = render_module.render_photo
+    real = avatar.render_photo
 
     def counted(data: bytes, content_type: str, *args: Any, **kwargs: Any) -> Any:
         made.append(content_type)
         return real(data, content_type, *args, **kwargs)
 
-    monkeypatch.setattr(render_module, "render_photo", counted)
+    monkeypatch.setattr(avatar, "render_photo", counted)
     return made
 
 
@@ -134,7 +134,7 @@ def test_a_view_while_another_renders_gets_the_file_once_it_lands(
     token = parse_qs(urlsplit(size_urls()["SMALL"]).query)["token"][0]
     now = int(time.time())
     # another viewer holds the lease; its render lands while this one waits
-    assert photos.claim_render("demo-user", uploaded["assetId"], now, now + 10) is not None
+    assert photo_renders.claim_render("demo-user", uploaded["assetId"], now, now + 10) is not None
     photo = photos.get_photo("demo-user", uploaded["assetId"])
     assert photo is not None
     waits: list[float] = []
@@ -162,7 +162,7 @@ def test_a_lease_left_by_a_viewer_that_died_runs_out(
     token = parse_qs(urlsplit(size_urls()["SMALL"]).query)["token"][0]
     now = int(time.time())
     until = now + renditions.RENDER_LEASE_SECONDS
-    assert photos.claim_render("demo-user", uploaded["assetId"], now, until) is not None
+    assert photo_renders.claim_render("demo-user", uploaded["assetId"], now, until) is not None
     monkeypatch.setattr(delivery, "RENDER_WAITS", ())
     request = SignedGet("user-assets", small, token)
 

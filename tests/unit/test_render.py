@@ -305,25 +305,25 @@ def test_portrait_and_one_pixel_wide_originals_keep_their_aspect() -> None:
 def test_a_huge_original_is_reduced_in_bands_like_one_resize(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from profile_photos.images import render as module
+    from profile_photos.images import pixels
 
     image = Image.new("RGBA", (6200, 90), (0, 0, 0, 0))
     draw = ImageDraw.Draw(image)
     for x in range(0, 6200, 50):
         draw.rectangle((x, 0, x + 24, 89), fill=(x % 256, 255 - x % 256, 90, 255))
     target = (1024, 15)
-    assert module._reduction(image.size, target) == (2, 2)
-    monkeypatch.setattr(module, "BAND_PIXELS", 6200 * 8)  # 12 bands of 8 rows
+    assert pixels.reduction(image.size, target) == (2, 2)
+    monkeypatch.setattr(pixels, "BAND_PIXELS", 6200 * 8)  # 12 bands of 8 rows
 
-    shrunk = module._shrink(image, (2, 2))
-    banded = shrunk.resize(target, module.RESAMPLE, box=(0, 0, 3100, 45))
-    whole = image.resize(target, module.RESAMPLE, reducing_gap=module.REDUCING_GAP)
+    shrunk = pixels.shrink(image, (2, 2))
+    banded = shrunk.resize(target, pixels.RESAMPLE, box=(0, 0, 3100, 45))
+    whole = image.resize(target, pixels.RESAMPLE, reducing_gap=pixels.REDUCING_GAP)
 
     assert shrunk.mode == "RGBA"
     assert shrunk.size == (3100, 45)
     assert max(high for _, high in ImageChops.difference(banded, whole).getextrema()) <= 2
     palette = image.convert("RGB").convert("P", palette=Image.Palette.ADAPTIVE)
-    assert module._shrink(palette, (2, 2)).mode == "RGB"
+    assert pixels.shrink(palette, (2, 2)).mode == "RGB"
     made = render(encode(image, "PNG"), "image/png")
     assert (made[LARGE].width, made[LARGE].height) == (1024, 15)
     assert opened(made[LARGE]).mode == "RGBA"

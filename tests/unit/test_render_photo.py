@@ -1,4 +1,4 @@
-"""images.render.render_photo: the squares, the crop box and the placeholders a viewer gets.
+"""images.avatar.render_photo: the squares, the crop box and the placeholders a viewer gets.
 
 Originals are built here with Pillow, small (one decode each): a photo of four flat
 quadrants shows which part of the image a square was cut from, and in which orientation;
@@ -17,7 +17,8 @@ from PIL import Image
 
 from profile_photos.crop import Crop
 from profile_photos.images import faces
-from profile_photos.images.render import Rendition, render, render_photo
+from profile_photos.images.avatar import render_photo
+from profile_photos.images.render import Rendition, render
 from testkit import images
 
 RED, GREEN, BLUE, YELLOW = (220, 20, 20), (20, 200, 20), (20, 20, 220), (230, 220, 10)

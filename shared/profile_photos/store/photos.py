@@ -3,20 +3,18 @@
 Reads: one photo (consistent GetItem), the active ones (one Query of the sparse
 `active-by-user` index), a page of the whole history or all of it (Queries of the base table),
 a count. Writes: `register` (a new photo), `restore` (an archived one made active again),
-`archive` (retention), `delete` (erasure); each a known number of requests. And the render
-lease (`claim_render`, `release_render`, `render_lease`): one request at a time makes a
-photo's sizes on demand (`profile_photos.renditions`).
+`archive` (retention), `delete` (erasure); each a known number of requests. The writes of
+the item's render state (the render lease, what a render learnt, the user's crop) are
+`store.photo_renders`.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator, Mapping
-from dataclasses import replace
 from typing import Any
 
 from pynamodb.exceptions import DeleteError, PynamoDBException, TransactWriteError, UpdateError
-from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
 from profile_photos.crop import SOURCES, Crop
@@ -67,15 +65,6 @@ def _crop(left: Any, top: Any, side: Any, source: Any) -> Crop | None:
     if None in (left, top, side) or source not in SOURCES:
         return None
     return Crop(int(left), int(top), int(side), source)
-
-
-def _crop_actions(crop: Crop) -> list[Any]:
-    return [
-        PhotoModel.crop_left.set(crop.left),
-        PhotoModel.crop_top.set(crop.top),
-        PhotoModel.crop_side.set(crop.side),
-        PhotoModel.crop_source.set(crop.source),
-    ]
 
 
 def _item(photo: Photo) -> PhotoModel:
@@ -171,140 +160,6 @@ def archive(photo: Photo, archived_at: str) -> bool:
             return False
         raise DependencyUnavailable("Photo could not be archived") from exc
     return True
-
-
-def claim_render(user_id: str, asset_id: str, now: int, until: int) -> Photo | None:
-    """Take the photo's render lease (`renderingUntil` = `until`, epoch seconds) unless a
-    live one (later than `now`) is held: one conditional UpdateItem, which also tells that
-    the photo exists. The photo when taken; None when there is no such photo (one more
-    consistent GetItem tells a missing photo from a held lease); `Conflict` when another
-    request holds the lease."""
-    item = PhotoModel(user_id, asset_id)
-    try:
-        item.update(
-            actions=[PhotoModel.rendering_until.set(until), PhotoModel.retention_due.remove()],
-            condition=PhotoModel.asset_id.exists()
-            & (PhotoModel.rendering_until.does_not_exist() | (PhotoModel.rendering_until < now)),
-        )
-    except UpdateError as exc:
-        if not refused_by_condition(exc):
-            raise DependencyUnavailable("Photo could not be read") from exc
-        if get_photo(user_id, asset_id) is None:
-            return None
-        raise Conflict(f"Photo {asset_id} is being rendered") from exc
-    except PynamoDBException as exc:
-        raise DependencyUnavailable("Photo could not be read") from exc
-    return photo_record(item)
-
-
-def release_render(user_id: str, asset_id: str, until: int) -> None:
-    """Give the lease taken with `until` back, if it is still that one (a lease that expired
-    and was taken by another request stays theirs; a deleted photo is not written again)."""
-    try:
-        PhotoModel(user_id, asset_id).update(
-            actions=[PhotoModel.rendering_until.remove(), PhotoModel.retention_due.remove()],
-            condition=PhotoModel.rendering_until == until,
-        )
-    except UpdateError as exc:
-        if not refused_by_condition(exc):
-            raise DependencyUnavailable("Photo could not be written") from exc
-    except PynamoDBException as exc:
-        raise DependencyUnavailable("Photo could not be written") from exc
-
-
-def render_lease(user_id: str, asset_id: str) -> int | None:
-    """Until when (epoch seconds) a request holds the photo's render lease, if one ever took
-    it (None: never, or no such photo). One consistent GetItem."""
-    try:
-        item = PhotoModel.get(
-            user_id,
-            asset_id,
-            consistent_read=True,
-            attributes_to_get=[PhotoModel.rendering_until.attr_name],
-        )
-    except PhotoModel.DoesNotExist:
-        return None
-    except PynamoDBException as exc:
-        raise DependencyUnavailable("Photo could not be read") from exc
-    return None if item.rendering_until is None else int(item.rendering_until)
-
-
-def save_rendered(
-    photo: Photo, crop: Crop, width: int, height: int, thumbhash: str, color: str
-) -> bool:
-    """Write what rendering learnt of the photo (its crop box when it had none, upright size,
-    placeholders) onto its item, and the placeholder onto its owner's item while it is their
-    current photo. False when the photo is gone. Two conditional UpdateItems; neither wakes
-    retention (`retentionDue` removed) nor rendering (which starts on INSERT only)."""
-    actions: list[Action] = [
-        PhotoModel.width.set(width),
-        PhotoModel.height.set(height),
-        PhotoModel.thumbhash.set(thumbhash),
-        PhotoModel.dominant_color.set(color),
-        PhotoModel.retention_due.remove(),
-    ]
-    condition = PhotoModel.asset_id.exists()
-    if photo.crop is None:  # a crop chosen meanwhile (setProfilePhotoCrop) is kept
-        actions += _crop_actions(crop)
-        condition &= PhotoModel.crop_source.does_not_exist()
-    try:
-        PhotoModel(photo.user_id, photo.asset_id).update(actions=actions, condition=condition)
-    except UpdateError as exc:
-        if not refused_by_condition(exc):
-            raise DependencyUnavailable(NOT_SAVED) from exc
-        if photo.crop is None and get_photo(photo.user_id, photo.asset_id) is not None:
-            return save_rendered(replace(photo, crop=crop), crop, width, height, thumbhash, color)
-        return False
-    except PynamoDBException as exc:
-        raise DependencyUnavailable(NOT_SAVED) from exc
-    _refresh_owner(
-        photo.user_id,
-        photo.asset_id,
-        [UserModel.current_thumbhash.set(thumbhash), UserModel.current_color.set(color)],
-    )
-    return True
-
-
-def set_crop(photo: Photo, crop: Crop) -> Photo:
-    """Make `crop` the photo's crop box, as the next crop version, while the photo still has
-    the version that was read (a concurrent change wins; `Conflict`); the owner's item
-    follows when it is their current photo. `NotFound` when the photo is gone."""
-    version = photo.crop_version + 1
-    condition = PhotoModel.asset_id.exists() & (
-        PhotoModel.crop_version == photo.crop_version
-        if photo.crop_version
-        else PhotoModel.crop_version.does_not_exist()
-    )
-    try:
-        PhotoModel(photo.user_id, photo.asset_id).update(
-            actions=[
-                *_crop_actions(crop),
-                PhotoModel.crop_version.set(version),
-                PhotoModel.retention_due.remove(),
-            ],
-            condition=condition,
-        )
-    except UpdateError as exc:
-        if not refused_by_condition(exc):
-            raise DependencyUnavailable(NOT_SAVED) from exc
-        if get_photo(photo.user_id, photo.asset_id) is None:
-            raise NotFound(f"Photo {photo.asset_id} not found") from exc
-        raise Conflict(f"Photo {photo.asset_id} crop changed meanwhile, retry") from exc
-    except PynamoDBException as exc:
-        raise DependencyUnavailable(NOT_SAVED) from exc
-    _refresh_owner(photo.user_id, photo.asset_id, [UserModel.current_crop_version.set(version)])
-    return replace(photo, crop=crop, crop_version=version)
-
-
-def _refresh_owner(user_id: str, asset_id: str, actions: list[Any]) -> None:
-    """Apply `actions` to the user's item while `asset_id` is their current photo."""
-    try:
-        UserModel(user_id).update(actions=actions, condition=UserModel.current_asset_id == asset_id)
-    except UpdateError as exc:
-        if not refused_by_condition(exc):
-            raise DependencyUnavailable("User could not be updated") from exc
-    except PynamoDBException as exc:
-        raise DependencyUnavailable("User could not be updated") from exc
 
 
 def delete_photo(photo: Photo) -> None:
