@@ -1,5 +1,9 @@
 """Cost per million views, from this run's own figures and the list prices in bench/prices.py.
 
+One file: the model (bytes, durations, hit ratios), the rows it reads and the tables it
+prints share one set of assumptions (prices, windows, MemorySize); a table kept elsewhere
+could disagree with the row it summarises.
+
 Computed after the sections it reads, from their rows (nothing is measured here):
 
 - **bytes per view**: the renditions section's 12 MP JPEG and its SMALL, MEDIUM and LARGE

@@ -5,6 +5,10 @@ The environment is the template's (devstack.functions resolves it with the param
 defaults), plus the development secrets, plus AWS endpoints pointing at moto. R2 is moto's S3
 at the same loopback endpoint (`R2_ENDPOINT_URL`); LOCAL writes under the bench's temporary
 folder. Rate limits are raised so that repeated uploads measure the upload, not the 429.
+
+One file: the environment, the seeded items, the events and the in-process `Service` are one
+fixture every section stands on; each assumes what the others set up (endpoints, secrets,
+tables, tracing before the first import), so they change together.
 """
 
 from __future__ import annotations

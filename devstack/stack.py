@@ -10,6 +10,10 @@ One stack per data dir and per address: before anything in `$DEV_DATA_DIR` is re
 written, the stack binds its API's address and locks the dir (devstack.datalock); a second
 stack on either exits 1 with one line saying which, and how to start another beside it. The
 console shows a line per request and per problem, the log file the rest (devstack.console).
+
+One file: the start and stop order (lock, database, housekeeping, workers, pollers, API, then
+the reverse) and the environment each function is given are one sequence; each part it
+starts lives in its own module.
 """
 
 from __future__ import annotations

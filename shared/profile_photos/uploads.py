@@ -32,6 +32,10 @@ input costs nothing), then storage and registration. `complete` is not charged (
 
 Nothing here knows about API Gateway or HTTP: the handler passes plain values in and shapes
 the result into the response.
+
+One file: the two ways in share the one way through (`_store_and_register`), the order of
+the checks above and the idempotent replay (`remembered`, `recall`); split, the order that
+keeps a refused request free would be written twice. The crop's shapes are `crop`'s.
 """
 
 from __future__ import annotations

@@ -3,7 +3,10 @@ served by the local stack at `/`, and from another origin through CORS. Each tes
 user does: gets a dev token, picks real files, uploads, looks at the photos, restores, deletes,
 exports. The API's Swagger UI at `/docs` too: it shows every operation of openapi.yaml with
 its error responses, and "Try it out" reaches the stack. A screenshot of each is kept as a test
-artifact: `test-artifacts/<test name>.png` (git-ignored; the path is printed)."""
+artifact: `test-artifacts/<test name>.png` (git-ignored; the path is printed).
+
+One file: what a user does in a browser against the local stack, the page and the Swagger UI
+alike, shares one Chromium, its per-test page and screenshot, and the page's helpers."""
 
 from __future__ import annotations
 

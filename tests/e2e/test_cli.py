@@ -1,6 +1,9 @@
 """The `profile-photos` console script, installed into the venv by `pip install
 ./clients/python`, run as a subprocess against the local stack, configured by the
-environment as a user configures it: what a user sees is its exit code, stdout and stderr."""
+environment as a user configures it: what a user sees is its exit code, stdout and stderr.
+
+One file: one client surface, the console script, whose every test runs it the same way (a
+subprocess with the user's environment, `run`) and reads the same exit codes and output."""
 
 from __future__ import annotations
 

@@ -1,5 +1,9 @@
 """The Python SDK (clients/python, installed into the venv as a user installs it) against the
-real local stack over HTTP."""
+real local stack over HTTP.
+
+One file: one client surface, the SDK's client class, with the stacks its paths need (Lambda's
+6 MB ceiling emulated, short URL lifetimes) and the proxy that drops a connection, shared by
+the tests of its retries, its upload paths and its URL cache."""
 
 from __future__ import annotations
 
