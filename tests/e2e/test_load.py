@@ -65,4 +65,13 @@ def test_a_short_load_run_keeps_every_invariant(tmp_path: Path) -> None:
     operations = result["operations"]
     assert {"upload", "view", "graphql_read"} <= set(operations), operations
     assert all(op["p50_ms"] > 0 for op in operations.values())
-    assert not any(status.startswith("5") for status in result["statuses"]), result["statuses"]
+    # no 5xx but a view's 503 with Retry-After while its size is being made (the contract's
+    # answer, which the runner follows: every one of them was asked again)
+    failed = {
+        name: status
+        for name, op in operations.items()
+        for status in op["statuses"]
+        if status.startswith("5") and not (name == "view" and status == "503")
+    }
+    assert failed == {}, result["statuses"]
+    assert result["statuses"].get("503", 0) == result["render_pending"], result

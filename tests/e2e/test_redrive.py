@@ -125,6 +125,7 @@ def test_a_poisoned_batch_is_kept_until_fixed_then_redriven_to_convergence(
             "uploadedAt": {"S": "2000-01-01T00:00:00.000Z"},
             "activeSortKey": {"S": f"2000-01-01T00:00:00.000Z#{BROKEN_ASSET}"},
             "archived": {"BOOL": False},
+            "retentionDue": {"BOOL": True},  # as the service writes a new photo
         },
     )
     eventually(lambda: _assert_equal(len(failure_entries(stack)), 1))

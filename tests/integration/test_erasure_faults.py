@@ -1,13 +1,14 @@
 """Erasure finishes on a retry whichever of its steps fails (issue 24, item 4).
 
-Each photo has its original and its three renditions (the stream made them) and the user a
-staged direct upload. A clean `deleteProfilePhoto` / `deleteAllProfilePhotos` is recorded
-(`faults_matrix`: AWS calls through botocore hooks, LOCAL file operations through an audit
-hook); then every step of the erasure fails in each of its ways, once, on a fresh user, and
-the same mutation is sent again. The steps are every call up to the last photo item's delete:
-what follows only reads the answer (a failure there finds the photo gone on the retry, as
-asked). After the retry, nothing of an erased photo is left, no file and no item, and the
-retry reports every photo that the failed attempt left behind.
+Each photo has its original, its three sizes and their three squares (the stream made
+them) and the user a staged direct upload. A clean `deleteProfilePhoto` /
+`deleteAllProfilePhotos` is recorded (`faults_matrix`: AWS calls through botocore hooks,
+LOCAL file operations through an audit hook); then every step of the erasure fails in each
+of its ways, once, on a fresh user, and the same mutation is sent again. The steps are every
+call up to the last photo item's delete: what follows only reads the answer (a failure there
+finds the photo gone on the retry, as asked). After the retry, nothing of an erased photo is
+left, no file and no item, and the retry reports every photo that the failed attempt left
+behind.
 """
 
 from __future__ import annotations
@@ -103,7 +104,8 @@ def test_a_retry_after_a_failure_at_any_step_of_erasure_leaves_nothing_and_repor
         clean = Case(stack, f"erase-{erasure.name.lower()}-clean-{stack.provider.lower()}", {})
         setup(clean)
         labels = fm.Labels({data["assetId"]: label for label, data in clean.photos.items()})
-        assert len(files_of(fm.user_state(stack, clean.user, labels), "b")) == 4
+        # the original, 3 sizes, 3 squares
+        assert len(files_of(fm.user_state(stack, clean.user, labels), "b")) == 7
         with fm.recording() as (recorder, files):
             assert erasure.run(clean)["ok"]
         steps = erasure_steps(recorder, files, labels, stack.provider)
@@ -181,6 +183,6 @@ def failed_then_retried(
         problems.append(f"staged upload left: {after}")
     kept = {"a"} - erased
     for label in kept:
-        if len(files_of(after, label)) != 4 or label not in {p for p, _ in after.photos}:
+        if len(files_of(after, label)) != 7 or label not in {p for p, _ in after.photos}:
             problems.append(f"{label} was not to be erased: {after}")
     return problems + [f"after the retry: {p}" for p in after.problems()]

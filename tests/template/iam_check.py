@@ -37,6 +37,7 @@ from typing import Any
 
 DEFAULT_REGION = "eu-west-1"
 DEFAULT_ACCOUNT = "123456789012"
+STACK_NAME = "profile-photos-local"  # as the local stack and the tests name theirs
 # Cloudflare R2 speaks the S3 API but is not AWS: IAM never sees these calls.
 NOT_AWS_HOST_SUFFIXES = (".r2.cloudflarestorage.com",)
 
@@ -141,6 +142,10 @@ def reduce_params(service: str, operation: str, params: dict[str, Any]) -> dict[
         return {key: params[key] for key in ("Bucket", "Key", "CopySource") if key in params}
     if service == "lambda":
         return {key: params[key] for key in ("FunctionName", "Qualifier") if key in params}
+    if service == "ssm":
+        return {key: params[key] for key in ("Name",) if key in params}
+    if service == "cloudfront":
+        return {key: params[key] for key in ("DistributionId",) if key in params}
     return {}
 
 
@@ -191,6 +196,18 @@ def required_permissions(
         if params.get("Qualifier"):
             name = f"{name.split(':', 1)[0]}:{params['Qualifier']}"
         return [("lambda:InvokeFunction", f"arn:aws:lambda:{region}:{account}:function:{name}")]
+    if service == "ssm" and operation == "GetParameter":
+        name = params["Name"]  # a path name starts with "/"; the ARN then has "parameter/..."
+        path = name if name.startswith("/") else f"/{name}"
+        return [("ssm:GetParameter", f"arn:aws:ssm:{region}:{account}:parameter{path}")]
+    if service == "cloudfront" and operation == "CreateInvalidation":
+        distribution = params["DistributionId"]
+        return [
+            (
+                "cloudfront:CreateInvalidation",
+                f"arn:aws:cloudfront::{account}:distribution/{distribution}",
+            )
+        ]
     raise Unsupported(
         f"no IAM mapping for {service}:{operation}; add one to tests/template/iam_check.py"
     )
@@ -310,6 +327,7 @@ class ArnResolver:
             "AWS::AccountId": account,
             "AWS::Partition": "aws",
             "AWS::URLSuffix": "amazonaws.com",
+            "AWS::StackName": STACK_NAME,
         }
         self.region, self.account = region, account
 
@@ -348,6 +366,12 @@ class ArnResolver:
             function = self.resolve(props["FunctionName"])
             base = f"{self.region}:{self.account}"
             return f"arn:aws:lambda:{base}:function:{function}:{self.resolve(props['Name'])}"
+        if kind == "AWS::SSM::Parameter":  # its Ref is its name
+            return self.resolve(self.resources[name]["Properties"]["Name"])
+        if kind == "AWS::CloudFront::Distribution":
+            # its id exists once deployed (the tests' moto distribution has a random one):
+            # any id here, where the template names exactly this distribution
+            return "*"
         if kind in ("AWS::DynamoDB::Table", "AWS::SQS::Queue", "AWS::Lambda::Function"):
             return name  # table, queue or function name: the logical id (a queue's Ref is
             # its URL, but no policy names a queue by URL)
@@ -386,7 +410,15 @@ def policies_of(translated: dict[str, Any], region: str, account: str) -> dict[s
         role_id = _as_list(role["Fn::GetAtt"])[0].split(".")[0]
         role_props = resources[role_id]["Properties"]
         statements = []
-        for policy in role_props.get("Policies", []):
+        # the role's own policies, and any AWS::IAM::Policy attached to it (CdnPurgePolicy:
+        # its resource names the distribution, which the role's cannot without a cycle)
+        attached = [
+            other["Properties"]
+            for other in resources.values()
+            if other.get("Type") == "AWS::IAM::Policy"
+            and {"Ref": role_id} in _as_list(other["Properties"].get("Roles", []))
+        ]
+        for policy in [*role_props.get("Policies", []), *attached]:
             for index, statement in enumerate(_as_list(policy["PolicyDocument"]["Statement"])):
                 unknown = set(statement) - {"Sid", "Effect", "Action", "Resource"}
                 if unknown:
