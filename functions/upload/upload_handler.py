@@ -18,8 +18,7 @@ app = rest_app()
 def upload() -> Response[str]:
     call = caller(app)  # authenticated before the body is read
     form = upload_form(app.current_event)
-    fields = (form.file, form.context, form.crop)
-    return call.once("upload", uploads.upload_photo, *fields, digest=form.digest)
+    return call.once("upload", uploads.upload_photo, *form.fields, digest=form.digest)
 
 
 @app.post("/api/storage/profile-photo/upload-url")

@@ -273,6 +273,11 @@ class UploadForm:
     context: str | None
     crop: str | None = None
 
+    @property
+    def fields(self) -> tuple[FormPart, str | None, str | None]:
+        """What `uploads.upload_photo` takes from the form, in its order."""
+        return self.file, self.context, self.crop
+
     def digest(self) -> str:
         """What makes a retry "the same upload": the file's bytes, name and type, and the
         context; not the multipart boundary, which clients regenerate on retry."""
