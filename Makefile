@@ -115,7 +115,7 @@ check-build: tools ## sam build, then import the built layers with nothing else 
 	tools/check_build.sh
 
 # Each layer's requirements installed as sam build does (pip install --target, the layer's CPU
-# and runtime, cached in .cache/licenses), then every package's licence read from its metadata
+# and runtime, cached in .venv/licenses), then every package's licence read from its metadata
 # (tools/licenses.py: its own, and the libraries its wheel bundles where the dist-info lists them).
 licenses: venv ## list every package each layer ships with its licence; fail on GPL/AGPL (LGPL is allowed)
 	$(PY) -m tools.licenses

@@ -4,7 +4,7 @@ The layers are the template's `AWS::Serverless::LayerVersion` resources whose `C
 holds a `requirements.txt` (SharedLayer is our own code: it has none). Each layer's
 requirements are installed as `sam build` installs them, dependencies included: binary wheels
 for the layer's `BuildArchitecture` and runtime, on the Lambda runtime's glibc (Amazon Linux
-2023: manylinux_2_34 and older), by `pip install --target` into `.cache/licenses/`, one
+2023: manylinux_2_34 and older), by `pip install --target` into `.venv/licenses/`, one
 folder per layer and requirements hash (a changed pin installs anew). The metadata is then
 read from that folder with `importlib.metadata.distributions(path=[folder])`: nothing in it
 is imported or put on a path, and wheels for another CPU are read as well as native ones.
@@ -50,7 +50,7 @@ from typing import Any
 from devkit.template import load_template, resources_of_type
 
 ROOT = Path(__file__).resolve().parent.parent
-CACHE = ROOT / ".cache" / "licenses"
+CACHE = ROOT / ".venv" / "licenses"  # third-party code: beside the installed packages
 GLIBC_MINOR = 34  # glibc 2.34: Amazon Linux 2023, the OS of the python3.13 runtime
 
 _AGPL = re.compile(r"\bAGPL|\bAffero", re.IGNORECASE)
