@@ -2,11 +2,10 @@
 
 `services()` loads the settings, binds the tables and makes the one `Signer`, the rate
 `Limiter` and the claims refresh, on the first request of a container, and returns the same
-object afterwards. The object store (R2's S3 client, and boto3's import, in R2 mode) is
-opened on first use of `storage`: the graphql function needs it only for its delete
-mutations, and its other requests never pay for it. Handlers take what they need from it;
-tests build their own with `Services.build(settings)` or, after changing the environment,
-`reset()`.
+object afterwards. The object store (R2's S3 client, in R2 mode) is opened on first use of
+`storage`: the graphql function needs it only for its delete mutations, and its other
+requests never pay for it. Handlers take what they need from it; tests build their own with
+`Services.build(settings)` or, after changing the environment, `reset()`.
 
 The CDN purger (`cdn`) is built the same way: it reads the distribution's id and makes its
 CloudFront client only on a purge with a CDN configured (`profile_photos.store.cdn`).

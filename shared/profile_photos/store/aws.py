@@ -5,7 +5,8 @@ each service model; a client made from a session that already loaded them costs 
 client on a fresh session ~55 ms more. pynamodb's `Connection.session` calls botocore's
 `get_session()` for every connection (each model class holds its own), so `share_session()`
 points that property at `session()`: the models' connections, the transaction and counter
-connections, the R2 client and the Lambda client all come from one session per container.
+connections, the R2, Lambda, CloudFront and SSM clients (`client()`) all come from one session
+per container.
 The session is per thread (botocore's client creation is not thread-safe, which is why
 pynamodb keeps one per thread too); a Lambda container runs one thread, so it has one.
 `reset_session()` forgets it (tests and the bench, with `services.reset()`).
@@ -134,7 +135,19 @@ def share_session() -> None:
     setattr(Connection, "session", property(lambda _connection: session()))  # noqa: B010
 
 
+def client(service: str, **options: Any) -> Any:
+    """A botocore client for `service` on the shared session, with that service's timeouts
+    (`CLIENTS`); `options` are `create_client`'s (endpoint, region, keys) and, under
+    `config`, more of botocore's `Config` (signature version, S3 addressing).
+
+    botocore's own client, not boto3's: boto3 only wraps the same client, and importing it
+    loads s3transfer, concurrent.futures and multiprocessing (~60 modules, ~25 ms of a cold
+    start) for transfer helpers nothing here calls. Presigned URLs are botocore's."""
+    config = CLIENTS[service].config(**options.pop("config", {}))
+    return session().create_client(service, config=config, **options)
+
+
 def dynamodb_client() -> Any:
     """A low-level DynamoDB client on the shared session, with the DynamoDB timeouts: for
     what talks to DynamoDB without pynamodb (Powertools' idempotency records)."""
-    return session().create_client("dynamodb", config=DYNAMODB.config())
+    return client("dynamodb")

@@ -147,19 +147,13 @@ def _ssm_provider() -> Any:
 
 def ssm_client() -> Any:
     """An SSM client on the container's botocore session, with `store.aws.PARAMETERS`."""
-    import boto3
+    from profile_photos.store.aws import client
 
-    from profile_photos.store.aws import PARAMETERS, session
-
-    boto = boto3.session.Session(botocore_session=session())
-    return boto.client("ssm", config=PARAMETERS.config())
+    return client("ssm")
 
 
 def cloudfront_client() -> Any:
     """A CloudFront client on the container's botocore session, with `store.aws.CDN`."""
-    import boto3
+    from profile_photos.store.aws import client
 
-    from profile_photos.store.aws import CDN, session
-
-    boto = boto3.session.Session(botocore_session=session())
-    return boto.client("cloudfront", config=CDN.config())
+    return client("cloudfront")

@@ -20,13 +20,9 @@ RETRY_AFTER_SECONDS = 2  # a render takes about a second: when to ask again
 
 @functools.cache
 def lambda_client() -> Any:
-    import boto3  # only a signed fetch that misses a rendition pays for boto3's import
+    from profile_photos.store.aws import client
 
-    from profile_photos.store.aws import RENDER_FUNCTION, session
-
-    # the timeouts and why: store.aws
-    boto = boto3.session.Session(botocore_session=session())
-    return boto.client("lambda", config=RENDER_FUNCTION.config())
+    return client("lambda")  # the timeouts and why: store.aws.RENDER_FUNCTION
 
 
 def render(function: str, user_id: str, asset_id: str) -> bool:

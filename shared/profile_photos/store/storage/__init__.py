@@ -1,4 +1,4 @@
-"""Object storage: the LOCAL filesystem provider (`local`) and the R2 provider (`r2`, boto3's
+"""Object storage: the LOCAL filesystem provider (`local`) and the R2 provider (`r2`, botocore's
 S3 client), behind one surface (`base.Storage`); `open_storage` picks the configured one."""
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ __all__ = [
 
 
 def open_storage(settings: Settings) -> Storage:
-    """The configured provider (R2's client, and boto3's import, only in R2 mode)."""
+    """The configured provider (R2's client only in R2 mode)."""
     if settings.object_storage_provider == "LOCAL":
         from profile_photos.store.storage.local import LocalStorage
 

@@ -1,4 +1,4 @@
-"""R2 storage: Cloudflare R2 (or any S3 API) through boto3's S3 client."""
+"""R2 storage: Cloudflare R2 (or any S3 API) through botocore's S3 client."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 
 class R2Storage:
-    """Cloudflare R2 through boto3's S3 client (SigV4, region `auto`)."""
+    """Cloudflare R2 through botocore's S3 client (SigV4, region `auto`)."""
 
     def __init__(self, client: S3Client, buckets: dict[str, str]) -> None:
         self.client = client
@@ -159,20 +159,16 @@ def r2_buckets(settings: Settings) -> dict[str, str]:
 
 
 def r2_client(settings: Settings) -> S3Client:
-    """boto3's S3 client for R2 on the container's one botocore session, with the timeouts
-    of `store.aws.OBJECT_STORAGE`."""
-    import boto3  # only R2 mode pays for boto3's import
+    """An S3 client for R2 on the container's one botocore session, with the timeouts of
+    `store.aws.OBJECT_STORAGE` (`store.aws.client`: botocore's, without boto3's import)."""
+    from profile_photos.store.aws import client
 
-    from profile_photos.store.aws import OBJECT_STORAGE, session
-
-    return boto3.session.Session(botocore_session=session()).client(
+    r2: S3Client = client(
         "s3",
         endpoint_url=settings.r2_endpoint,
         region_name="auto",
         aws_access_key_id=settings.r2_access_key_id,
         aws_secret_access_key=settings.r2_secret_access_key,
-        config=OBJECT_STORAGE.config(
-            signature_version="s3v4",
-            s3={"addressing_style": "path"},
-        ),
+        config={"signature_version": "s3v4", "s3": {"addressing_style": "path"}},
     )
+    return r2
