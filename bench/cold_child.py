@@ -9,7 +9,8 @@ Two kinds of spec:
 
 - a handler (`module`, `handler`, `event`): import the module, serve the event.
 - a floor (`imports`, `clients`): import exactly those modules, create those botocore clients
-  (on one session), then do nothing: what the function's libraries cost at least.
+  (on one session, with the function's session's data path), then do nothing: what the
+  function's libraries cost at least.
 
 Prints one line `BENCH_COLD {json}`: milliseconds to import and to serve the first event (or
 to create the clients), the response's status, whether a GraphQL answer carried `errors`,
@@ -145,6 +146,9 @@ def floor(spec):
         import botocore.session
 
         session = botocore.session.Session()
+        data_paths = [client["data_path"] for client in spec["clients"] if client.get("data_path")]
+        if data_paths:  # the function's own data path (its cut-down endpoints.json): the same
+            session.set_config_variable("data_path", data_paths[0])
         for client in spec["clients"]:
             config = botocore.config.Config(
                 signature_version=client.get("signature_version"), s3=client.get("s3")
@@ -164,10 +168,18 @@ def floor(spec):
 
 
 def clients():
-    """Every botocore client alive: (service, region, endpoint, signature, s3 config)."""
+    """Every botocore client alive: (service, region, endpoint, signature, s3 config), and the
+    data path of the session(s) alive (where its loader reads endpoints.json and models)."""
     client_module = sys.modules.get("botocore.client")
     if client_module is None:
         return []
+    session_module = sys.modules["botocore.session"]
+    data_paths = [
+        thing.get_config_variable("data_path")
+        for thing in gc.get_objects()
+        if isinstance(thing, session_module.Session)
+    ]
+    data_path = next((path for path in data_paths if path), None)
     found = []
     for thing in gc.get_objects():
         if isinstance(thing, client_module.BaseClient):
@@ -179,6 +191,7 @@ def clients():
                     "endpoint_url": meta.endpoint_url,
                     "signature_version": meta.config.signature_version,
                     "s3": meta.config.s3,
+                    "data_path": data_path,
                 }
             )
     return found
