@@ -173,10 +173,10 @@ def clients():
     client_module = sys.modules.get("botocore.client")
     if client_module is None:
         return []
-    session_module = sys.modules["botocore.session"]
+    session_module = sys.modules.get("botocore.session")  # not loaded: no session either
     data_paths = [
         thing.get_config_variable("data_path")
-        for thing in gc.get_objects()
+        for thing in (gc.get_objects() if session_module else [])
         if isinstance(thing, session_module.Session)
     ]
     data_path = next((path for path in data_paths if path), None)
