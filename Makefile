@@ -20,7 +20,7 @@ ENV ?= dev
         events token r2-lifecycle r2-cors redrive deploy bench bench-report clean
 .PHONY: sam-api sam-seed sam-image sam-local-test
 .PHONY: web-deps
-.PHONY: fuzz load
+.PHONY: fuzz load faults
 .PHONY: docs docs-serve
 .PHONY: licenses
 
@@ -162,6 +162,9 @@ deploy: build ## sam deploy to an environment: make deploy ENV=dev|prod (default
 fuzz: venv ## generated bad input vs a fresh local stack (random seed printed; SEED=n replays, EXAMPLES=n per generator)
 	$(PY) -m tests.e2e.fuzz_runner $(if $(SEED),--seed $(SEED)) $(if $(EXAMPLES),--examples $(EXAMPLES))
 
+faults: venv ## the full fault matrix: each AWS call and file operation failed in every way (make test: each once, one way)
+	FAULT_MATRIX=full $(PY) -m pytest $(PYTEST_PARALLEL) tests/integration/test_faults.py tests/integration/test_erasure_faults.py
+
 load: venv ## USERS simulated users for DURATION seconds on a local stack (DATA_DIR: a running one), invariants checked, JSON in bench/results
 	$(PY) -m tests.e2e.load_runner --users $(or $(USERS),8) --duration $(or $(DURATION),60) $(if $(DATA_DIR),--data-dir $(DATA_DIR)) $(if $(SOAK),--soak $(SOAK))
 
@@ -183,4 +186,4 @@ docs-serve: venv ## serve the documentation site on http://127.0.0.1:8000, rebui
 	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs serve --dev-addr 127.0.0.1:8000
 
 clean: ## remove build output and caches (not the venvs, not ./data)
-	rm -rf .aws-sam .pytest_cache .ruff_cache .mypy_cache .cache/corpora
+	rm -rf .aws-sam .pytest_cache .ruff_cache .mypy_cache .cache/corpora .cache/testkit

@@ -7,6 +7,8 @@ repository root, and read what it prints. Tests using it are marked `tools`.
 
 from __future__ import annotations
 
+import copy
+import functools
 import json
 import subprocess
 from pathlib import Path
@@ -61,7 +63,13 @@ print(json.dumps(translated))
 
 
 def transformed_template(template: Path, defaults: dict[str, str]) -> dict[str, Any]:
-    """`template` through the SAM transform (the tools venv's), parameters at `defaults`."""
-    return tools_python_json(
-        "-c", TRANSFORM, str(template.resolve()), json.dumps(defaults), cwd=CHECKS
-    )  # type: ignore[no-any-return]
+    """`template` through the SAM transform (the tools venv's), parameters at `defaults`: a
+    fresh copy, transformed once per version of the file and defaults in this process."""
+    stat = template.stat()
+    key = (str(template.resolve()), stat.st_mtime_ns, stat.st_size, json.dumps(defaults))
+    return copy.deepcopy(_transformed(*key))
+
+
+@functools.cache
+def _transformed(path: str, mtime_ns: int, size: int, defaults: str) -> dict[str, Any]:
+    return tools_python_json("-c", TRANSFORM, path, defaults, cwd=CHECKS)  # type: ignore[no-any-return]

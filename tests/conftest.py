@@ -19,3 +19,20 @@ os.environ["AWS_ACCOUNT_ID_ENDPOINT_MODE"] = "disabled"
 from devstack.moto_atomic import make_dynamodb_atomic
 
 make_dynamodb_atomic()
+
+
+def _share_botocore_data() -> None:
+    """One botocore data loader per test process: botocore parses a service's model and
+    endpoint rules once per session, and the tests make fresh sessions all the time (each
+    test's moto, `services.reset()`, pynamodb's own), so a test spent more time re-reading
+    the same JSON files than running. The loader's contents are read-only to botocore: the
+    clients of one session already share them the same way."""
+    import functools
+
+    import botocore.loaders
+    import botocore.session
+
+    botocore.session.create_loader = functools.cache(botocore.loaders.create_loader)
+
+
+_share_botocore_data()

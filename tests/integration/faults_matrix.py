@@ -16,6 +16,8 @@ the state of one user looks like (for `test_faults.py`).
   kernel gives (ENOSPC: disk full; EACCES: permission denied). An audit hook is the `os`
   seam itself, so no code of the storage is patched (a read-only directory would not do:
   CI runs as root, who may write anywhere).
+- Depth: `make test` fails each call once, the ways taking turns from call to call;
+  `make faults` (`FAULT_MATRIX=full`, in CI) fails each call in every way `kinds_for` lists.
 - State: what one user has (photos with their flags, the current pointer, direct-upload
   grants, stored files), with asset and upload ids replaced by stable labels, so the state
   after a failure can be compared with "nothing happened" and "it happened once".
@@ -86,21 +88,26 @@ def error_kinds(service: str, operation: str) -> list[str]:
     return kinds + list(CONNECTION_ERRORS)
 
 
-def kinds_for(site: Site, index: int) -> list[str]:
-    """The ways the `index`-th call of a recording fails in the matrix: one error response
-    and one broken connection, taking turns through the service's kinds from one call to the
-    next (every kind is an exception of the same class to the code, so each kind is shown on
-    some call, not on every call); and `TransactionCanceledException` on every transaction.
-    LOCAL file operations: disk full and permission denied on writes, permission on the rest.
-    """
+FULL = os.environ.get("FAULT_MATRIX", "") == "full"  # `make faults`: every way, every call
+
+
+def kinds_for(site: Site, index: int, *, full: bool = FULL) -> list[str]:
+    """The ways the `index`-th call of a recording fails in the full matrix: one error
+    response and one broken connection, taking turns through the service's kinds from one
+    call to the next (every kind is an exception of the same class to the code, so each kind
+    is shown on some call, not on every call); and `TransactionCanceledException` on every
+    transaction. LOCAL file operations: disk full and permission denied on writes,
+    permission on the rest. Not `full` (`make test`): one of those ways, in turn."""
     every = error_kinds(site.service, site.operation)
     if site.service == "file":
-        return every
-    responses = [THROTTLED[site.service][0]] + [code for code, _, _ in SERVER_ERRORS[site.service]]
-    picked = [responses[index % len(responses)], CONNECTION_ERRORS[index % len(CONNECTION_ERRORS)]]
-    if TRANSACTION_CANCELED in every:
-        picked.append(TRANSACTION_CANCELED)
-    return picked
+        picked = every
+    else:
+        responses = [THROTTLED[site.service][0], *(c for c, _, _ in SERVER_ERRORS[site.service])]
+        broken = CONNECTION_ERRORS[index % len(CONNECTION_ERRORS)]
+        picked = [responses[index % len(responses)], broken]
+        if TRANSACTION_CANCELED in every:
+            picked.append(TRANSACTION_CANCELED)
+    return picked if full else [picked[index % len(picked)]]
 
 
 def aws_error(kind: str, service: str, operation: str, params: dict[str, Any]) -> Exception:
@@ -359,7 +366,12 @@ class Labels:
 
 def user_state(stack: Any, user: str, labels: Labels) -> UserState:
     def scan(table: str, key: str) -> list[dict[str, Any]]:
-        return [item for item in stack.items(table) if item.get(key, {}).get("S") == user]
+        # filtered by moto, not here: a matrix's stack holds hundreds of users' items
+        filtered = stack.dynamodb.scan(
+            TableName=ENV[table],
+            ScanFilter={key: {"AttributeValueList": [{"S": user}], "ComparisonOperator": "EQ"}},
+        )
+        return list(filtered["Items"])
 
     photo_items = scan("PHOTOS_TABLE", "userId")
     photo_items.sort(key=lambda item: item["assetId"]["S"])

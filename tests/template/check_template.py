@@ -259,6 +259,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("template", nargs="?", default="template.yaml", type=Path)
     parser.add_argument("--region", default=DEFAULT_REGION, help="placeholder region to lint for")
+    parser.add_argument(
+        "--no-sam-validate",
+        action="store_true",
+        help="leave out step 4 (the SAM CLI, ~5 s): the tests of steps 1-3 on edited copies",
+    )
     args = parser.parse_args(argv)
     template_path: Path = args.template.resolve()
 
@@ -301,11 +306,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  ERROR unjustified wildcard: {line}")
         report.done(started, len(wildcards), "IAM wildcards")
 
-    started = report.step("4/4 sam validate --lint")
-    code, output = sam_validate(template_path)
-    for line in output.splitlines():
-        print(f"  {line}")
-    report.done(started, code, "sam validate --lint")
+    if not args.no_sam_validate:
+        started = report.step("4/4 sam validate --lint")
+        code, output = sam_validate(template_path)
+        for line in output.splitlines():
+            print(f"  {line}")
+        report.done(started, code, "sam validate --lint")
 
     if report.failures:
         print(f"\nFAILED: {', '.join(report.failures)}")

@@ -139,7 +139,7 @@ def test_the_template_check_fails_on_an_unjustified_wildcard(tmp_path: Path) -> 
         (tmp_path / folder).symlink_to(ROOT / folder)
 
     # When `make check-template`'s script and the IAM check run on it
-    check = run_tools_python("tests/template/check_template.py", str(broad))
+    check = run_tools_python("tests/template/check_template.py", str(broad), "--no-sam-validate")
     iam = run_tools_python("tests/template/iam_check.py", str(broad))
 
     # Then both fail and name the grant
