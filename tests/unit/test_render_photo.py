@@ -13,7 +13,7 @@ import io
 from collections.abc import Iterator
 
 import pytest
-from PIL import Image
+from PIL import Image, ImageDraw, ImageStat
 
 from profile_photos.crop import Crop
 from profile_photos.images import faces
@@ -161,6 +161,35 @@ def test_a_face_at_the_right_edge_gives_a_face_crop_around_it(hopper: Image.Imag
     assert face[3] <= crop.top + crop.side
     assert crop.inside(1500, 600)
     assert crop.side < 600  # framed on the face, not the centre square
+
+
+def test_a_small_face_on_a_large_jpeg_is_squared_at_full_resolution(hopper: Image.Image) -> None:
+    # Given a 3200x2400 JPEG (its sizes decode at half scale) whose face box is ~620 px, with
+    # 1-px stripes beside the face that only a full-resolution decode keeps
+    canvas = on_canvas(
+        hopper.resize((768, 768), Image.Resampling.BICUBIC), (3200, 2400), (2300, 300)
+    )
+    draw = ImageDraw.Draw(canvas)
+    for x in range(2400, 2500, 2):
+        draw.line([(x, 820), (x, 880)], fill=(0, 0, 0))
+        draw.line([(x + 1, 820), (x + 1, 880)], fill=(255, 255, 255))
+    data = images.encode(canvas, "JPEG", quality=95)
+
+    # When
+    made = render_photo(data, "image/jpeg")
+
+    # Then the largest square is the face box pixel for pixel: the stripes are still there
+    crop = made.crop
+    assert crop.source == "FACE"
+    assert crop.side < 1024
+    square = made.squares[1024]
+    assert (square.width, square.height) == (crop.side, crop.side)
+    stripes = (
+        pixels(square)
+        .convert("L")
+        .crop((2410 - crop.left, 830 - crop.top, 2490 - crop.left, 870 - crop.top))
+    )
+    assert ImageStat.Stat(stripes).stddev[0] > 60  # a half-scale decode leaves a flat grey
 
 
 def test_a_photo_without_a_face_gives_the_centre_square() -> None:

@@ -8,16 +8,20 @@ ThumbHash, and `dominant_color`, `#rrggbb`), from the same single decode, with t
 Pillow steps as the sizes (`images.pixels`: plugin, cap, orientation, sRGB, WebP):
 
 - **resolution for the squares**: a JPEG is drafted at the smallest DCT scale that also
-  resolves the crop box at the largest square's side (a user's crop: exactly; a computed
-  crop, unknown before the decode: the photo's longest side up to `WORK_SIDE`, so a 12 MP
-  photo decodes at full size and a 100 MP one at 1/2), as long as the decode (a progressive
+  resolves the crop box at the largest square's side, as long as the decode (a progressive
   JPEG's coefficients included) stays within `memory_limit`; else at the sizes' own scale.
-  A FACE box is never framed smaller than the working copy resolves at the largest square's
-  side, so a computed square is never resampled up; only a user's box under that, on a JPEG
-  too large to decode finer within the limit, is. The sizes are made from the working copy
-  box-reduced first by the extra DCT factor, so they are what `render` gives. Decoding finer
-  than `footprint` priced is within `memory_limit` by this check (`footprint.check` prices
-  the least decode, the refusal's criterion);
+  A user's crop is known first, so its JPEG decodes once, at that scale. A computed crop is
+  known only after detection, which works on the sizes: the JPEG decodes at the sizes' own
+  scale (as `render` does), and only when the box found is too small to resolve there (a
+  small face on a large photo) is it decoded a second time, finer, for the squares; a
+  centre box or a face filling a good part of the photo (the common case) costs nothing
+  over `render`'s decode. A FACE box is never framed smaller than the finest scale within
+  the limit resolves at the largest square's side, so a computed square is never resampled
+  up; only a user's box under that, on a JPEG too large to decode finer within the limit,
+  is. The sizes are made from the working copy box-reduced first by the extra DCT factor,
+  so they are what `render` gives. Decoding finer than `footprint` priced is within
+  `memory_limit` by this check (`footprint.check` prices the least decode, the refusal's
+  criterion);
 - **squares** are cut from the working copy before the sizes' reduction, band by band (as
   `pixels.shrink`, a 2x reducing gap), so a 100 MP PNG's square costs a reduced copy of its
   box, never a second full-size one; orientation and the ICC conversion are applied to each
@@ -48,7 +52,6 @@ from profile_photos.images.render import SIDES, Rendition
 
 __all__ = ["Rendered", "dominant_color", "render_photo"]
 
-WORK_SIDE = 4096  # px: a JPEG's working copy for a crop not yet computed (render_photo)
 SQUARE_GAP = 1.4  # a square's box is box-reduced (integer factor) to >= this x its side
 PLACEHOLDER_SIDE = 100  # px: the ThumbHash reference encodes images that fit 100x100
 DOMINANT_COLOURS = 8  # median-cut boxes the dominant colour is chosen among
@@ -108,8 +111,19 @@ def render_photo(
     # the largest size (squares_only: a copy for detection and the placeholders), upright sRGB
     sized = _largest(image, sizes_target, orientation, profile, extra)
     if crop is None:
-        min_side = 1 if scale >= 1 else math.ceil(wanted[0] / scale)
+        finest = scale
+        if isinstance(image, JpegImagePlugin.JpegImageFile):
+            finest = 1 / _finest_dct_scale(data, coded, memory_limit)
+        min_side = 1 if finest >= 1 else math.ceil(wanted[0] / finest)
         crop, _ = faces.find(sized.convert("L"), *upright, min_side=min_side)
+        if crop.side * scale < min(wanted[0], crop.side) and finest > scale:
+            del image  # a small face: the squares come from a finer decode of the photo
+            with pixels.decoding():
+                image = pixels.open_image(data, content_type)
+                assert isinstance(image, JpegImagePlugin.JpegImageFile)
+                _draft_for_squares(image, data, sizes_target, wanted[0], crop, memory_limit)
+                image.load()
+            scale = image.width / coded[0]
     squares = _squares(image, crop, upright, orientation, profile, wanted, scale)
     del image  # the full decode is no longer needed: the chain below works on `sized`
     if squares_only:
@@ -140,28 +154,41 @@ def _draft_for_squares(
     crop: Crop | None,
     limit: int,
 ) -> int:
-    """Draft `image` at the smallest DCT scale that resolves the crop box at `square` px (a
-    computed crop: the longest side up to `WORK_SIDE`) and whose decode fits `limit`, never
-    coarser than the sizes' own scale; the extra reduction factor over that scale."""
+    """Draft `image` at the smallest DCT scale that resolves `crop` at `square` px and whose
+    decode fits `limit`, never coarser than the sizes' own scale (no crop yet: at the sizes'
+    scale, for detection); the extra reduction factor over that scale."""
     width, height = image.size
     longest = max(width, height)
     sizes = _dct_scale(width, height, sizes_target)
-    need = longest * min(1.0, square / crop.side) if crop is not None else min(longest, WORK_SIDE)
-    finest = next(den for den in (8, 4, 2, 1) if den == 1 or longest / den >= need)
+    if crop is None:  # detection first, at the sizes' scale (see the module doc)
+        image.draft(None, (max(1, width // sizes), max(1, height // sizes)))
+        return 1
+    need = longest * min(1.0, square / crop.side)
+    wanted = next(den for den in (8, 4, 2, 1) if den == 1 or longest / den >= need)
+    den = max(min(wanted, sizes), _finest_dct_scale(data, (width, height), limit))
+    den = min(den, sizes)
+    image.draft(None, (max(1, width // den), max(1, height // den)))
+    return sizes // den
+
+
+def _finest_dct_scale(data: bytes, size: tuple[int, int], limit: int) -> int:
+    """The smallest DCT scale denominator (1, 2, 4, 8) at which the JPEG `data` of `size`
+    decodes within `limit` (a progressive JPEG's coefficients included); 8 if none does."""
+    width, height = size
     try:
         frame = jpeg.frame(data)
     except Malformed:  # footprint.check has read it already: only a race on the bytes
-        return 1
+        return 8
     held = footprint.price(data, "image/jpeg").memory if frame.progressive else 0
     per_pixel = 4 if len(frame.sampling) >= 3 else 1  # Pillow keeps RGB and CMYK in 32 bits
-    den = min(finest, sizes)
-    while den < sizes:
-        decoded = -(-width // den) * -(-height // den) * per_pixel
-        if held + decoded <= limit:
-            break
-        den *= 2
-    image.draft(None, (max(1, width // den), max(1, height // den)))
-    return sizes // den
+    return next(
+        (
+            den
+            for den in (1, 2, 4)
+            if held + -(-width // den) * -(-height // den) * per_pixel <= limit
+        ),
+        8,
+    )
 
 
 def _dct_scale(width: int, height: int, size: tuple[int, int]) -> int:
