@@ -5,19 +5,18 @@ the state of one user looks like (for `test_faults.py`).
   (`bench/recorder.py`, botocore hooks on every client), which lists its AWS calls in order
   (`dynamodb.TransactWriteItems`, `s3.PutObject`, ...). LOCAL storage's file operations are
   listed the same way by a Python audit hook (`sys.addaudithook`: `open`, `os.rename`,
-  `os.link`, `os.remove`, `os.mkdir` under the storage's base path). A call the code adds
-  tomorrow is in tomorrow's recording, and so in the matrix, without editing a table.
+  `os.link`, `os.remove`, `os.mkdir` under the storage's base path): a new call is in the
+  next recording, and so in the matrix, without editing a table.
 - Injection: the n-th occurrence of one call fails, once. AWS calls fail in a botocore
   `before-call` hook (`testkit.aws_calls`) that raises the exception botocore itself raises
   once its retries are exhausted: a `ClientError` with the service's real error shape, or
   `EndpointConnectionError` / `ReadTimeoutError` / `ConnectionClosedError`. `before-call`
   runs once per API call, before botocore's retry loop, so retries neither hide the fault
   nor slow the matrix down. A file operation fails in the audit hook with the `OSError` the
-  kernel gives (ENOSPC: disk full; EACCES: permission denied). An audit hook is the `os`
-  seam itself, so no code of the storage is patched (a read-only directory would not do:
-  CI runs as root, who may write anywhere).
-- Depth: `make test` fails each call once, the ways taking turns from call to call;
-  `make faults` (`FAULT_MATRIX=full`, in CI) fails each call in every way `kinds_for` lists.
+  kernel gives (ENOSPC, EACCES): the `os` seam itself, so no code of the storage is patched
+  (a read-only directory would not do: CI runs as root, who may write anywhere).
+- Depth: `make faults` (`FAULT_MATRIX=full`, in CI) fails every call in every way; `make
+  test` the first and last call of each kind (nothing done yet, nearly all), once each.
 - State: what one user has (photos with their flags, the current pointer, direct-upload
   grants, stored files), with asset and upload ids replaced by stable labels, so the state
   after a failure can be compared with "nothing happened" and "it happened once".
@@ -78,8 +77,7 @@ TRANSACTION_CANCELED = "TransactionCanceledException"
 DISK_ERRORS = {"ENOSPC": errno.ENOSPC, "EACCES": errno.EACCES}
 
 
-def error_kinds(service: str, operation: str) -> list[str]:
-    """Every way `service.operation` can fail."""
+def error_kinds(service: str, operation: str) -> list[str]:  # every way it can fail
     if service == "file":
         return list(DISK_ERRORS) if operation in WRITES else ["EACCES"]
     kinds = [THROTTLED[service][0]] + [code for code, _, _ in SERVER_ERRORS[service]]
@@ -91,13 +89,17 @@ def error_kinds(service: str, operation: str) -> list[str]:
 FULL = os.environ.get("FAULT_MATRIX", "") == "full"  # `make faults`: every way, every call
 
 
+def sampled(sites: list[Site], *, full: bool = FULL) -> list[Site]:
+    """All the calls (`full`), else the first and the last of each `service.operation`."""
+    last = {(site.service, site.operation): site.occurrence for site in sites}  # in order
+    return [s for s in sites if full or s.occurrence in (1, last[s.service, s.operation])]
+
+
 def kinds_for(site: Site, index: int, *, full: bool = FULL) -> list[str]:
-    """The ways the `index`-th call of a recording fails in the full matrix: one error
-    response and one broken connection, taking turns through the service's kinds from one
-    call to the next (every kind is an exception of the same class to the code, so each kind
-    is shown on some call, not on every call); and `TransactionCanceledException` on every
-    transaction. LOCAL file operations: disk full and permission denied on writes,
-    permission on the rest. Not `full` (`make test`): one of those ways, in turn."""
+    """The ways the `index`-th call fails: one error response and one broken connection, the
+    kinds taking turns from call to call (each is an exception of the same class to the
+    code); `TransactionCanceledException` on a transaction; LOCAL files: disk full and
+    permission denied on writes, permission on the rest. Not `full`: one of those, in turn."""
     every = error_kinds(site.service, site.operation)
     if site.service == "file":
         picked = every
@@ -120,8 +122,7 @@ def aws_error(kind: str, service: str, operation: str, params: dict[str, Any]) -
     if kind == "ConnectionClosedError":
         return ConnectionClosedError(endpoint_url=url)
     if kind == TRANSACTION_CANCELED:
-        # DynamoDB's answer when another transaction holds one of the items: one reason per
-        # item, in order ("None" for the items that were fine).
+        # another transaction holds an item: a reason per item, in order ("None": it was fine)
         body = json.loads(params.get("body") or b"{}")
         reasons = [{"Code": "None"} for _ in body.get("TransactItems", [])]
         reasons[-1] = {"Code": "TransactionConflict", "Message": "Transaction is ongoing"}
