@@ -19,7 +19,7 @@ ENV ?= dev
 .PHONY: help venv tools dev test unit integration lint typecheck format check-template build check-build \
         events token r2-lifecycle r2-cors redrive deploy bench bench-report clean
 .PHONY: sam-api sam-seed sam-image sam-local-test
-.PHONY: web-deps
+.PHONY: web-deps test-data
 .PHONY: fuzz load faults
 .PHONY: docs docs-serve
 .PHONY: licenses
@@ -65,7 +65,7 @@ dev: venv ## run the service locally (see docs/getting-started.md)
 WORKERS ?= $(shell echo $$(( $$(nproc) + 2 )))
 PYTEST_PARALLEL = -n $(WORKERS) --dist load
 
-test: venv tools web-deps ## lint, type check, template check, every test (in parallel), the built-layer import check, and the time taken
+test: venv tools web-deps test-data ## lint, type check, template check, every test (in parallel), the built-layer import check, and the time taken
 	@started=$$(date +%s); \
 	$(MAKE) --no-print-directory lint && \
 	$(MAKE) --no-print-directory typecheck && \
@@ -75,6 +75,12 @@ test: venv tools web-deps ## lint, type check, template check, every test (in pa
 	status=$$?; seconds=$$(( $$(date +%s) - started )); \
 	echo "make test: $$(( seconds / 60 ))m $$(( seconds % 60 ))s ($(WORKERS) pytest workers, exit $$status)"; \
 	exit $$status
+
+# The corpus tests' images (Pillow's and pillow-heif's sdists, sha256-pinned: testkit/corpora.py)
+# are fetched once per machine into .cache/corpora, before `make test` starts its clock, as
+# the venvs are: a download is not a test.
+test-data: venv ## fetch the real-world image corpora the tests read (once per machine)
+	$(PY) -m testkit.corpora
 
 # The browser and Node tests (tests/e2e/test_browser.py, test_node_client.py) need Debian's
 # chromium (Playwright cannot download its own browsers here; it drives /usr/bin/chromium) and

