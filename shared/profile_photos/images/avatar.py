@@ -4,8 +4,9 @@
 function's one call: the sizes `images.render` gives, plus the photo's crop box (the user's,
 or `faces.find`'s FACE or CENTER box), a square WebP of `min(side, crop side)` px for each side
 cut from it, the upright size, and the placeholders (`thumbhash`, base64 of the photo's
-ThumbHash, and `dominant_color`, `#rrggbb`), from the same single decode, with the same
-Pillow steps as the sizes (`images.pixels`: plugin, cap, orientation, sRGB, WebP):
+ThumbHash, and `dominant_color`, `#rrggbb`), from one decode (two only for a small face on
+a large JPEG: below), with the same Pillow steps as the sizes (`images.pixels`: plugin, cap,
+orientation, sRGB, WebP):
 
 - **resolution for the squares**: a JPEG is drafted at the smallest DCT scale that also
   resolves the crop box at the largest square's side, as long as the decode (a progressive
