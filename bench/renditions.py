@@ -239,7 +239,6 @@ def render_memory(data: bytes, content_type: str, workdir: Path) -> dict[str, An
     path.write_bytes(data)
     spec = {
         "paths": [str(FUNCTION_DIR), str(SHARED)],
-        "root": str(ROOT),
         "file": str(path),
         "content_type": content_type,
     }

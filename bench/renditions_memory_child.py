@@ -2,11 +2,12 @@
 
 Run by bench/renditions.py: `python -P bench/renditions_memory_child.py <spec json>`. The spec
 names the renditions function's folder and layer to put first (its handler is imported when
-present: the process's own baseline), the repository root (for `bench.memory`), the file and
-its type. Prints one line `BENCH_RENDER_MEMORY {...}`: the resident set before, the peak
-(VmHWM, reset just before the render; the whole run's maximum where it cannot be reset), what
-tracemalloc sees of a second render (it misses Pillow's C buffers), the seconds, the file's
-size, what was preloaded and the sizes made.
+present: the process's own baseline), the file and its type; `bench.memory` comes from the
+dev venv this runs on, where the repository is installed. Prints one line
+`BENCH_RENDER_MEMORY {...}`: the resident set before, the peak (VmHWM, reset just before the
+render; the whole run's maximum where it cannot be reset), what tracemalloc sees of a second
+render (it misses Pillow's C buffers), the seconds, the file's size, what was preloaded and
+the sizes made.
 """
 
 from __future__ import annotations
@@ -57,7 +58,6 @@ def main() -> None:
     sizes = {side: [rendition.width, rendition.height] for side, rendition in out.items()}
     del out
     gc.collect()
-    sys.path.insert(0, spec["root"])  # function path: the bench's own package, for bench.memory
     from bench.memory import peak as traced_peak
 
     traced = traced_peak(lambda: r.render(data, spec["content_type"]))
