@@ -22,25 +22,44 @@ the object is gone from R2, so a redirect still cached anywhere leads to R2's 40
 
 from __future__ import annotations
 
+from urllib.parse import unquote
+
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
+from aws_lambda_powertools.utilities.data_classes import (
+    APIGatewayProxyEvent,
+    LambdaFunctionUrlEvent,
+)
 
-from profile_photos.api.web import raw_body
+from profile_photos.api.web import API_PREFIX, raw_body
 from profile_photos.delivery import Delivery, SignedGet, SignedPut
 from profile_photos.observability import metrics
 from profile_photos.settings import MAX_PRESIGN_SECONDS
 from profile_photos.store.storage import StoredFile
 
+SIGNED_PREFIX = f"{API_PREFIX}/signed/"
 
-def get_request(event: APIGatewayProxyEvent, bucket: str) -> SignedGet:
+
+def get_request(event: APIGatewayProxyEvent | LambdaFunctionUrlEvent, bucket: str) -> SignedGet:
+    """The signed GET or HEAD an API Gateway or a function URL event asks for."""
     return SignedGet(
         bucket,
-        event.path_parameters.get("filePath", ""),  # API Gateway's {filePath+}
+        file_path(event, bucket),
         event.query_string_parameters.get("token"),
         head=event.http_method.upper() == "HEAD",
         if_none_match=event.headers.get("if-none-match"),
     )
+
+
+def file_path(event: APIGatewayProxyEvent | LambdaFunctionUrlEvent, bucket: str) -> str:
+    """The file's path within `bucket`, percent-decoded once, as API Gateway decodes its
+    `{filePath+}`. A function URL event has no path parameters: its `rawPath` is the
+    viewer's path as CloudFront forwards it, still percent-encoded, and the route that
+    matched it starts with `/api/storage/signed/<bucket>/`. The path is checked where it is
+    read (the token binds it; the storage refuses `..`, absolute paths, backslashes, NUL)."""
+    if isinstance(event, LambdaFunctionUrlEvent):
+        return unquote(event.raw_path.removeprefix(f"{SIGNED_PREFIX}{bucket}/"))
+    return event.path_parameters.get("filePath", "")  # API Gateway's {filePath+}
 
 
 def put_request(event: APIGatewayProxyEvent, bucket: str) -> SignedPut:

@@ -3,6 +3,10 @@
 With `multipart` and `idempotency`, the only code that knows the shape of an API Gateway
 proxy event and of HTTP: statuses, headers, the contract's envelope. The domain modules
 receive plain values and return typed results; handlers shape them with these helpers.
+
+Signed fetch is also reached through its Lambda function URL (CloudFront's misses with
+EnableCdn, payload format 2.0): `url_app` answers those events with the same envelope, the
+same error table and the same CORS rules as `rest_app` answers API Gateway's.
 """
 
 from __future__ import annotations
@@ -14,7 +18,13 @@ from collections.abc import Mapping
 from enum import StrEnum
 from typing import Any, Protocol
 
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler import (
+    APIGatewayRestResolver,
+    LambdaFunctionUrlResolver,
+    Response,
+    content_types,
+)
+from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
@@ -137,9 +147,21 @@ def rest_app() -> APIGatewayRestResolver:
     return app
 
 
-class CorsRestResolver(APIGatewayRestResolver):
-    """`APIGatewayRestResolver` answering preflights and adding CORS headers to every
-    response, successes and errors alike (profile_photos.api.cors).
+def url_app() -> LambdaFunctionUrlResolver:
+    """`rest_app` for Lambda function URL events (payload format 2.0)."""
+    app = CorsUrlResolver()
+    install_error_handlers(app)
+    return app
+
+
+def is_function_url_event(event: Mapping[str, Any]) -> bool:
+    """A function URL's event (payload format 2.0), not an API Gateway REST proxy event."""
+    return event.get("version") == "2.0"
+
+
+class CorsResolver(ApiGatewayResolver):
+    """A resolver answering preflights and adding CORS headers to every response, successes
+    and errors alike (profile_photos.api.cors), for both event shapes it is mixed into.
 
     Powertools' own `CORSConfig` is not used: it is fixed when the module is imported (the
     settings are read on first use, not at import), it answers a preflight's
@@ -149,20 +171,28 @@ class CorsRestResolver(APIGatewayRestResolver):
     def resolve(self, event: Mapping[str, Any], context: Any) -> dict[str, Any]:
         origins = get_settings().cors_allowed_origins
         origin = request_origin(event.get("headers"))
-        if str(event.get("httpMethod", "")).upper() == "OPTIONS":
-            methods = self.methods_of(str(event.get("path") or ""))
+        v2 = is_function_url_event(event)
+        if request_method(event).upper() == "OPTIONS":
+            methods = self.methods_of(str(event.get("rawPath" if v2 else "path") or ""))
             if methods:
                 headers = preflight_headers(origin, origins, methods)
                 return {
                     "statusCode": 204,
                     "body": "",
                     "isBase64Encoded": False,
-                    "multiValueHeaders": {name: [value] for name, value in headers.items()},
+                    **(
+                        {"headers": headers}
+                        if v2
+                        else {"multiValueHeaders": {name: [v] for name, v in headers.items()}}
+                    ),
                 }
         response = super().resolve(event, context)
         extra = cors_headers(origin, origins)
         if extra:
-            with_cors(response, extra)
+            if v2:
+                with_cors_v2(response, extra)
+            else:
+                with_cors(response, extra)
         return response
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -180,6 +210,22 @@ class CorsRestResolver(APIGatewayRestResolver):
         """The methods this function routes for `path` (empty: not one of its routes)."""
         routes = self.preflight_routes
         return {method for pattern, methods in routes if pattern.match(path) for method in methods}
+
+
+class CorsRestResolver(CorsResolver, APIGatewayRestResolver):
+    """`CorsResolver` for API Gateway REST proxy events."""
+
+
+class CorsUrlResolver(CorsResolver, LambdaFunctionUrlResolver):
+    """`CorsResolver` for Lambda function URL events."""
+
+
+def request_method(event: Mapping[str, Any]) -> str:
+    """The HTTP method of a REST proxy event or of a function URL event."""
+    if "httpMethod" in event:
+        return str(event.get("httpMethod") or "")
+    http = (event.get("requestContext") or {}).get("http") or {}
+    return str(http.get("method") or "")
 
 
 def route_pattern(rule: str) -> re.Pattern[str]:
@@ -206,7 +252,21 @@ def with_cors(response: dict[str, Any], extra: dict[str, str]) -> None:
             multi[name] = [value]
 
 
-def install_error_handlers(app: APIGatewayRestResolver) -> None:
+def with_cors_v2(response: dict[str, Any], extra: dict[str, str]) -> None:
+    """`with_cors` for a function URL response (one `headers` map, values comma-joined)."""
+    headers: dict[str, str] = response.get("headers") or {}
+    response["headers"] = headers
+    for name, value in extra.items():
+        if name == "Vary":
+            current = [v for k, v in headers.items() if k.lower() == "vary"]
+            for key in [k for k in headers if k.lower() == "vary"]:
+                del headers[key]
+            headers["Vary"] = merge_vary(", ".join(current), value)
+        else:
+            headers[name] = value
+
+
+def install_error_handlers(app: ApiGatewayResolver) -> None:
     """Every failure leaves as the contract's envelope; internals are logged, never returned."""
 
     app.exception_handler(ServiceError)(refused)
