@@ -1,9 +1,11 @@
 """The optional CloudFront distribution in front of the signed route, and the signed-URL window.
 
-Off by default (`EnableCdn=false`: no CloudFront resource is created); on, it caches the
-signed route under its path and `token` alone, with the API as its origin. The conditions
-are evaluated with the local stack's resolver (CloudFormation's rules, parameter defaults
-overridden); the SAM transform and the template check run in the tool venv.
+Off by default (`EnableCdn=false`: no CloudFront resource, no function URL); on, it caches
+the signed route under its path and `token` alone, its misses going to signed fetch's
+function URL (AWS_IAM, signed by an origin access control that only this distribution may
+use), LOCAL direct-upload PUTs and everything else to the API. The conditions are evaluated
+with the local stack's resolver (CloudFormation's rules, parameter defaults overridden); the
+SAM transform and the template check run in the tool venv.
 """
 
 from __future__ import annotations
@@ -24,17 +26,26 @@ TEMPLATE = ROOT / "template.yaml"
 CHECK = ROOT / "tests" / "template" / "check_template.py"
 CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"  # CloudFront's managed policy
 CDN_OUTPUTS = {"CdnDomainName", "CdnPublicBaseUrl"}
+DISTRIBUTION_ARN = {
+    "Fn::Sub": "arn:${AWS::Partition}:cloudfront::${AWS::AccountId}:distribution/${CdnDistribution}"
+}
 
 TEMPLATE_DATA = load_template()
 RESOURCES: dict[str, dict[str, Any]] = TEMPLATE_DATA["Resources"]
 CDN = {name: r for name, r in RESOURCES.items() if r["Type"].startswith("AWS::CloudFront::")}
+(URL,) = resources_of_type(TEMPLATE_DATA, "AWS::Lambda::Url")
+(ACCESS,) = resources_of_type(TEMPLATE_DATA, "AWS::CloudFront::OriginAccessControl")
+PERMISSIONS = resources_of_type(TEMPLATE_DATA, "AWS::Lambda::Permission")
 (DISTRIBUTION,) = resources_of_type(TEMPLATE_DATA, "AWS::CloudFront::Distribution")
 CONFIG = RESOURCES[DISTRIBUTION]["Properties"]["DistributionConfig"]
 (CACHE_POLICY,) = resources_of_type(TEMPLATE_DATA, "AWS::CloudFront::CachePolicy").values()
 (ORIGIN_POLICY,) = resources_of_type(TEMPLATE_DATA, "AWS::CloudFront::OriginRequestPolicy").values()
 CACHE_KEY = CACHE_POLICY["Properties"]["CachePolicyConfig"]
 FORWARDED = ORIGIN_POLICY["Properties"]["OriginRequestPolicyConfig"]
-(SIGNED_BEHAVIOR,) = CONFIG["CacheBehaviors"]
+BEHAVIORS = CONFIG["CacheBehaviors"]
+(SIGNED_BEHAVIOR,) = (b for b in BEHAVIORS if b["PathPattern"] == "api/storage/signed/*")
+(UPLOAD_BEHAVIOR,) = (b for b in BEHAVIORS if b is not SIGNED_BEHAVIOR)
+ORIGINS = {origin["Id"]: origin for origin in CONFIG["Origins"]}
 
 
 def created(enable_cdn: str) -> tuple[set[str], set[str]]:
@@ -50,13 +61,19 @@ def created(enable_cdn: str) -> tuple[set[str], set[str]]:
     )
 
 
-def signed_route() -> str:
-    """The signed-fetch function's GET path in the template, `{...}` parameters and all."""
-    (function,) = (
-        f
-        for f in resources_of_type(TEMPLATE_DATA, "AWS::Serverless::Function").values()
+def signed_fetch_function() -> str:
+    """The logical id of the signed-fetch function."""
+    (name,) = (
+        n
+        for n, f in resources_of_type(TEMPLATE_DATA, "AWS::Serverless::Function").items()
         if f["Properties"]["CodeUri"].rstrip("/") == "functions/signed_fetch"
     )
+    return name
+
+
+def signed_route() -> str:
+    """The signed-fetch function's GET path in the template, `{...}` parameters and all."""
+    function = RESOURCES[signed_fetch_function()]
     return function["Properties"]["Events"]["Get"]["Properties"]["Path"]
 
 
@@ -76,6 +93,9 @@ def test_without_enable_cdn_no_distribution_or_cdn_output_is_created() -> None:
 
     assert CDN, "the template has no CloudFront resources at all"
     assert not resources & set(CDN)
+    # nor signed fetch's function URL, nor a grant to invoke it
+    assert PERMISSIONS
+    assert not resources & {URL, *PERMISSIONS}
     assert not outputs & CDN_OUTPUTS
     assert {"ProfilePhotosApi", "SignedFetchFunction", "ApiUrl"} <= resources | outputs
 
@@ -83,11 +103,12 @@ def test_without_enable_cdn_no_distribution_or_cdn_output_is_created() -> None:
 def test_with_enable_cdn_the_distribution_its_policies_and_outputs_are_created() -> None:
     resources, outputs = created("true")
 
-    assert set(CDN) <= resources
+    assert set(CDN) | {URL, *PERMISSIONS} <= resources
     assert {r["Type"] for r in CDN.values()} == {
         "AWS::CloudFront::Distribution",
         "AWS::CloudFront::CachePolicy",
         "AWS::CloudFront::OriginRequestPolicy",
+        "AWS::CloudFront::OriginAccessControl",
     }
     assert outputs >= CDN_OUTPUTS
     outputs_ = TEMPLATE_DATA["Outputs"]
@@ -133,8 +154,8 @@ def test_nothing_that_could_vary_an_answer_is_forwarded_to_the_origin() -> None:
 # ------------------------------------------------------------------------------- origin
 
 
-def test_the_origin_is_the_api_stage_over_https_only() -> None:
-    (origin,) = CONFIG["Origins"]
+def test_the_api_origin_is_the_api_stage_over_https_only() -> None:
+    origin = ORIGINS["api"]
     resolver = Resolver(TEMPLATE_DATA, {"EnableCdn": "true"})
 
     assert origin["DomainName"] == {
@@ -146,7 +167,7 @@ def test_the_origin_is_the_api_stage_over_https_only() -> None:
     assert origin["CustomOriginConfig"]["OriginProtocolPolicy"] == "https-only"
     assert origin["CustomOriginConfig"]["OriginSSLProtocols"] == ["TLSv1.2"]
     assert {
-        SIGNED_BEHAVIOR["TargetOriginId"],
+        UPLOAD_BEHAVIOR["TargetOriginId"],
         CONFIG["DefaultCacheBehavior"]["TargetOriginId"],
     } == {origin["Id"]}
 
@@ -163,10 +184,10 @@ def test_the_signed_route_is_cached_for_get_and_head_under_the_token_key() -> No
     assert route.startswith("/" + pattern.lstrip("/").removesuffix("*"))
     assert re.fullmatch(r"/api/storage/signed/\{bucket\}/\{filePath\+\}", route)
     assert SIGNED_BEHAVIOR["CachePolicyId"] == {"Ref": _logical_id(CACHE_POLICY)}
-    assert SIGNED_BEHAVIOR["OriginRequestPolicyId"] == {"Ref": _logical_id(ORIGIN_POLICY)}
     assert SIGNED_BEHAVIOR["CachedMethods"] == ["GET", "HEAD"]
-    # every method the function answers on the route reaches it (PUT: LOCAL direct uploads)
-    assert {"GET", "HEAD", "PUT", "OPTIONS"} <= set(SIGNED_BEHAVIOR["AllowedMethods"])
+    # no PUT, POST or DELETE reaches the function URL: through the origin access control a
+    # body needs a hash our clients do not send (LOCAL direct uploads take the API)
+    assert SIGNED_BEHAVIOR["AllowedMethods"] == ["GET", "HEAD", "OPTIONS"]
     assert SIGNED_BEHAVIOR["ViewerProtocolPolicy"] == "redirect-to-https"
 
 
@@ -229,11 +250,19 @@ def test_with_the_cdn_on_the_transformed_distribution_fronts_the_rest_api() -> N
     assert [s["Properties"]["StageName"] for s in stages] == [{"Ref": "Stage"}]
     distribution = resources[DISTRIBUTION]
     assert distribution["Condition"] == "UseCdn"
-    (origin,) = distribution["Properties"]["DistributionConfig"]["Origins"]
-    assert origin["DomainName"] == {
+    origins = {o["Id"]: o for o in distribution["Properties"]["DistributionConfig"]["Origins"]}
+    assert origins["api"]["DomainName"] == {
         "Fn::Sub": "${ProfilePhotosApi}.execute-api.${AWS::Region}.amazonaws.com"
     }
     assert translated["Conditions"]["UseCdn"] == {"Fn::Equals": [{"Ref": "EnableCdn"}, "true"]}
+    # SAM resolves `<function>.Alias` to the alias it publishes: the URL and both grants are
+    # on the `live` alias, which SAM points at the version it publishes
+    alias = f"{signed_fetch_function()}Aliaslive"
+    assert resources[alias]["Type"] == "AWS::Lambda::Alias"
+    assert resources[alias]["Properties"]["Name"] == "live"
+    assert resources[URL]["Properties"]["TargetFunctionArn"] == {"Ref": alias}
+    for name in PERMISSIONS:
+        assert resources[name]["Properties"]["FunctionName"] == {"Ref": alias}
 
 
 @pytest.mark.tools
@@ -280,5 +309,12 @@ def test_the_docs_say_how_caching_erasure_and_the_cdn_work() -> None:
         "CdnPublicBaseUrl",
         "aws cloudfront create-invalidation",
         "users/<sub>/*",
+        # where a miss goes, why, and where a LOCAL direct upload's PUT goes instead
+        "Lambda function URL",
+        "AWS_IAM",
+        "InvokedViaFunctionUrl",
+        "no API Gateway request",
+        "x-amz-content-sha256",
+        "/api/storage/signed/user-assets/staging/*",
     ):
         assert phrase in section, phrase
