@@ -25,14 +25,17 @@ Computed after the sections it reads, from their rows (nothing is measured here)
 - **response headers**: 500 B a response, assumed.
 
 Ways of delivering: inline through API Gateway, the R2 redirect, and CloudFront in front of
-the signed route: as deployed (EnableCdn=true: CloudFront -> API Gateway -> signed fetch),
-and the lever the template does not deploy (CloudFront -> a Lambda function URL with origin
-access control -> signed fetch: a miss pays no API Gateway request). Each is labelled.
+the signed route, whose misses reach signed fetch one of two ways: through a Lambda function
+URL with origin access control (a miss pays no API Gateway request), or through API Gateway.
+Which one is "as deployed" is read from template.yaml (`deployed_origin`: the origin the
+distribution's signed behaviour targets), never assumed; the other is priced beside it as
+the alternative. Each is labelled.
 
-Budget (issue 27): a million SMALL views behind the CDN at 10 views per window, as deployed,
-<= $2.00. The tables (views per window 1, 3, 10, 100; the window each view rate needs for
-90% hits; one month against the free tiers) are saved pre-formatted in the first row's
-data, so the printed table and the docs (docs/gen/bench_tables.py) show the same cells.
+Budget (issue 27): a million SMALL views behind the CDN at 10 views per window, as the
+template deploys it (EnableCdn=true), <= $2.00. The tables (views per window 1, 3, 10, 100;
+the window each view rate needs for 90% hits; one month against the free tiers) are saved
+pre-formatted in the first row's data, so the printed table and the docs
+(docs/gen/bench_tables.py) show the same cells.
 """
 
 from __future__ import annotations
@@ -61,8 +64,9 @@ VIEW_RATES_PER_HOUR = (1, 3, 10, 100, 1000)
 MONTH_VIEWS = 10_000_000
 R2_PRESIGN_MAX_SECONDS = 604_800  # FACTS.md: presign expiry 1 s to 7 days
 
-DEPLOYED = "CloudFront -> API Gateway -> signed fetch (as deployed, EnableCdn=true)"
-LEVER = "CloudFront -> function URL (OAC) -> signed fetch (lever: needs a template change)"
+VIA_URL = "CloudFront -> function URL (OAC) -> signed fetch"
+VIA_API = "CloudFront -> API Gateway -> signed fetch"
+SIGNED_PATTERN = "api/storage/signed/*"  # the distribution's behaviour for signed URLs
 
 
 def hit_ratio(views_per_window: float) -> float:
@@ -258,6 +262,47 @@ def deployed_windows() -> dict[str, int]:
     }
 
 
+def deployed_origin(template: dict[str, Any] | None = None) -> str:
+    """How the template's CDN reaches signed fetch on a miss: "function URL" when the
+    distribution's signed behaviour targets an origin whose host is an AWS::Lambda::Url's,
+    "API Gateway" when it targets the API's stage."""
+    from devkit.template import load_template, resources_of_type
+
+    template = load_template() if template is None else template
+    resources = template.get("Resources", {})
+    (distribution,) = resources_of_type(template, "AWS::CloudFront::Distribution").values()
+    config = distribution["Properties"]["DistributionConfig"]
+    (behavior,) = (
+        b for b in config.get("CacheBehaviors", []) if b["PathPattern"] == SIGNED_PATTERN
+    )
+    (origin,) = (o for o in config["Origins"] if o["Id"] == behavior["TargetOriginId"])
+    named = _named(origin["DomainName"])
+    if any(resources.get(name, {}).get("Type") == "AWS::Lambda::Url" for name in named):
+        return "function URL"
+    if any(resources.get(name, {}).get("Type") == "AWS::Serverless::Api" for name in named):
+        return "API Gateway"
+    raise LookupError(f"the signed behaviour's origin {origin['Id']!r} is neither")
+
+
+def _named(value: Any) -> set[str]:
+    """The logical ids an intrinsic names (Ref, GetAtt, `${...}` of a Sub), nested or not."""
+    found: set[str] = set()
+    if isinstance(value, dict):
+        for key, arg in value.items():
+            if key == "Ref" and isinstance(arg, str):
+                found.add(arg)
+            elif key == "Fn::GetAtt":
+                found.add((arg if isinstance(arg, str) else arg[0]).split(".")[0])
+            elif key == "Fn::Sub":
+                text = arg if isinstance(arg, str) else arg[0]
+                found |= {part.split("}")[0].split(".")[0] for part in text.split("${")[1:]}
+            found |= _named(arg)
+    elif isinstance(value, list):
+        for item in value:
+            found |= _named(item)
+    return found
+
+
 # ---------------------------------------------------------------------------------- tables
 
 
@@ -275,7 +320,15 @@ def _seconds(value: float) -> str:
     return f"{value:,.0f} s"
 
 
-def tables(model: Model, windows: dict[str, int]) -> list[dict[str, Any]]:
+def ways_behind_the_cdn(deployed_via_api: bool) -> list[tuple[str, bool]]:
+    """(label, through API Gateway) of the two ways a miss reaches signed fetch, the one the
+    template deploys first."""
+    deployed = (VIA_API if deployed_via_api else VIA_URL) + " (as deployed, EnableCdn=true)"
+    other = (VIA_URL if deployed_via_api else VIA_API) + " (alternative, not deployed)"
+    return [(deployed, deployed_via_api), (other, not deployed_via_api)]
+
+
+def tables(model: Model, windows: dict[str, int], deployed_via_api: bool) -> list[dict[str, Any]]:
     """Every cost table, its cells formatted: the same text wherever it is shown."""
     sizes = model.sizes
     duration = model.duration
@@ -285,12 +338,15 @@ def tables(model: Model, windows: dict[str, int]) -> list[dict[str, Any]]:
         ("inline (API Gateway -> signed fetch)", model.inline),
         ("R2 redirect", model.redirect),
     ]
-    ways.append(
-        (f"{DEPLOYED}, {BUDGET_VIEWS} views/window", lambda s: model.cdn(s, BUDGET_VIEWS, True))
-    )
-    ways.append(
-        (f"{LEVER}, {BUDGET_VIEWS} views/window", lambda s: model.cdn(s, BUDGET_VIEWS, False))
-    )
+    cdn_ways = ways_behind_the_cdn(deployed_via_api)
+    for label, api in cdn_ways:
+        ways.append(
+            (
+                f"{label}, {BUDGET_VIEWS} views/window",
+                lambda s, api=api: model.cdn(s, BUDGET_VIEWS, api),
+            )
+        )
+    short = {True: "API Gateway", False: "function URL"}
     by_way = {
         "title": f"Cost per million views of one {PHOTO} and its sizes (USD)",
         "header": ["per 1M views", *size_header],
@@ -305,13 +361,17 @@ def tables(model: Model, windows: dict[str, int]) -> list[dict[str, Any]]:
             "Cost per million SMALL views behind the CDN, by mean views of that size per "
             "window (USD; hit ratio 1 - (1 - e^-n)/n)"
         ),
-        "header": ["views per window", "hit ratio", "as deployed (API Gateway)", "lever (URL)"],
+        "header": [
+            "views per window",
+            "hit ratio",
+            f"as deployed ({short[deployed_via_api]})",
+            f"alternative ({short[not deployed_via_api]})",
+        ],
         "rows": [
             [
                 f"{views}",
                 f"{hit_ratio(views):.1%}",
-                _usd(per_million * model.cdn(small, views, True)),
-                _usd(per_million * model.cdn(small, views, False)),
+                *(_usd(per_million * model.cdn(small, views, api)) for _, api in cdn_ways),
             ]
             for views in VIEWS_PER_WINDOW
         ],
@@ -342,7 +402,8 @@ def tables(model: Model, windows: dict[str, int]) -> list[dict[str, Any]]:
         "rows": window_rows,
     }
     month_rows = []
-    for label, api in (("as deployed (API Gateway)", True), ("lever (function URL)", False)):
+    for _, api in cdn_ways:
+        label = f"{'as deployed' if api == deployed_via_api else 'alternative'} ({short[api]})"
         bill = model.month(MONTH_VIEWS, small, BUDGET_VIEWS, api)
         month_rows.append(
             [label, f"{bill['misses']:,.0f}", _usd(bill["list"]), _usd(bill["free_tier"])]
@@ -388,11 +449,13 @@ def rows(measured: Sequence[Row]) -> list[Row]:
     try:
         model = Model(_sizes(measured), _duration(measured, fetch_memory_size()))
         windows = deployed_windows()
+        via_api = deployed_origin() == "API Gateway"
     except (LookupError, KeyError, ValueError) as exc:
         return [failed(SECTION, metric, f"{type(exc).__name__}: {exc}", at_most(BUDGET_USD))]
     small = model.sizes["SMALL"]
     data = {
-        "tables": tables(model, windows),
+        "tables": tables(model, windows, via_api),
+        "deployed_origin": "API Gateway" if via_api else "function URL",
         "bytes": model.sizes,
         "photo": PHOTO,
         "fetch_memory_mb": model.duration.memory_mb,
@@ -407,7 +470,9 @@ def rows(measured: Sequence[Row]) -> list[Row]:
         "assumed": {"header_bytes": HEADER_BYTES, "redirect_bytes": REDIRECT_BYTES},
     }
     billed = model.duration.billed_ms(small)
-    deployed = prices.MILLION * model.cdn(small, BUDGET_VIEWS, True)
+    deployed = prices.MILLION * model.cdn(small, BUDGET_VIEWS, via_api)
+    (deployed_label, _), (other_label, _) = ways_behind_the_cdn(via_api)
+    entry = "API Gateway" if via_api else "a function URL request (no API Gateway)"
     misses = prices.MILLION * (1 - hit_ratio(BUDGET_VIEWS))
     gb_second = model.duration.memory_mb / 1024 * prices.LAMBDA_GB_SECOND.usd
     headroom_ms = max(0.0, BUDGET_USD - deployed) / misses / gb_second * 1000
@@ -418,24 +483,23 @@ def rows(measured: Sequence[Row]) -> list[Row]:
             deployed,
             "USD",
             at_most(BUDGET_USD, f"<= ${BUDGET_USD:.2f}"),
-            f"{small:,} B a view; {hit_ratio(BUDGET_VIEWS):.1%} hits; a miss is API Gateway + "
-            f"signed fetch ({billed:.0f} ms billed at {model.duration.memory_mb} MB, measured "
-            f"with R2 on loopback: the budget holds until a miss bills {headroom_ms:,.0f} ms "
-            f"more) + one R2 read; CloudFront HTTPS requests at "
+            f"{deployed_label}; {small:,} B a view; {hit_ratio(BUDGET_VIEWS):.1%} hits; a miss "
+            f"is {entry} + signed fetch ({billed:.0f} ms billed at "
+            f"{model.duration.memory_mb} MB, measured with R2 on loopback: the budget holds "
+            f"until a miss bills {headroom_ms:,.0f} ms more) + one R2 read; CloudFront HTTPS "
+            f"requests at "
             f"${prices.CLOUDFRONT_HTTPS_REQUEST.usd * 10_000:.4f} per 10,000; list prices as "
             f"published on {prices.AS_PUBLISHED_ON}; the tables follow the main table",
             data,
         ),
         Row(
             SECTION,
-            f"the same, with the lever: CloudFront -> function URL (OAC), {BUDGET_VIEWS} views "
-            "per window",
-            prices.MILLION * model.cdn(small, BUDGET_VIEWS, False),
+            f"the same, {other_label}, {BUDGET_VIEWS} views per window",
+            prices.MILLION * model.cdn(small, BUDGET_VIEWS, not via_api),
             "USD",
             None,
-            "not deployed: the template would need a function URL on signed fetch with "
-            "AuthType AWS_IAM, an origin access control for Lambda and the distribution's "
-            "signed-route origin pointed at it",
+            "the other origin for the distribution's signed behaviour, priced for comparison "
+            "(template.yaml deploys the one above)",
         ),
     ]
     for views in VIEWS_PER_WINDOW:
@@ -445,11 +509,11 @@ def rows(measured: Sequence[Row]) -> list[Row]:
             Row(
                 SECTION,
                 f"cost per 1M SMALL views behind the CDN at {views} views per window, as deployed",
-                prices.MILLION * model.cdn(small, views, True),
+                prices.MILLION * model.cdn(small, views, via_api),
                 "USD",
                 None,
-                f"{hit_ratio(views):.1%} hits; with the lever "
-                f"{_usd(prices.MILLION * model.cdn(small, views, False))}",
+                f"{hit_ratio(views):.1%} hits; the alternative "
+                f"{_usd(prices.MILLION * model.cdn(small, views, not via_api))}",
             )
         )
     for label, size, cost in (

@@ -181,22 +181,43 @@ def test_the_cdn_hit_ratio_grows_with_views_per_window() -> None:
     assert cost.views_for(0.9) == pytest.approx(10, abs=0.01)
 
 
-def test_the_cost_budget_is_judged_as_deployed_with_the_lever_beside_it() -> None:
+def test_the_cost_budget_is_judged_as_the_template_deploys_with_the_alternative_beside_it() -> None:
     from bench import cost
 
     by_metric = {row.metric: row for row in cost.rows(_measured())}
     as_deployed = "cost per 1M SMALL views behind the CDN at {} views per window, as deployed"
     deployed = by_metric[as_deployed.format(10)]
     assert deployed.budget == at_most(2.00, "<= $2.00")
-    lever = next(row for name, row in by_metric.items() if "lever" in name)
-    assert lever.budget is None
-    assert lever.value is not None
+    # the template's distribution sends signed misses to signed fetch's function URL
+    assert deployed.data["deployed_origin"] == "function URL"
+    assert deployed.notes.startswith(cost.VIA_URL + " (as deployed")
+    (other,) = (row for name, row in by_metric.items() if name.startswith("the same, "))
+    assert cost.VIA_API in other.metric
+    assert other.budget is None
+    assert other.value is not None
     assert deployed.value is not None
-    assert lever.value < deployed.value  # a miss pays no API Gateway request
+    assert deployed.value < other.value  # a miss pays no API Gateway request
+    # exactly API Gateway's $3.50 a million on each of the 10% of views that miss
+    misses = 1 - cost.hit_ratio(10)
+    assert other.value - deployed.value == pytest.approx(3.50 * misses)
     assert {as_deployed.format(1), as_deployed.format(3)} <= set(by_metric)
     titles = " ".join(t["title"] for t in deployed.data["tables"])
     assert "Free tier" in titles
     assert "90% CDN hits" in titles
+    (by_views,) = (t for t in deployed.data["tables"] if t["header"][0] == "views per window")
+    assert by_views["header"][2:] == ["as deployed (function URL)", "alternative (API Gateway)"]
+
+
+def test_as_deployed_follows_the_origin_the_template_gives_the_signed_behaviour() -> None:
+    from bench import cost
+    from devkit.template import load_template
+
+    template = load_template()
+    assert cost.deployed_origin(template) == "function URL"
+    config = template["Resources"]["CdnDistribution"]["Properties"]["DistributionConfig"]
+    (signed,) = (b for b in config["CacheBehaviors"] if b["PathPattern"] == cost.SIGNED_PATTERN)
+    signed["TargetOriginId"] = "api"  # the distribution as it was: misses through the API
+    assert cost.deployed_origin(template) == "API Gateway"
 
 
 def test_without_measured_durations_the_cost_budget_fails_instead_of_passing() -> None:
