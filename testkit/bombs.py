@@ -18,15 +18,19 @@ decoding each one.
 
 from __future__ import annotations
 
-import functools
 import io
 import struct
+from pathlib import Path
 
 from PIL import Image
 
 from testkit import images
+from testkit.disk_cache import kept_on_disk
 
 SIDE = 10_000  # 10000 x 10000 = the 100 MP cap
+
+# Seconds of encoding each (a 100 MP HEIC or lossless WebP): built once per machine.
+_on_disk = kept_on_disk(Path(__file__), Path(images.__file__))
 
 
 def _save(image: Image.Image, fmt: str, **options: object) -> bytes:
@@ -45,7 +49,7 @@ def _flat(mode: str, size: tuple[int, int] = (SIDE, SIDE)) -> Image.Image:
     return image if mode == "RGB" else image.convert(mode)
 
 
-@functools.cache
+@_on_disk
 def _progressive_grey(side: int) -> bytes:
     """Flat grey: each refinement scan is a few hundred bytes (141 at 10000 px), as in the
     security review's file."""
@@ -66,7 +70,7 @@ def scan_bomb(extra: int, side: int = SIDE) -> bytes:
     return data[:end] + data[start:end] * extra + data[end:]
 
 
-@functools.cache
+@_on_disk
 def progressive_jpeg(side: int = SIDE, subsampling: int = 0) -> bytes:
     """Colour progressive JPEG (libjpeg's standard scan script), 4:4:4 by default."""
     return _save(
@@ -74,12 +78,12 @@ def progressive_jpeg(side: int = SIDE, subsampling: int = 0) -> bytes:
     )
 
 
-@functools.cache
+@_on_disk
 def baseline_jpeg(side: int = SIDE) -> bytes:
     return _save(_flat("RGB", (side, side)), "JPEG", quality=75, subsampling=0)
 
 
-@functools.cache
+@_on_disk
 def png(bits: int = 8, alpha: bool = True, grey: bool = False, side: int = SIDE) -> bytes:
     """A PNG of `side` x `side`; 16-bit ones are written through Pillow's I;16 (grey) or by
     re-encoding the IHDR of an 8-bit file's raw rows (RGB/RGBA: Pillow cannot write them)."""
@@ -107,7 +111,7 @@ def _png16(side: int, alpha: bool, grey: bool) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
 
 
-@functools.cache
+@_on_disk
 def gif(side: int = SIDE) -> bytes:
     return _save(_flat("L", (side, side)).convert("P"), "GIF")
 
@@ -133,12 +137,12 @@ def webp_canvas_bomb(side: int = SIDE) -> bytes:
     return b"RIFF" + len(body).to_bytes(4, "little") + body
 
 
-@functools.cache
+@_on_disk
 def webp_still(side: int = SIDE, alpha: bool = True) -> bytes:
     return _save(_flat("RGBA" if alpha else "RGB", (side, side)), "WEBP", lossless=True)
 
 
-@functools.cache
+@_on_disk
 def heic(side: int = SIDE, grid: bool = False) -> bytes:
     """A HEIC of `side` x `side` (pillow-heif's encoder: a single coded image, or, with
     `grid`, the 512 px tiles phones write, through libheif's tiled encoding)."""

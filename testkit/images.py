@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import functools
 import io
-import os
-from collections.abc import Callable
 from pathlib import Path
 
 from PIL import Image
+
+from testkit.disk_cache import kept_on_disk
 
 WIDTH, HEIGHT = 16, 12
 
@@ -258,46 +258,7 @@ def heic(image: Image.Image, **options: object) -> bytes:
     return buffer.getvalue()
 
 
-def _kept_on_disk(make: Callable[..., bytes]) -> Callable[..., bytes]:
-    """`make`'s bytes, cached in this process and under `.cache/testkit` for the next ones
-    (each pytest worker otherwise encodes the same 12 MP files again: the HEIC ~3 s of
-    x265): keyed by the arguments, this file's text and the encoders' versions."""
-    import hashlib
-
-    import PIL
-
-    folder = Path(__file__).resolve().parents[1] / ".cache" / "testkit"
-    stamp = hashlib.sha256(
-        Path(__file__).read_bytes() + f"{PIL.__version__} {_heif_version()}".encode()
-    ).hexdigest()[:16]
-
-    @functools.cache
-    def cached(*args: object, **kwargs: object) -> bytes:
-        named = sorted(kwargs.items())
-        key = hashlib.sha256(repr((make.__name__, args, named, stamp)).encode()).hexdigest()
-        path = folder / f"{make.__name__}-{key[:24]}.bin"
-        if path.exists():
-            return path.read_bytes()
-        data = make(*args, **kwargs)
-        folder.mkdir(parents=True, exist_ok=True)
-        partial = path.with_suffix(f".{os.getpid()}.tmp")
-        partial.write_bytes(data)
-        partial.replace(path)  # atomic: a worker never reads another's half-written file
-        return data
-
-    return functools.wraps(make)(cached)
-
-
-def _heif_version() -> str:
-    try:
-        from importlib.metadata import version
-
-        return version("pillow-heif")
-    except Exception:  # pillow-heif not installed: no HEIC to write, nothing to key on
-        return "-"
-
-
-@_kept_on_disk
+@kept_on_disk(Path(__file__))
 def camera_jpeg(
     width: int = 4000,
     height: int = 3000,
@@ -315,7 +276,7 @@ def camera_jpeg(
     return encode(photographic(width, height), "JPEG", **options)
 
 
-@_kept_on_disk
+@kept_on_disk(Path(__file__))
 def camera_heic(width: int = 4000, height: int = 3000, quality: int = 60) -> bytes:
     """An iPhone-like HEIC: `photographic` pixels, EXIF with GPS, an ICC profile. x265's
     `ultrafast` preset: 12 MP encode in ~3 s here instead of ~50 s at the default preset

@@ -1,6 +1,9 @@
 """Process-wide test setup: Powertools and AWS SDK settings that must exist before imports."""
 
 import os
+from pathlib import Path
+
+import pytest
 
 # Powertools reads these when Logger/Metrics/Tracer are created (at handler import).
 os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "profile-photos")
@@ -36,3 +39,24 @@ def _share_botocore_data() -> None:
 
 
 _share_botocore_data()
+
+
+# The order pytest-xdist hands tests out in (`make test`, `--dist load`): the tiers whose tests
+# take seconds each (a real stack, a subprocess, a 100 MP image) before the ones of
+# milliseconds, so the run ends on many short tests that spread over the workers, not on one
+# worker still holding a queue of long ones while the others stand idle. Integration comes
+# first: its IAM check (tests/integration/conftest.py moves it after everything else) waits
+# for every integration test, and a worker waiting there does nothing else.
+TIER_ORDER = ("integration", "corpus", "e2e", "template", "unit")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    tests = Path(__file__).resolve().parent
+
+    def tier(item: pytest.Item) -> int:
+        relative = Path(str(item.path)).resolve().relative_to(tests)
+        name = relative.parts[0] if len(relative.parts) > 1 else ""
+        return TIER_ORDER.index(name) if name in TIER_ORDER else len(TIER_ORDER)
+
+    items.sort(key=tier)  # stable: each tier keeps pytest's own order
