@@ -11,7 +11,9 @@ The session is per thread (botocore's client creation is not thread-safe, which 
 pynamodb keeps one per thread too); a Lambda container runs one thread, so it has one.
 `reset_session()` forgets it (tests and the bench, with `services.reset()`). Its loader reads
 `endpoints.json` from `store.endpoints`' cut-down copy (~45 KB of the 1.25 MB file, the same
-entries for the services called here): ~25-45 ms less for a container's first client.
+entries for the services called here): ~25-45 ms less for a container's first client; it
+knows only those services (`kept_services_loader`: botocore's loader lists all ~450 before
+loading one) and finds S3's model cut to the operations R2 is called with.
 
 **Timeouts.** A dependency that does not answer must become the contract's 503
 (`DependencyUnavailable` -> SERVICE_UNAVAILABLE) well before Lambda kills the invocation:
@@ -48,10 +50,9 @@ import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from botocore.config import Config
-from pynamodb.connection import Connection
-
 if TYPE_CHECKING:
+    from botocore.config import Config
+    from botocore.loaders import Loader
     from botocore.session import Session
 
 MAX_BACKOFF_SECONDS = 20.0  # botocore's standard retry mode caps each backoff here
@@ -71,6 +72,8 @@ class Timeouts:
 
     def config(self, **options: Any) -> Config:
         """botocore's client configuration with these timeouts (standard retry mode)."""
+        from botocore.config import Config
+
         return Config(
             connect_timeout=self.connect,
             read_timeout=self.read,
@@ -129,7 +132,48 @@ def session() -> Session:
         # botocore's own data (store.endpoints); set before the session's loader exists
         paths = [str(FOLDER), current.get_config_variable("data_path")]
         current.set_config_variable("data_path", os.pathsep.join(p for p in paths if p))
+        current.register_component("data_loader", kept_services_loader(current))
     return current
+
+
+def kept_services_loader(session: Session) -> Loader:
+    """botocore's loader on the session's data path, told that the services the store calls
+    (`store.endpoints.KEPT`) are the only ones there are.
+
+    Before it loads a service's model or endpoint rules, botocore's `Loader` lists every
+    service it could load (`list_available_services`: a directory listing of each of the
+    ~450 service folders of its data, once for `service-2` and once more for
+    `endpoint-rule-set-1`), ~30-40 ms of a container's first client, only to check that the
+    one asked for exists. This loader answers from `KEPT` alone, checked against the same
+    search paths, so a kept service loads the same files as before and any other service is
+    unknown to the store's session, as its cut-down endpoints.json already makes it."""
+    from botocore.loaders import Loader
+
+    from profile_photos.store.endpoints import KEPT
+
+    class KeptServicesLoader(Loader):
+        def list_available_services(self, type_name: str) -> list[str]:
+            return sorted(
+                service
+                for service in KEPT
+                if any(_offers(root, service, type_name, self) for root in self.search_paths)
+            )
+
+    data_path = session.get_config_variable("data_path")
+    return KeptServicesLoader(
+        extra_search_paths=[os.path.expanduser(p) for p in data_path.split(os.pathsep) if p]
+    )
+
+
+def _offers(root: str, service: str, type_name: str, loader: Loader) -> bool:
+    """Whether `root` holds `type_name` of some API version of `service` (botocore's test)."""
+    folder = os.path.join(root, service)
+    if not os.path.isdir(folder):
+        return False
+    return any(
+        loader.file_loader.exists(os.path.join(folder, version, type_name))
+        for version in os.listdir(folder)
+    )
 
 
 def reset_session() -> None:
@@ -141,6 +185,8 @@ def share_session() -> None:
     """Make pynamodb's connections use `session()` instead of a session each. The models
     never carry credentials of their own (the function's role signs), so pynamodb's per-
     connection `set_credentials` has nothing to do."""
+    from pynamodb.connection import Connection
+
     setattr(Connection, "session", property(lambda _connection: session()))  # noqa: B010
 
 
