@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from profile_photos.store import users
 from profile_photos.times import iso_ms
 
 if TYPE_CHECKING:
@@ -32,5 +31,7 @@ class ClaimsRefresh:
         recent = last is not None and time.monotonic() - last[1] < USER_REFRESH_SECONDS
         if recent and last is not None and last[0] == identity.username:
             return
+        from profile_photos.store import users  # pynamodb: only where a user item is written
+
         users.save_claims(identity.user_id, identity.username, iso_ms(now or datetime.now(UTC)))
         self.seen[identity.user_id] = (identity.username, time.monotonic())

@@ -23,7 +23,6 @@ from profile_photos.errors import Conflict, Forbidden, NotFound, RenderPending, 
 from profile_photos.renditions import ensure_rendition
 from profile_photos.services import Services
 from profile_photos.settings import MAX_PRESIGN_SECONDS
-from profile_photos.store import grants
 from profile_photos.store.storage import STAGING_PREFIX, USER_ASSETS, StoredFile
 from profile_photos.validation import normalize_content_type
 
@@ -191,6 +190,8 @@ def accept_signed_put(services: Services, request: SignedPut, now: int) -> Store
 def _check_grant_open(user_id: str, upload_id: str, path: str) -> None:
     """Refuse a PUT for a grant that has taken its file (claimed by a `complete`, which may
     have completed it) or no longer exists."""
+    from profile_photos.store import grants  # pynamodb: a PUT's, never a GET's
+
     refused = grants.taken(grants.find_grant(user_id, upload_id), path)
     if isinstance(refused, NotFound):
         raise refused

@@ -12,6 +12,14 @@ through botocore's client, whose patch records one X-Ray subsegment per call (py
 connections call the botocore client too). Patching httplib as well would record each AWS
 call twice.
 
+The patch is applied when `botocore.session` is first imported (a post-import hook), not
+when this module is: the X-Ray SDK's botocore patch imports botocore's client module (~100 ms
+of a cold start with botocore's docs, urllib3 and dateutil behind it), which a request that
+calls no AWS service (a signed GET of a LOCAL file) never needs. Every client is made by a
+session (ours, pynamodb's, boto3's), so every AWS call is still recorded. (Not on
+`botocore.client` itself: its hook runs before the module is an attribute of `botocore`,
+where the patch looks for it.)
+
 What reaches X-Ray (kept 30 days) is an allowlist, applied where segments leave the process
 (`TraceEmitter`): names, ids and timings; of an AWS call its operation, region, request id,
 status and the table, index, bucket or function it named; error flags and exception types
@@ -84,7 +92,7 @@ ANNOTATIONS = frozenset({"ColdStart", "Service"})  # Powertools' own, on the han
 EXCEPTION_FIELDS = frozenset({"id", "type", "remote", "stack", "truncated", "skipped", "cause"})
 
 logger = Logger()
-tracer = Tracer(patch_modules=PATCH_MODULES)
+tracer = Tracer(patch_modules=PATCH_MODULES, auto_patch=False)  # patched on botocore's import
 metrics = Metrics()
 
 REST = correlation_paths.API_GATEWAY_REST  # the request id of an API Gateway REST event
@@ -139,11 +147,18 @@ class TraceEmitter:
         self.emitter.set_daemon_address(address)
 
 
+def _patch_aws_calls(_botocore_session: Any) -> None:
+    tracer.patch(PATCH_MODULES)
+
+
 if not tracer.disabled:  # the X-Ray SDK is imported (and botocore patched) only then
+    import wrapt  # the X-Ray SDK's own dependency
     from aws_xray_sdk.core import xray_recorder  # type: ignore[import-untyped]
 
     if not isinstance(xray_recorder.emitter, TraceEmitter):
         xray_recorder.configure(emitter=TraceEmitter(xray_recorder.emitter))
+    # runs at once when botocore's session is already imported, else right after its import
+    wrapt.register_post_import_hook(_patch_aws_calls, "botocore.session")
 
 
 def entry_point(correlation_id_path: str | None = None) -> Callable[[Handler], Handler]:

@@ -43,7 +43,6 @@ import math
 from dataclasses import dataclass
 
 from profile_photos.errors import RateLimited
-from profile_photos.store import rate_limits
 
 MIB = 1024 * 1024
 EXPIRY_MARGIN_SECONDS = 300  # counters outlive their hour a little (clock skew between hosts)
@@ -202,6 +201,8 @@ def charge(
     limits = limits_of(per_minute=per_minute, per_hour=per_hour)
     check_admissible(cost, limits, now, what)
     key, slot = counter_key(user_id, now), minute_slot(now)
+    from profile_photos.store import rate_limits  # pynamodb: only where a budget is read
+
     spent = rate_limits.spend(
         key,
         slot,
@@ -233,6 +234,8 @@ def check(
     """
     limits = limits_of(per_minute=per_minute, per_hour=per_hour)
     check_admissible(cost, limits, now, what)
+    from profile_photos.store import rate_limits
+
     minute, hour = rate_limits.spent(counter_key(user_id, now), minute_slot(now))
     counts = {MINUTE: minute, HOUR: hour}
     refused = [window for window in WINDOWS if counts[window] + cost > limits[window]]
@@ -244,6 +247,8 @@ def _refusal_of(
     key: str, slot: str, cost: int, limits: dict[Window, int], now: float, what: str = UPLOAD
 ) -> RateLimited:
     """Nothing was written: read the item once to name the window(s) that refused."""
+    from profile_photos.store import rate_limits
+
     minute, hour = rate_limits.counts(key, slot) or (0, 0)  # unknown: the refusal stands
     counts = {MINUTE: minute, HOUR: hour}
     refused = [window for window in WINDOWS if counts[window] + cost > limits[window]]

@@ -43,7 +43,7 @@ from profile_photos.errors import Conflict, DependencyUnavailable, NotFound, Ren
 from profile_photos.images import footprint
 from profile_photos.observability import logger
 from profile_photos.services import Services
-from profile_photos.store import photo_renders, photos, render_function
+from profile_photos.store import render_function
 from profile_photos.store.records import Photo
 
 SIZES: dict[str, int] = {"SMALL": 128, "MEDIUM": 512, "LARGE": 1024}
@@ -143,6 +143,8 @@ def make_renditions(services: Services, photo: Photo) -> list[str]:
         ):
             storage.put(photo.bucket, key, rendition.data, CONTENT_TYPE)
             written.append(key)
+    from profile_photos.store import photo_renders, photos
+
     now = photos.get_photo(photo.user_id, photo.asset_id)
     if now is None or not _exists(services, photo.bucket, photo.file_key):
         _remove(services, photo.bucket, written)
@@ -166,6 +168,8 @@ def _remove(services: Services, bucket: str, keys: list[str]) -> None:
 def render_new_photo(services: Services, photo: Photo, now: int) -> list[str]:
     """The stream's render of a new photo: skipped while a view holds its render lease (that
     view makes the same files); otherwise `make_renditions`."""
+    from profile_photos.store import photo_renders
+
     until = photo_renders.render_lease(photo.user_id, photo.asset_id)
     if until is not None and until > now:
         return []
@@ -174,6 +178,8 @@ def render_new_photo(services: Services, photo: Photo, now: int) -> list[str]:
 
 def render_photo(services: Services, user_id: str, asset_id: str) -> bool:
     """Make the renditions of the user's photo; False when it does not exist (any more)."""
+    from profile_photos.store import photos
+
     photo = photos.get_photo(user_id, asset_id)
     return photo is not None and bool(make_renditions(services, photo))
 
@@ -189,6 +195,8 @@ def ensure_rendition(services: Services, key: str, now: int | None = None) -> bo
         return False
     now = int(time.time()) if now is None else now
     until = now + RENDER_LEASE_SECONDS
+    from profile_photos.store import photo_renders  # pynamodb: only where a render is due
+
     try:
         photo = photo_renders.claim_render(owner.user_id, owner.asset_id, now=now, until=until)
     except Conflict:
@@ -226,6 +234,8 @@ def _exists(services: Services, bucket: str, key: str) -> bool:
 def _release(photo: Photo, until: int) -> None:
     """Give the lease back after a render that made nothing, so the next view tries again
     at once; if that fails, the lease simply runs out."""
+    from profile_photos.store import photo_renders
+
     try:
         photo_renders.release_render(photo.user_id, photo.asset_id, until)
     except DependencyUnavailable:

@@ -24,8 +24,8 @@ from profile_photos.settings import Settings, get_settings
 from profile_photos.signing import Signer
 from profile_photos.store.aws import dynamodb_client, reset_session
 from profile_photos.store.cdn import Cdn, open_cdn
-from profile_photos.store.models import bind_tables
 from profile_photos.store.storage import Storage, open_storage
+from profile_photos.store.tables import bind
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +44,7 @@ class Services:
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
-        bind_tables(settings)
+        bind(settings)
         return cls(
             settings=settings,
             open_storage=functools.cache(functools.partial(open_storage, settings)),

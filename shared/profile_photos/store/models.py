@@ -11,7 +11,9 @@ a grant registers at most one photo: `complete` sets `completedAt` in the same t
 registers the photo, on condition that it is not set yet. Erasure deletes a user's grants.
 
 Table names come from settings: `bind_tables()` points the models at them, once, when the
-composition root (`profile_photos.services`) is built. Only the store's modules use these
+composition root (`profile_photos.services`) is built (through `store.tables`, so that the
+models are imported only where a table is read or written; when they are imported later,
+they bind themselves to what was bound there). Only the store's modules use these
 models; the domain receives `store.records`. Every model and connection has the timeouts of
 `store.aws.DYNAMODB` and uses the container's one botocore session (`store.aws`).
 """
@@ -32,6 +34,7 @@ from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
 from profile_photos.settings import Settings
+from profile_photos.store import tables
 from profile_photos.store.aws import DynamoDBMeta, connection_options, share_session
 
 ACTIVE_INDEX = "active-by-user"
@@ -147,6 +150,10 @@ def bind_tables(settings: Settings) -> None:
     UserModel.Meta.table_name = settings.users_table
     RateLimitModel.Meta.table_name = settings.rate_limits_table
     UploadGrantModel.Meta.table_name = settings.uploads_table
+
+
+if (_settings := tables.bound()) is not None:  # bound before this module was imported
+    bind_tables(_settings)
 
 
 @functools.cache
