@@ -45,6 +45,7 @@ def serve(request: SignedGet) -> Response[str | bytes]:
     return file_response(deliver_signed(services(), request, int(time.time())), head=request.head)
 
 
-@entry_point(REST)  # `requestContext.requestId` in a function URL's event too
+# REST: the correlation id is `requestContext.requestId`, in a function URL's event too
+@entry_point(REST)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return (url if is_function_url_event(event) else app).resolve(event, context)
