@@ -16,7 +16,7 @@ import pytest
 
 from devkit.template import load_template, resources_of_type
 from devstack.functions import load_functions
-from testkit.tools_venv import require_tools_python, run_tools_python, tools_python_json
+from testkit.tools_venv import require_tools_python, run_tools_python, transformed_template
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
@@ -182,30 +182,19 @@ def test_handler_module_missing_from_code_uri_fails(tmp_path: Path) -> None:
 
 # ------------------------------------------------------------ Tracer: nothing personal in X-Ray
 TRACER_CAPTURE = ("POWERTOOLS_TRACER_CAPTURE_RESPONSE", "POWERTOOLS_TRACER_CAPTURE_ERROR")
-# The SAM transform offline (check_template.py's), then each Lambda function's env.
-FUNCTION_ENVIRONMENTS = """\
-import json, logging, sys
-from check_template import transform  # run with tests/template/ as the working folder
-from samtranslator.yaml_helper import yaml_parse
-logging.getLogger("samtranslator").setLevel(logging.ERROR)
-translated, _ = transform(yaml_parse(open(sys.argv[1]).read()), "eu-west-1")
-print(json.dumps({
-    name: resource["Properties"].get("Environment", {}).get("Variables", {})
-    for name, resource in translated["Resources"].items()
-    if resource["Type"] == "AWS::Lambda::Function"
-}))
-"""
 
 
 def tracer_capture(template: Path) -> dict[str, dict[str, object]]:
     """Each deployed function's Tracer capture settings, as the transformed template sets
     them (Globals merged into each function's own Environment)."""
-    environments = tools_python_json(
-        "-c", FUNCTION_ENVIRONMENTS, str(template.resolve()), cwd=ROOT / "tests" / "template"
-    )
+    translated = transformed_template(template, {})
     return {
-        name: {setting: env.get(setting) for setting in TRACER_CAPTURE}
-        for name, env in environments.items()
+        name: {
+            setting: resource["Properties"].get("Environment", {}).get("Variables", {}).get(setting)
+            for setting in TRACER_CAPTURE
+        }
+        for name, resource in translated["Resources"].items()
+        if resource["Type"] == "AWS::Lambda::Function"
     }
 
 
