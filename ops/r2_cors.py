@@ -13,10 +13,9 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from ops.r2 import bucket_settings
+from ops.r2 import bucket_client, bucket_settings
 from profile_photos.api.cors import PREFLIGHT_MAX_AGE
 from profile_photos.settings import SettingsError
-from profile_photos.store.storage.r2 import r2_client
 
 
 def cors_rules(origins: tuple[str, ...]) -> list[dict[str, Any]]:
@@ -45,6 +44,6 @@ def run(args: object = None) -> int:
         return 2
     bucket = settings.r2_user_assets_bucket or ""
     rules = cors_rules(settings.cors_allowed_origins)
-    r2_client(settings).put_bucket_cors(Bucket=bucket, CORSConfiguration={"CORSRules": rules})
+    bucket_client(settings).put_bucket_cors(Bucket=bucket, CORSConfiguration={"CORSRules": rules})
     print(f"{bucket}: browsers on {', '.join(settings.cors_allowed_origins)} may PUT and GET")
     return 0

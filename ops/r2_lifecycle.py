@@ -13,10 +13,9 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from ops.r2 import bucket_settings
+from ops.r2 import bucket_client, bucket_settings
 from profile_photos.settings import SettingsError
 from profile_photos.store.storage import STAGING_PREFIX
-from profile_photos.store.storage.r2 import r2_client
 
 RULE_ID = "expire-staged-direct-uploads"
 
@@ -52,6 +51,6 @@ def run(args: object = None) -> int:
         print(exc, file=sys.stderr)
         return 2
     bucket = settings.r2_user_assets_bucket or ""
-    apply(r2_client(settings), bucket)
+    apply(bucket_client(settings), bucket)
     print(f"{bucket}: objects under {STAGING_PREFIX} expire after 1 day")
     return 0
