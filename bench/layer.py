@@ -18,6 +18,7 @@ import zipfile
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 from bench.budgets import Row, at_most
 
@@ -284,6 +285,7 @@ def layer_rows() -> list[Row]:
             {"bytes": without.zipped},
         ),
         *_optional_rows(section),
+        *function_size_rows(),
     ]
 
 
@@ -331,3 +333,52 @@ def _total(detail: dict[str, Sizes]) -> Sizes:
 
 def vars_of(sizes: Sizes) -> dict[str, int]:
     return {"unzipped": sizes.unzipped, "zipped": sizes.zipped, "files": sizes.files}
+
+
+# Lambda's quota: a function's code and all its layers unzip to at most 250 MiB together.
+LAMBDA_UNZIPPED_LIMIT_MB = 262_144_000 / MB
+
+
+def function_size_rows() -> list[Row]:
+    """Each function's code plus every layer it can run with (a conditional layer, JwksLayer,
+    counted as attached), unzipped as built: what Lambda checks against its 250 MiB."""
+    from devkit.template import load_template, resources_of_type
+
+    template = load_template()
+    section = f"layer size ({' + '.join(layers())}, as shipped; MB = 10^6 bytes)"
+    rows = []
+    for function in sorted(resources_of_type(template, "AWS::Serverless::Function")):
+        names = function_layers(function) + tuple(
+            name for name in _conditional_layers(template, function) if name not in layers()
+        )
+        parts = {name: BUILD_DIR / name for name in (function, *names)}
+        if not all(path.is_dir() for path in parts.values()):
+            continue
+        sizes = {
+            name: sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+            for name, path in parts.items()
+        }
+        total = sum(sizes.values())
+        detail = ", ".join(f"{name} {size / MB:.1f}" for name, size in sizes.items())
+        rows.append(
+            Row(
+                section,
+                f"{function} and its layers: unzipped",
+                total / MB,
+                "MB",
+                at_most(LAMBDA_UNZIPPED_LIMIT_MB),
+                f"Lambda's limit: 250 MiB for a function and its layers together. MB: {detail}",
+                {"bytes": total, "parts": sizes},
+            )
+        )
+    return rows
+
+
+def _conditional_layers(template: dict[str, Any], function: str) -> list[str]:
+    """The layers a function attaches through `!If [condition, !Ref Layer, ...]`."""
+    refs = template["Resources"][function]["Properties"].get("Layers", [])
+    found = []
+    for ref in refs:
+        branches = ref.get("Fn::If", [None, None, None])[1:] if isinstance(ref, dict) else []
+        found += [b["Ref"] for b in branches if isinstance(b, dict) and "Ref" in b]
+    return [name for name in found if name != "AWS::NoValue"]
