@@ -18,6 +18,7 @@ from testkit.stack_state import StackProcess
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
+SIZES = ("small", "medium", "large")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -43,8 +44,9 @@ class RunningStack(StackProcess):
         return sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []
 
     def settled_objects(self, timeout: float = 60.0) -> list[Path]:
-        """Every stored file, once each stored photo has its three renditions: the stream
-        makes them asynchronously, so a comparison of before and after waits for them."""
+        """Every stored file, once each stored photo has its renditions (each size and its
+        square, the LARGE square written last): the stream makes them asynchronously, so a
+        comparison of before and after waits for them."""
         deadline = time.time() + timeout
         while True:
             found = self.objects()
@@ -57,8 +59,11 @@ class RunningStack(StackProcess):
             pending = [
                 path
                 for path in originals
-                for size in ("small", "medium", "large")
-                if f"{path.stem}.{size}.webp" not in names
+                if any(f"{path.stem}.{size}.webp" not in names for size in SIZES)
+                or not any(
+                    name.startswith(f"{path.stem}.large.sq") and name.endswith(".webp")
+                    for name in names
+                )
             ]
             if not pending or time.time() > deadline:
                 return found
@@ -125,8 +130,12 @@ def responses_match_openapi(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(requests.Session, "send", checked)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
+    """One stack per pytest worker, for every module that needs nothing of its own: each
+    test signs in as its own users, so none sees another's photos, budgets or history. A
+    module that configures its stack, stops it, or asserts on what the whole stack holds
+    (its staging folder, its stream's failures) starts its own."""
     running = RunningStack(tmp_path_factory.mktemp("stack-data"))
     yield running
     running.stop()

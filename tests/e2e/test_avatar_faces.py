@@ -8,7 +8,6 @@ from __future__ import annotations
 import io
 from typing import Any
 
-import pytest
 import requests
 from PIL import Image
 
@@ -20,14 +19,6 @@ UPLOAD = "/api/storage/profile-photo/upload"
 USER = "faye"
 PHOTO = """{ me { profilePhotos { assetId width height crop { left top side source }
   square: url(size: LARGE, square: true) } } }"""
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    running = RunningStack(tmp_path_factory.mktemp("avatar-faces"))
-    yield running
-    running.stop()
-    print(running.banner)
 
 
 def upload_and_frame(stack: RunningStack, photo: faces.Photo) -> dict[str, Any]:

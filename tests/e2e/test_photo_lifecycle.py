@@ -9,7 +9,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import pytest
 import requests
 
 from devkit.token import make_token
@@ -75,14 +74,6 @@ def export(stack: RunningStack, user: str) -> dict[str, Any]:
 
 def active(stack: RunningStack, user: str) -> list[str]:
     return [p["assetId"] for p in gql(stack, user, PHOTOS)["data"]["me"]["profilePhotos"]]
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    running = RunningStack(tmp_path_factory.mktemp("lifecycle"))
-    yield running
-    running.stop()
-    print(running.banner)  # the stack's log, shown by pytest when a test here failed
 
 
 def test_seven_uploads_leave_five_active_and_seven_in_the_export(stack: RunningStack) -> None:

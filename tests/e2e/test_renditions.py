@@ -7,7 +7,6 @@ under the user's prefix after deleteAll."""
 from __future__ import annotations
 
 import io
-from typing import Any
 
 import pytest
 import requests
@@ -40,14 +39,6 @@ FILES = {
     "heic": ("iphone.heic", images.heic_bytes(), "image/heic", None),
     "gif": ("anim.gif", images.gif_bytes(), "image/gif", None),
 }
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    running = RunningStack(tmp_path_factory.mktemp("renditions"))
-    yield running
-    running.stop()
-    print(running.banner)
 
 
 def size_urls(stack: RunningStack, viewer: str = USER) -> dict[str, str]:
