@@ -135,7 +135,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
     """One stack per pytest worker, for every module that needs nothing of its own: each
     test signs in as its own users, so none sees another's photos, budgets or history. A
     module that configures its stack, stops it, or asserts on what the whole stack holds
-    (its staging folder, its stream's failures) starts its own."""
+    (its staging folder, its stream's failures, nothing left the moment an erasure answers)
+    starts its own."""
     running = RunningStack(tmp_path_factory.mktemp("stack-data"))
     yield running
     running.stop()

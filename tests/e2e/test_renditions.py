@@ -7,6 +7,7 @@ under the user's prefix after deleteAll."""
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
 
 import pytest
 import requests
@@ -39,6 +40,17 @@ FILES = {
     "heic": ("iphone.heic", images.heic_bytes(), "image/heic", None),
     "gif": ("anim.gif", images.gif_bytes(), "image/gif", None),
 }
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
+    """Its own stack: the last test erases everything under its user's prefix and asserts
+    at once that nothing is left, so no render of this user's photos may still be running
+    then; on the worker's shared stack, the other modules' renders delay this module's own
+    (a view's render-on-miss, then the stream's render of the same photo, still writing)."""
+    running = RunningStack(tmp_path_factory.mktemp("renditions"))
+    yield running
+    running.stop()
 
 
 def size_urls(stack: RunningStack, viewer: str = USER) -> dict[str, str]:
