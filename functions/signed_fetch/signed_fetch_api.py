@@ -18,6 +18,12 @@ a bearer URL for that one object, valid no longer than the token: a shared cache
 only to requests carrying the same token, who could fetch it themselves, so caching the
 redirect grants nobody anything new and saves a function call per view. After an erasure
 the object is gone from R2, so a redirect still cached anywhere leads to R2's 404.
+
+Two ways in, one answer: API Gateway's REST events, and with EnableCdn CloudFront's misses
+through the function URL (payload format 2.0, requestContext.requestId as the correlation id
+in both), GET and HEAD only: a PUT through CloudFront's origin access control would need a
+body hash no client sends, so the distribution sends LOCAL direct uploads to the API
+(template.yaml, CdnDistribution).
 """
 
 from __future__ import annotations
@@ -32,8 +38,9 @@ from aws_lambda_powertools.utilities.data_classes import (
 )
 
 from profile_photos.api.web import API_PREFIX, raw_body
-from profile_photos.delivery import Delivery, SignedGet, SignedPut
+from profile_photos.delivery import Delivery, SignedGet, SignedPut, deliver_signed
 from profile_photos.observability import metrics
+from profile_photos.services import Services
 from profile_photos.settings import MAX_PRESIGN_SECONDS
 from profile_photos.store.storage import StoredFile
 
@@ -70,6 +77,14 @@ def put_request(event: APIGatewayProxyEvent, bucket: str) -> SignedPut:
         raw_body(event),
         event.headers.get("content-type"),
     )
+
+
+ROUTE = "/api/storage/signed/<bucket>/.+"  # {bucket}/{filePath+}
+
+
+def served(services: Services, request: SignedGet, now: int) -> Response[str | bytes]:
+    """The file (or its 304, or its redirect) a GET or HEAD asks for."""
+    return file_response(deliver_signed(services, request, now), head=request.head)
 
 
 def file_response(delivery: Delivery, *, head: bool) -> Response[str | bytes]:
