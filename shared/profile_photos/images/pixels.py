@@ -25,12 +25,29 @@
   pixels, is ignored, as browsers do. An alpha band is kept unless every pixel is opaque.
 
 Encoding and resampling: lossy WebP at `QUALITY` 80 (cwebp's default is 75; 80 keeps photo
-detail at avatar sizes) and `METHOD` 4, libwebp's default effort (method 6 took 2.3x as long
-for the 1024 px size here), with no metadata: Pillow's WebP writer only writes what it is
-handed, and nothing is handed to it (the image's `info` is emptied too). Resampling is
-`BICUBIC`, Pillow's antialiased convolution (its support widens with the reduction, as
-`thumbnail` uses it): Lanczos measured ~20 ms more per 12 MP photo (+13% of the bare-Pillow
-floor the bench compares with) for a slightly sharper kernel.
+detail at avatar sizes), with no metadata: Pillow's WebP writer only writes what it is handed,
+and nothing is handed to it (the image's `info` is emptied too). libwebp's effort (`method`,
+0-6) follows the views, not the format (`effort`): the largest files cost most of the encoding
+and are viewed least (a full-size view), the smallest are the avatars of every list. Measured
+here at quality 80 on the 12 MP camera JPEG's renditions (CPU time; bytes; PSNR against the
+pixels encoded):
+
+| encoded | method 1 | method 4 (libwebp's default) | method 6 |
+|---|---|---|---|
+| 1024x768 size | 31 ms, 95.0 KB, 33.65 dB | 96 ms, 89.1 KB, 33.69 dB | 190 ms, 85.8 KB |
+| 1024 px square | 33 ms, 113.7 KB, 34.07 dB | 96 ms, 108.9 KB, 34.28 dB | 206 ms, 105.0 KB |
+| 512 px square | 11 ms, 37.7 KB | 27 ms, 34.0 KB, 32.39 dB | 53 ms, 33.4 KB |
+| 128 px square | 1.0 ms, 4.43 KB | 2.9 ms, 4.12 KB, 29.57 dB | 6.8 ms, 3.91 KB, 29.58 dB |
+
+So up to 128 px (SMALL) at method 5: 2% fewer bytes on the most frequent view for 0.4 ms
+more (method 6: 4% for 4 ms more); up to 512 px (MEDIUM) at method 4; larger (LARGE) at
+method 1: a third of the time for 4-7% more bytes at the same PSNR, which pays for the
+squares (a photo's encoding is ~60% of its render). Method 2 was slower than 1 and no
+smaller here.
+
+Resampling is `BICUBIC`, Pillow's antialiased convolution (its support widens with the
+reduction, as `thumbnail` uses it): Lanczos measured ~20 ms more per 12 MP photo (+13% of
+the bare-Pillow floor the bench compares with) for a slightly sharper kernel.
 
 Pillow is imported by these three modules only: `profile_photos.images` itself stays standard
 library, so the functions that serve photos never load it.
@@ -51,7 +68,7 @@ from profile_photos.images import MAX_PIXELS, check_dimensions
 
 __all__ = [
     "BAND_PIXELS",
-    "METHOD",
+    "EFFORT",
     "QUALITY",
     "REDUCING_GAP",
     "RESAMPLE",
@@ -59,6 +76,7 @@ __all__ = [
     "UPRIGHT",
     "decoding",
     "draft",
+    "effort",
     "fit",
     "open_image",
     "orientation",
@@ -73,7 +91,8 @@ __all__ = [
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS
 
 QUALITY = 80
-METHOD = 4
+# libwebp's method by the longest side encoded: (up to this side, method); larger: the last
+EFFORT: tuple[tuple[int | None, int], ...] = ((128, 5), (512, 4), (None, 1))
 RESAMPLE = Image.Resampling.BICUBIC
 REDUCING_GAP = 3.0
 BAND_PIXELS = 1 << 22  # 4 MP: the slice of a huge original converted at a time (shrink)
@@ -294,9 +313,15 @@ def _srgb_profile() -> ImageCms.ImageCmsProfile:
     return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
 
 
+def effort(size: tuple[int, int]) -> int:
+    """libwebp's method for an image of `size`: `EFFORT`'s first row whose side it fits."""
+    longest = max(size)
+    return next(method for side, method in EFFORT if side is None or longest <= side)
+
+
 def webp(image: Image.Image) -> bytes:
-    """`image` as a lossy WebP at `QUALITY` and `METHOD`, with no metadata."""
+    """`image` as a lossy WebP at `QUALITY` and its size's `effort`, with no metadata."""
     image.info.clear()  # nothing to carry over: the writer is handed no metadata either
     buffer = io.BytesIO()
-    image.save(buffer, "WEBP", quality=QUALITY, method=METHOD)
+    image.save(buffer, "WEBP", quality=QUALITY, method=effort(image.size))
     return buffer.getvalue()
