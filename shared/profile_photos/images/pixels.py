@@ -26,24 +26,26 @@
 
 Encoding and resampling: lossy WebP at `QUALITY` 80 (cwebp's default is 75; 80 keeps photo
 detail at avatar sizes), with no metadata: Pillow's WebP writer only writes what it is handed,
-and nothing is handed to it (the image's `info` is emptied too). libwebp's effort (`method`,
-0-6) follows the views, not the format (`effort`): the largest files cost most of the encoding
-and are viewed least (a full-size view), the smallest are the avatars of every list. Measured
-here at quality 80 on the 12 MP camera JPEG's renditions (CPU time; bytes; PSNR against the
-pixels encoded):
+and nothing is handed to it (the image's `info` is emptied too).
 
-| encoded | method 1 | method 4 (libwebp's default) | method 6 |
-|---|---|---|---|
-| 1024x768 size | 31 ms, 95.0 KB, 33.65 dB | 96 ms, 89.1 KB, 33.69 dB | 190 ms, 85.8 KB |
-| 1024 px square | 33 ms, 113.7 KB, 34.07 dB | 96 ms, 108.9 KB, 34.28 dB | 206 ms, 105.0 KB |
-| 512 px square | 11 ms, 37.7 KB | 27 ms, 34.0 KB, 32.39 dB | 53 ms, 33.4 KB |
-| 128 px square | 1.0 ms, 4.43 KB | 2.9 ms, 4.12 KB, 29.57 dB | 6.8 ms, 3.91 KB, 29.58 dB |
+libwebp's effort (`method`, 0-6; `effort`) trades CPU, spent once when a file is made, for
+bytes, paid on every view: behind the CDN a kilobyte sent a million times costs ~$0.085, a
+second of the renditions function (1024 MB) ~$0.000017. Measured here at quality 80 on the
+12 MP camera JPEG's renditions as `render_photo` makes them (CPU time, bytes; PSNR against the
+pixels encoded is within 0.1 dB across methods 1-6):
 
-So up to 128 px (SMALL) at method 5: 2% fewer bytes on the most frequent view for 0.4 ms
-more (method 6: 4% for 4 ms more); up to 512 px (MEDIUM) at method 4; larger (LARGE) at
-method 1: a third of the time for 4-7% more bytes at the same PSNR, which pays for the
-squares (a photo's encoding is ~60% of its render). Method 2 was slower than 1 and no
-smaller here.
+| encoded | method 1 | method 4 (libwebp's default) | method 5 | method 6 |
+|---|---|---|---|---|
+| 1024 px square | 34 ms, 128.9 KB | 102 ms, 114.9 KB | 126 ms, 114.0 KB | 225 ms, 111.1 KB |
+| 1024x768 size | 25 ms, 105.1 KB | 100 ms, 96.2 KB | 87 ms, 95.4 KB | 171 ms, 93.1 KB |
+| 512 px square | 9 ms, 42.8 KB | 30 ms, 38.2 KB | 34 ms, 38.2 KB | 53 ms, 37.5 KB |
+| 128 px square | 0.9 ms, 4.78 KB | 2.0 ms, 4.42 KB | 2.2 ms, 4.33 KB | 4.9 ms, 4.24 KB |
+
+So method 4 for every size but the SMALL ones (up to 128 px), which take method 5: 2% fewer
+bytes on the most frequent view for 0.2-0.5 ms. Method 1 on the 1024 px files would save
+~140 ms a photo (what the avatars bench's render budget asks for: its note has the figure)
+for 9-12% more bytes on each LARGE view; the bytes of two LARGE views behind the CDN cost
+more than that CPU, so it is not used.
 
 Resampling is `BICUBIC`, Pillow's antialiased convolution (its support widens with the
 reduction, as `thumbnail` uses it): Lanczos measured ~20 ms more per 12 MP photo (+13% of
@@ -92,7 +94,7 @@ Image.MAX_IMAGE_PIXELS = MAX_PIXELS
 
 QUALITY = 80
 # libwebp's method by the longest side encoded: (up to this side, method); larger: the last
-EFFORT: tuple[tuple[int | None, int], ...] = ((128, 5), (512, 4), (None, 1))
+EFFORT: tuple[tuple[int | None, int], ...] = ((128, 5), (None, 4))
 RESAMPLE = Image.Resampling.BICUBIC
 REDUCING_GAP = 3.0
 BAND_PIXELS = 1 << 22  # 4 MP: the slice of a huge original converted at a time (shrink)

@@ -23,8 +23,8 @@ than 3x the largest size on a side (a 100 MP PNG) is first box-reduced by an int
 band by band (`pixels.shrink`). Orientation, the colour conversion and the alpha check run on
 the largest rendition only, never on the full-size decode. A size equal to the previous one
 reuses its bytes (a small original gives three identical files for the price of one encode).
-Quality, effort and resampling are `pixels`' (WebP 80; libwebp method 5, 4 and 1 for
-the 128, 512 and 1024 px sizes; bicubic).
+Quality, effort and resampling are `pixels`' (WebP 80; libwebp method 4, 5 for the
+128 px size; bicubic).
 
 Bounded: the pixel cap and the refusals of `pixels.decoding` hold for every decode here. The
 cap bounds pixels, not the decoder: `check` and `render` first price the decode from the
