@@ -266,7 +266,7 @@ def deployed_origin(template: dict[str, Any] | None = None) -> str:
     """How the template's CDN reaches signed fetch on a miss: "function URL" when the
     distribution's signed behaviour targets an origin whose host is an AWS::Lambda::Url's,
     "API Gateway" when it targets the API's stage."""
-    from devkit.template import load_template, resources_of_type
+    from devkit.template import load_template, references, resources_of_type
 
     template = load_template() if template is None else template
     resources = template.get("Resources", {})
@@ -276,31 +276,12 @@ def deployed_origin(template: dict[str, Any] | None = None) -> str:
         b for b in config.get("CacheBehaviors", []) if b["PathPattern"] == SIGNED_PATTERN
     )
     (origin,) = (o for o in config["Origins"] if o["Id"] == behavior["TargetOriginId"])
-    named = _named(origin["DomainName"])
+    named = references(origin["DomainName"])
     if any(resources.get(name, {}).get("Type") == "AWS::Lambda::Url" for name in named):
         return "function URL"
     if any(resources.get(name, {}).get("Type") == "AWS::Serverless::Api" for name in named):
         return "API Gateway"
     raise LookupError(f"the signed behaviour's origin {origin['Id']!r} is neither")
-
-
-def _named(value: Any) -> set[str]:
-    """The logical ids an intrinsic names (Ref, GetAtt, `${...}` of a Sub), nested or not."""
-    found: set[str] = set()
-    if isinstance(value, dict):
-        for key, arg in value.items():
-            if key == "Ref" and isinstance(arg, str):
-                found.add(arg)
-            elif key == "Fn::GetAtt":
-                found.add((arg if isinstance(arg, str) else arg[0]).split(".")[0])
-            elif key == "Fn::Sub":
-                text = arg if isinstance(arg, str) else arg[0]
-                found |= {part.split("}")[0].split(".")[0] for part in text.split("${")[1:]}
-            found |= _named(arg)
-    elif isinstance(value, list):
-        for item in value:
-            found |= _named(item)
-    return found
 
 
 # ---------------------------------------------------------------------------------- tables

@@ -58,6 +58,26 @@ def resources_of_type(template: dict[str, Any], kind: str) -> dict[str, dict[str
     }
 
 
+def references(value: Any) -> set[str]:
+    """Every logical id `value` (a template fragment) names with Ref, GetAtt or `${...}` in
+    a Sub, nested or not."""
+    found: set[str] = set()
+    if isinstance(value, dict):
+        for key, arg in value.items():
+            if key == "Ref" and isinstance(arg, str):
+                found.add(arg)
+            elif key == "Fn::GetAtt":
+                found.add((arg if isinstance(arg, str) else arg[0]).split(".")[0])
+            elif key == "Fn::Sub":
+                text = arg if isinstance(arg, str) else arg[0]
+                found |= {part.split("}")[0].split(".")[0] for part in text.split("${")[1:]}
+            found |= references(arg)
+    elif isinstance(value, list):
+        for item in value:
+            found |= references(item)
+    return found
+
+
 def table_definitions(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Each AWS::DynamoDB::Table's properties, as CreateTable arguments (name left out)."""
     tables = {}

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from devkit.template import load_template, resources_of_type
+from devkit.template import load_template, references, resources_of_type
 from profile_photos.api.web import API_PREFIX
 from profile_photos.store.cdn import SIGNED_ROUTE
 from testkit.tools_venv import transformed_template
@@ -39,25 +39,6 @@ def graphql_function() -> str:
         if f["Properties"]["CodeUri"].rstrip("/") == "functions/graphql"
     )
     return name
-
-
-def references(value: Any) -> set[str]:
-    """Every logical id `value` names with Ref, GetAtt or `${...}` in a Sub."""
-    found: set[str] = set()
-    if isinstance(value, dict):
-        for key, arg in value.items():
-            if key == "Ref" and isinstance(arg, str):
-                found.add(arg)
-            elif key == "Fn::GetAtt":
-                found.add((arg if isinstance(arg, str) else arg[0]).split(".")[0])
-            elif key == "Fn::Sub":
-                text = arg if isinstance(arg, str) else arg[0]
-                found |= {part.split("}")[0].split(".")[0] for part in text.split("${")[1:]}
-            found |= references(arg)
-    elif isinstance(value, list):
-        for item in value:
-            found |= references(item)
-    return found
 
 
 def test_only_with_enable_cdn_are_the_parameter_and_the_policy_created() -> None:

@@ -4,7 +4,6 @@ botocore's own file with only our services, which resolve exactly as with the fu
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -12,16 +11,6 @@ from botocore.exceptions import BotoCoreError
 from botocore.regions import EndpointResolver
 
 from profile_photos.store import aws, endpoints
-
-
-@pytest.fixture
-def fresh_session(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.delenv("AWS_DATA_PATH", raising=False)
-    aws.reset_session()
-    yield
-    aws.reset_session()
 
 
 def test_the_copy_is_what_the_installed_botocore_cuts_down_to() -> None:

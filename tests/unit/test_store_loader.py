@@ -5,24 +5,12 @@ the operations the R2 provider calls (`store.endpoints`), and each of them still
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import botocore.session
 import pytest
 from botocore.exceptions import UnknownServiceError
 
 from profile_photos.errors import NotFound
 from profile_photos.store import aws, endpoints
-
-
-@pytest.fixture
-def fresh_session(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.delenv("AWS_DATA_PATH", raising=False)
-    aws.reset_session()
-    yield
-    aws.reset_session()
 
 
 def test_the_session_knows_only_the_kept_services(fresh_session: None) -> None:
