@@ -1,8 +1,8 @@
 """Lambda: the photos table's stream (INSERT) -> the SMALL, MEDIUM and LARGE WebP renditions
 of each new photo; and, invoked by signed fetch for a size asked for first,
-`{"render": {userId, assetId}}` -> `{"rendered": bool}` (signed fetch holds the photo's render
-lease meanwhile; the stream skips a photo whose lease is live). Partial batch failures, as
-retention."""
+`{"render": {userId, assetId, until}}` -> `{"rendered": bool}` (rendered under the render
+lease signed fetch took, given back when done; the stream's render takes the lease itself and
+skips a photo whose lease is live). Partial batch failures, as retention."""
 
 import time
 from typing import Any

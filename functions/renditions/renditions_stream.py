@@ -20,12 +20,22 @@ def photo_of(record: DynamoDBRecord) -> Photo:
     return photo
 
 
-def render_request(event: dict[str, Any]) -> tuple[str, str]:
-    """(user id, asset id) of a synchronous request from signed fetch."""
+RENDER_FIELDS = frozenset({"userId", "assetId", "until"})
+MAX_UNTIL = 10**10  # epoch seconds (the year 2286): a larger one is no lease signed fetch took
+
+
+def render_request(event: dict[str, Any]) -> tuple[str, str, int]:
+    """(user id, asset id, the caller's render lease) of a synchronous request from signed
+    fetch: the render gives back exactly that lease (`until`, epoch seconds), so a request
+    without one, or with anything else, is refused before anything is read."""
     request = event.get("render")
     if not isinstance(request, dict):
-        raise ValidationFailed("expected a stream batch or {'render': {userId, assetId}}")
-    user_id, asset_id = request.get("userId"), request.get("assetId")
+        raise ValidationFailed("expected a stream batch or {'render': {userId, assetId, until}}")
+    if set(request) != RENDER_FIELDS:
+        raise ValidationFailed("render takes exactly userId, assetId and until")
+    user_id, asset_id, until = request["userId"], request["assetId"], request["until"]
     if not isinstance(user_id, str) or not isinstance(asset_id, str):
         raise ValidationFailed("render needs userId and assetId strings")
-    return user_id, asset_id
+    if type(until) is not int or not 0 < until < MAX_UNTIL:
+        raise ValidationFailed("render needs until, the lease's end in epoch seconds")
+    return user_id, asset_id, until

@@ -251,12 +251,14 @@ def test_signed_fetch_invokes_the_renditions_function_on_a_miss(
 
     assert served.status == 200
     assert_rendition(served.body, 128)
-    assert renditions_function.invocations == [
-        (
-            "RenditionsFunction",
-            {"render": {"userId": "demo-user", "assetId": uploaded["assetId"]}},
-        )
-    ]
+    ((name, event),) = renditions_function.invocations
+    assert name == "RenditionsFunction"
+    until = event["render"].pop("until")  # the render lease signed fetch took
+    assert event == {"render": {"userId": "demo-user", "assetId": uploaded["assetId"]}}
+    assert isinstance(until, int)
+    # which the function gave back when its render was done
+    (item,) = stack.items("PHOTOS_TABLE")
+    assert "renderingUntil" not in item
 
 
 def test_without_a_renditions_function_the_sizes_are_made_in_process(

@@ -4,10 +4,12 @@ A photo's sizes and squares are made from its original and from a few attributes
 that only rendering and the crop change, each written by one conditional UpdateItem (and the
 owner's item when the photo is their current one):
 
-- the render lease (`claim_render`, `release_render`, `render_lease`): one request at a time
-  makes a photo's sizes on demand (`profile_photos.renditions`);
+- the render lease (`claim_render`, `release_render`, `render_lease`): every render holds it
+  while it reads the original and writes, so one request at a time makes a photo's sizes
+  and erasure can wait for a render in flight (`profile_photos.renditions`);
 - what a render learnt (`save_rendered`): the computed crop box when the photo had none, the
-  upright size and the placeholders (ThumbHash, dominant colour);
+  upright size and the placeholders (ThumbHash, dominant colour), and the lease given back
+  in the same write;
 - the user's crop (`set_crop`): a new crop version, so new square keys.
 
 None of these writes wakes retention (`retentionDue` removed) or rendering (which starts on
@@ -33,25 +35,33 @@ from profile_photos.store.users import refused_by_condition
 __all__ = ["claim_render", "release_render", "render_lease", "save_rendered", "set_crop"]
 
 
-def claim_render(user_id: str, asset_id: str, now: int, until: int) -> Photo | None:
+def claim_render(
+    user_id: str, asset_id: str, now: int, until: int, *, unrendered: bool = False
+) -> Photo | None:
     """Take the photo's render lease (`renderingUntil` = `until`, epoch seconds) unless a
     live one (later than `now`) is held: one conditional UpdateItem, which also tells that
-    the photo exists. The photo when taken; None when there is no such photo (one more
-    consistent GetItem tells a missing photo from a held lease); `Conflict` when another
-    request holds the lease."""
+    the photo exists and returns its item as it is now. The photo when taken; None when there
+    is no such photo (one more consistent GetItem tells a missing photo from a held lease);
+    `Conflict` when another request holds the lease or, with `unrendered`, when a render
+    already finished (its placeholders are on the item: the stream's render after a view's,
+    or a redelivered record)."""
     item = PhotoModel(user_id, asset_id)
+    condition = PhotoModel.asset_id.exists() & (
+        PhotoModel.rendering_until.does_not_exist() | (PhotoModel.rendering_until < now)
+    )
+    if unrendered:
+        condition &= PhotoModel.thumbhash.does_not_exist()
     try:
         item.update(
             actions=[PhotoModel.rendering_until.set(until), PhotoModel.retention_due.remove()],
-            condition=PhotoModel.asset_id.exists()
-            & (PhotoModel.rendering_until.does_not_exist() | (PhotoModel.rendering_until < now)),
+            condition=condition,
         )
     except UpdateError as exc:
         if not refused_by_condition(exc):
             raise DependencyUnavailable("Photo could not be read") from exc
         if get_photo(user_id, asset_id) is None:
             return None
-        raise Conflict(f"Photo {asset_id} is being rendered") from exc
+        raise Conflict(f"Photo {asset_id} is being rendered (or is rendered)") from exc
     except PynamoDBException as exc:
         raise DependencyUnavailable("Photo could not be read") from exc
     return photo_record(item)
@@ -90,12 +100,24 @@ def render_lease(user_id: str, asset_id: str) -> int | None:
 
 
 def save_rendered(
-    photo: Photo, crop: Crop, width: int, height: int, thumbhash: str, color: str
+    photo: Photo,
+    crop: Crop,
+    width: int,
+    height: int,
+    thumbhash: str,
+    color: str,
+    *,
+    lease: int | None = None,
 ) -> bool:
     """Write what rendering learnt of the photo (its crop box when it had none, upright size,
     placeholders) onto its item, and the placeholder onto its owner's item while it is their
-    current photo. False when the photo is gone. Two conditional UpdateItems; neither wakes
-    retention (`retentionDue` removed) nor rendering (which starts on INSERT only)."""
+    current photo; with `lease`, give back the render lease taken with it in the same write
+    (a render's last write, so an upload's render costs no write of its own for the release).
+    False when the photo is gone. Two conditional UpdateItems; neither wakes retention
+    (`retentionDue` removed) nor rendering (which starts on INSERT only). Refused for another
+    reason (a crop chosen meanwhile, a lease that ran out and is another request's), it is
+    written again without that condition, and the lease given back on its own when it is
+    still this one (`release_render`)."""
     actions: list[Action] = [
         PhotoModel.width.set(width),
         PhotoModel.height.set(height),
@@ -107,12 +129,21 @@ def save_rendered(
     if photo.crop is None:  # a crop chosen meanwhile (setProfilePhotoCrop) is kept
         actions += _crop_actions(crop)
         condition &= PhotoModel.crop_source.does_not_exist()
+    if lease is not None:
+        actions.append(PhotoModel.rendering_until.remove())
+        condition &= PhotoModel.rendering_until == lease
     try:
         PhotoModel(photo.user_id, photo.asset_id).update(actions=actions, condition=condition)
     except UpdateError as exc:
         if not refused_by_condition(exc):
             raise DependencyUnavailable(NOT_SAVED) from exc
-        if photo.crop is None and get_photo(photo.user_id, photo.asset_id) is not None:
+        if get_photo(photo.user_id, photo.asset_id) is None:
+            return False
+        if lease is not None:
+            saved = save_rendered(photo, crop, width, height, thumbhash, color)
+            release_render(photo.user_id, photo.asset_id, lease)
+            return saved
+        if photo.crop is None:
             return save_rendered(replace(photo, crop=crop), crop, width, height, thumbhash, color)
         return False
     except PynamoDBException as exc:
