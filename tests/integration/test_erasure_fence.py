@@ -8,6 +8,9 @@ The interleavings are made with a botocore event hook on R2's S3 client: the str
 is held at its first rendition PutObject, in a thread, while the mutation runs. The erasure's
 pause (`renditions.sleep`) is stood in for where a test needs to see that it waited, or to
 let the held render go on once the erasure waits for it.
+
+One file: every case runs one protocol (a render holding the lease, an erasure reading it)
+through the same held-render fixtures, from both ends.
 """
 
 from __future__ import annotations
