@@ -28,8 +28,10 @@ def _share_botocore_data() -> None:
     """One botocore data loader per test process: botocore parses a service's model and
     endpoint rules once per session, and the tests make fresh sessions all the time (each
     test's moto, `services.reset()`, pynamodb's own), so a test spent more time re-reading
-    the same JSON files than running. The loader's contents are read-only to botocore: the
-    clients of one session already share them the same way."""
+    the same JSON files than running. The clients of one session share a loader's contents
+    the same way, S3's rewrite of its operations' paths on its first client included
+    (botocore.handlers): a test that compares with botocore's own model reads it with a
+    loader of its own (`botocore.loaders.create_loader()`)."""
     import functools
 
     import botocore.loaders
