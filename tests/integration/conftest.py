@@ -101,6 +101,23 @@ class Stack:
         assert self.items("UPLOADS_TABLE") == []
 
 
+@pytest.fixture
+def renders(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every render made from now on (the real one runs; this only counts it): the content
+    type of each photo `images.avatar.render_photo` was called with."""
+    from profile_photos.images import avatar  # Pillow: only for the tests that count renders
+
+    made: list[str] = []
+    real = avatar.render_photo
+
+    def counted(data: bytes, content_type: str, *args: Any, **kwargs: Any) -> Any:
+        made.append(content_type)
+        return real(data, content_type, *args, **kwargs)
+
+    monkeypatch.setattr(avatar, "render_photo", counted)
+    return made
+
+
 @dataclass
 class RenditionsFunction:
     """The renditions function behind Lambda's Invoke API on loopback."""

@@ -26,7 +26,6 @@ import renditions_handler
 from devkit.context import LambdaContext
 from profile_photos import renditions
 from profile_photos.errors import DependencyUnavailable, ValidationFailed
-from profile_photos.images import avatar
 from profile_photos.services import services
 from profile_photos.store import photo_renders, photos
 from tests.integration.conftest import Stack, stream_records
@@ -125,20 +124,6 @@ def files_of(stack: Stack, asset_id: str) -> list[str]:
 def lease_of(stack: Stack, asset_id: str) -> dict[str, Any] | None:
     (item,) = [i for i in stack.items("PHOTOS_TABLE") if i["assetId"]["S"] == asset_id]
     return item.get("renderingUntil")
-
-
-@pytest.fixture
-def renders(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Every render made from now on (the real one runs; this only counts it)."""
-    made: list[str] = []
-    real = avatar.render_photo
-
-    def counted(data: bytes, content_type: str, *args: Any, **kwargs: Any) -> Any:
-        made.append(content_type)
-        return real(data, content_type, *args, **kwargs)
-
-    monkeypatch.setattr(avatar, "render_photo", counted)
-    return made
 
 
 # ------------------------------------------------------------------ a render in flight

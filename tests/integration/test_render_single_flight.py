@@ -24,7 +24,6 @@ from devkit.context import LambdaContext
 from profile_photos import delivery, renditions
 from profile_photos.delivery import SignedGet, deliver_signed
 from profile_photos.errors import RenderPending
-from profile_photos.images import avatar
 from profile_photos.services import services
 from profile_photos.store import photo_renders, photos
 from testkit.events import signed_event
@@ -34,20 +33,6 @@ from tests.integration.test_graphql import gql
 from tests.integration.test_renditions import assert_rendition, camera_jpeg, size_urls, upload
 
 VIEWERS = 6
-
-
-@pytest.fixture
-def renders(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Every render made from now on (the real one runs; this only counts it)."""
-    made: list[str] = []
-    real = avatar.render_photo
-
-    def counted(data: bytes, content_type: str, *args: Any, **kwargs: Any) -> Any:
-        made.append(content_type)
-        return real(data, content_type, *args, **kwargs)
-
-    monkeypatch.setattr(avatar, "render_photo", counted)
-    return made
 
 
 def signed_get(url: str) -> dict[str, Any]:
